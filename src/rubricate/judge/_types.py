@@ -1,0 +1,114 @@
+"""In-process values on the judge path: samples, requests, replies, verdicts."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from rubricate.rubric import Rubric
+
+VerdictLabel = Literal["met", "not_met", "partial", "cannot_assess", "error"]
+VERDICT_LABELS: tuple[str, ...] = ("met", "not_met", "partial", "cannot_assess", "error")
+GRADABLE_LABELS = frozenset({"met", "not_met", "partial"})
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    role: str
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """A conversation, the response to grade (``None`` until sampled) and its rubric."""
+
+    id: str
+    messages: tuple[Message, ...]
+    rubric: Rubric
+    response: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def with_response(self, response: str) -> Sample:
+        return Sample(self.id, self.messages, self.rubric, response, self.metadata)
+
+    def conversation_hash(self) -> str:
+        """Hash of the conversation and the response: what the judge reads besides the criterion."""
+        payload = json.dumps(
+            [[m.role, m.content] for m in self.messages] + [["response", self.response]],
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts of one call. ``cached_prompt_tokens`` is the part of the prompt the server reused."""
+
+    prompt_tokens: int = 0
+    cached_prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.prompt_tokens + other.prompt_tokens,
+            self.cached_prompt_tokens + other.cached_prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class JudgeRequest:
+    """One call to a judge.
+
+    Attributes:
+        messages: chat messages, shared text first and the criterion (or group) last.
+        criterion_ids: the criteria this call decides, in prompt order.
+        max_tokens: completion budget.
+        want_probabilities: ask the backend for P(answer) of ``choices``.
+        choices: for probability backends, the answers to compare (e.g. ``("met", "not_met")``).
+        answer_prefix: text the reply starts with before one of ``choices``; a backend that
+            scores choices by next-token probability appends it to the prompt.
+        shared_prefix_chars: length of the last message's text shared by every request of the
+            same sample; a hint for backends that manage their own prefix cache.
+    """
+
+    messages: tuple[Message, ...]
+    criterion_ids: tuple[str, ...]
+    max_tokens: int = 256
+    want_probabilities: bool = False
+    choices: tuple[str, ...] = ()
+    answer_prefix: str = ""
+    shared_prefix_chars: int = 0
+    temperature: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class JudgeReply:
+    """What a judge said. ``probabilities`` maps each of the request's choices to its probability."""
+
+    text: str
+    usage: Usage = Usage()
+    latency_s: float = 0.0
+    probabilities: dict[str, float] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A decision on one criterion.
+
+    ``probability`` is P(met) in [0, 1] when the backend reports it. ``level`` is the
+    ordinal level index (0 = worst) for ordinal criteria.
+    """
+
+    criterion_id: str
+    label: str
+    probability: float | None = None
+    level: int | None = None
+    explanation: str | None = None
+
+    @property
+    def gradable(self) -> bool:
+        return self.label in GRADABLE_LABELS

@@ -1,0 +1,140 @@
+"""Criterion and Rubric: the data every stage reads."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import cached_property
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+ScaleKind = Literal["binary", "ternary", "ordinal"]
+
+
+def _sha256(payload: Any) -> str:
+    text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def derive_criterion_id(text: str) -> str:
+    """Stable id for a criterion that came without one: a hash of its whitespace-normalised text."""
+    normalised = " ".join(text.split())
+    return "c_" + hashlib.sha256(normalised.encode("utf-8")).hexdigest()[:12]
+
+
+class Scale(BaseModel):
+    """How a criterion is judged.
+
+    ``binary``: met / not met. ``ternary``: adds ``partial`` (worth 0.5).
+    ``ordinal``: ``levels`` ordered worst to best; level i is worth i / (n - 1).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: ScaleKind = "binary"
+    levels: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _levels_match_kind(self) -> Scale:
+        if self.kind == "ordinal" and len(self.levels) < 2:
+            raise ValueError("an ordinal scale needs at least two levels")
+        if self.kind != "ordinal" and self.levels:
+            raise ValueError(f"a {self.kind} scale takes no levels")
+        return self
+
+
+BINARY = Scale()
+
+
+class Criterion(BaseModel):
+    """One checkable statement about a response.
+
+    ``points`` is signed: a negative criterion is a pitfall, and "met" means the
+    undesirable thing happened. ``required`` makes the criterion a gate.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = ""
+    text: str = Field(min_length=1)
+    points: float = 1.0
+    tags: tuple[str, ...] = ()
+    required: bool = False
+    scale: Scale = BINARY
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_id(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("id") and isinstance(data.get("text"), str):
+            data = {**data, "id": derive_criterion_id(data["text"])}
+        return data
+
+    @field_validator("text")
+    @classmethod
+    def _text_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("criterion text is blank")
+        return value
+
+    @property
+    def is_pitfall(self) -> bool:
+        return self.points < 0
+
+    @property
+    def axes(self) -> tuple[str, ...]:
+        """Axis names from ``axis:NAME`` tags."""
+        return tuple(t[5:] for t in self.tags if t.startswith("axis:"))
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """What the judge sees of this criterion: text, scale and polarity, not the point value.
+
+        Changing only the points re-scores without re-judging.
+        """
+        return _sha256(
+            {"text": self.text, "scale": self.scale.model_dump(), "pitfall": self.is_pitfall}
+        )
+
+
+class Rubric(BaseModel):
+    """An ordered list of criteria for one prompt.
+
+    ``gate_floor`` is the score a sample gets when a required criterion fails.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = ""
+    criteria: tuple[Criterion, ...] = Field(min_length=1)
+    gate_floor: float = 0.0
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _ids_unique(self) -> Rubric:
+        seen: set[str] = set()
+        for criterion in self.criteria:
+            if criterion.id in seen:
+                raise ValueError(f"criterion id '{criterion.id}' appears twice")
+            seen.add(criterion.id)
+        return self
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """sha256 of the canonical JSON of everything that affects a score (metadata excluded)."""
+        return _sha256(
+            {
+                "id": self.id,
+                "gate_floor": self.gate_floor,
+                "criteria": [c.model_dump(mode="json") for c in self.criteria],
+            }
+        )
+
+    @cached_property
+    def by_id(self) -> dict[str, Criterion]:
+        return {c.id: c for c in self.criteria}
+
+    @property
+    def axes(self) -> tuple[str, ...]:
+        """Axis names in order of first appearance."""
+        return tuple(dict.fromkeys(a for c in self.criteria for a in c.axes))
