@@ -1,0 +1,90 @@
+"""The public entry points: ``grade`` / ``grade_async`` over samples, in memory or to a run directory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rubricate._grade import GradeOptions, Grader, SkippedSample
+from rubricate._results import RunSummary, SampleResult
+from rubricate._run import RunAccumulator
+from rubricate._sync import run_sync
+from rubricate.backends._protocol import Judge
+from rubricate.errors import InputError
+from rubricate.judge._types import Sample
+from rubricate.store import Store
+
+__all__ = ["GradeResult", "grade", "grade_async"]
+
+
+@dataclass(frozen=True)
+class GradeResult:
+    """Per-sample results in input order and the run summary."""
+
+    results: list[SampleResult]
+    summary: RunSummary
+
+
+def _open_store(store: Store | str | Path | None) -> tuple[Store | None, bool]:
+    if store is None or isinstance(store, Store):
+        return store, False
+    return Store(store), True
+
+
+async def grade_async(
+    samples: Iterable[Sample | InputError],
+    judge: Judge,
+    *,
+    store: Store | str | Path | None = None,
+    policy: Judge | None = None,
+    skip_invalid: bool = False,
+    seed: int = 0,
+    **options: Any,
+) -> GradeResult:
+    """Grade ``samples`` with ``judge`` and score them.
+
+    Args:
+        samples: samples (or the ``InputError`` items a reader yields for bad records).
+        judge: any ``Judge``; see ``rubricate.backends``.
+        store: a ``Store`` or a path to its SQLite file; ``None`` disables the cache.
+        policy: a judge-like model that writes missing responses.
+        skip_invalid: count bad records instead of raising the first one.
+        seed: bootstrap seed of the summary.
+        **options: fields of ``GradeOptions`` (mode, group_size, method, soft, explain, ...).
+    """
+    opened, owned = _open_store(store)
+    grader = Grader(judge, store=opened, options=GradeOptions(**options), policy=policy)
+    accumulator = RunAccumulator()
+    results: list[SampleResult] = []
+    try:
+        async for item in grader.iter_grade(samples):
+            if isinstance(item, SkippedSample):
+                if not skip_invalid:
+                    raise InputError(item.reason)
+                accumulator.skip(item.reason)
+                continue
+            results.append(item)
+            accumulator.add(item)
+    finally:
+        if owned and opened is not None:
+            opened.close()
+    summary = accumulator.summary(
+        method=grader.options.method,
+        counts=grader.counts,
+        tokens=grader.tokens,
+        judge=judge.fingerprint,
+        template=grader.template.version,
+        seed=seed,
+    )
+    return GradeResult(results, summary)
+
+
+def grade(
+    samples: Iterable[Sample | InputError],
+    judge: Judge,
+    **kwargs: Any,
+) -> GradeResult:
+    """Synchronous ``grade_async`` for scripts."""
+    return run_sync(grade_async(samples, judge, **kwargs))

@@ -1,0 +1,97 @@
+"""Generic JSONL with a field mapping, and the ``--responses`` file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from rubricate.errors import InputError
+from rubricate.formats._records import get_path, iter_jsonl, messages_from, rubric_from
+from rubricate.judge._types import Sample
+
+__all__ = ["DEFAULT_FIELDS", "read_generic", "read_responses", "sample_from_record"]
+
+# Each target may list alternatives; the first present wins.
+DEFAULT_FIELDS: dict[str, tuple[str, ...]] = {
+    "id": ("sample_id", "id", "prompt_id", "uid"),
+    "prompt": ("prompt", "messages", "question", "query", "input"),
+    "response": ("response", "completion", "answer", "output"),
+    "rubric": ("rubric", "rubrics", "criteria", "reward_model.rubrics"),
+}
+
+
+def _first(record: Mapping[str, Any], paths: tuple[str, ...]) -> tuple[str, Any] | None:
+    for path in paths:
+        try:
+            return path, get_path(record, path)
+        except KeyError:
+            continue
+    return None
+
+
+def sample_from_record(
+    record: Mapping[str, Any],
+    fields: Mapping[str, str] | None = None,
+    *,
+    fallback_id: str,
+) -> Sample:
+    """A Sample from any record; ``fields`` maps id/prompt/response/rubric to dotted paths."""
+    mapping = {key: ((fields[key],) if fields and key in fields else paths) for key, paths in DEFAULT_FIELDS.items()}
+    found_id = _first(record, mapping["id"])
+    sample_id = str(found_id[1]) if found_id is not None else fallback_id
+    found_prompt = _first(record, mapping["prompt"])
+    if found_prompt is None:
+        raise KeyError(mapping["prompt"][0])
+    found_rubric = _first(record, mapping["rubric"])
+    if found_rubric is None:
+        raise KeyError(mapping["rubric"][0])
+    messages = messages_from(found_prompt[1], found_prompt[0])
+    rubric = rubric_from(found_rubric[1], found_rubric[0], sample_id)
+    found_response = _first(record, mapping["response"])
+    response = None
+    if found_response is not None:
+        if not isinstance(found_response[1], str):
+            raise ValueError(f"'{found_response[0]}' must be a string")
+        response = found_response[1]
+    return Sample(sample_id, messages, rubric, response, {})
+
+
+def read_generic(
+    path: str | Path, fields: Mapping[str, str] | None = None
+) -> Iterator[Sample | InputError]:
+    """Samples of a JSONL file in any layout described by ``fields``."""
+    name = str(path)
+    for number, record in iter_jsonl(path):
+        if isinstance(record, InputError):
+            yield record
+            continue
+        try:
+            yield sample_from_record(record, fields, fallback_id=f"line-{number}")
+        except KeyError as error:
+            yield InputError("required field is missing", file=name, line=number, field=str(error.args[0]))
+        except ValueError as error:
+            yield InputError(str(error), file=name, line=number)
+
+
+def read_responses(path: str | Path) -> dict[str, str]:
+    """Responses keyed by sample id from JSONL lines ``{"sample_id": ..., "response": ...}``.
+
+    Raises ``InputError`` for a line without an id or response, or an id given twice.
+    """
+    name = str(path)
+    responses: dict[str, str] = {}
+    for number, record in iter_jsonl(path):
+        if isinstance(record, InputError):
+            raise record
+        found_id = _first(record, DEFAULT_FIELDS["id"])
+        if found_id is None:
+            raise InputError("no sample id", file=name, line=number, field="sample_id")
+        found = _first(record, DEFAULT_FIELDS["response"])
+        if found is None or not isinstance(found[1], str):
+            raise InputError("no response text", file=name, line=number, field="response")
+        key = str(found_id[1])
+        if key in responses:
+            raise InputError(f"sample id '{key}' appears twice", file=name, line=number, field=found_id[0])
+        responses[key] = found[1]
+    return responses

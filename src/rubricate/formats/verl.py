@@ -1,0 +1,70 @@
+"""verl / RuscaRL parquet rows: ``prompt`` messages, ``reward_model.rubrics``, ``extra_info``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from rubricate.errors import InputError, MissingDependency
+from rubricate.formats._records import messages_from, rubric_from
+from rubricate.judge._types import Sample
+
+__all__ = ["read_verl_parquet", "rubric_items_from_verl", "sample_from_verl_row"]
+
+
+def rubric_items_from_verl(row: Mapping[str, Any]) -> tuple[str, Any]:
+    """(field path, rubric items) from a verl row: ``reward_model.rubrics``, else ``extra_info.rubrics``."""
+    reward_model = row.get("reward_model")
+    if isinstance(reward_model, Mapping) and reward_model.get("rubrics") is not None:
+        return "reward_model.rubrics", reward_model["rubrics"]
+    extra = row.get("extra_info")
+    if isinstance(extra, Mapping):
+        for key in ("rubrics", "rubric"):
+            if extra.get(key) is not None:
+                return f"extra_info.{key}", extra[key]
+    raise KeyError("reward_model.rubrics")
+
+
+def sample_from_verl_row(row: Mapping[str, Any], *, fallback_id: str) -> Sample:
+    extra = row.get("extra_info") if isinstance(row.get("extra_info"), Mapping) else {}
+    sample_id = next(
+        (str(extra[k]) for k in ("id", "prompt_id", "uid", "index") if extra.get(k) is not None),
+        fallback_id,
+    )
+    if "prompt" not in row:
+        raise KeyError("prompt")
+    messages = messages_from(row["prompt"], "prompt")
+    field, items = rubric_items_from_verl(row)
+    rubric = rubric_from(items, field, sample_id)
+    response = row.get("response")
+    return Sample(
+        sample_id,
+        messages,
+        rubric,
+        response if isinstance(response, str) else None,
+        {"data_source": row.get("data_source")},
+    )
+
+
+def read_verl_parquet(path: str | Path, *, batch_size: int = 1024) -> Iterator[Sample | InputError]:
+    """Samples of a verl-style parquet file, read in record batches (memory stays flat)."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError as error:
+        raise MissingDependency("pyarrow", "parquet") from error
+    name = str(path)
+    try:
+        handle = pq.ParquetFile(path)
+    except (OSError, ValueError) as error:
+        raise InputError(f"cannot read parquet: {error}", file=name) from error
+    row_number = 0
+    for batch in handle.iter_batches(batch_size=batch_size):
+        for row in batch.to_pylist():
+            row_number += 1
+            try:
+                yield sample_from_verl_row(row, fallback_id=f"row-{row_number}")
+            except KeyError as error:
+                yield InputError("required field is missing", file=name, line=row_number, field=str(error.args[0]))
+            except ValueError as error:
+                yield InputError(str(error), file=name, line=row_number)

@@ -1,0 +1,247 @@
+"""Turn judge replies into verdicts without ever inventing one.
+
+Accepted shapes: the project's own JSON (``{"verdict": ...}`` and
+``{"verdicts": [{"id": ..., "verdict": ...}]}``), the HealthBench grader reply
+(``{"explanation": ..., "criteria_met": true}``), either of them fenced in Markdown
+or embedded in prose, and a bare one-word answer for a single criterion. Anything
+else raises ``VerdictError`` (single criterion) or is reported as missing (groups).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from rubricate.errors import VerdictError
+from rubricate.judge._types import Verdict
+from rubricate.rubric import Criterion
+
+__all__ = ["normalise_label", "parse_group_reply", "parse_single_reply"]
+
+_FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
+_decoder = json.JSONDecoder()
+
+_LABEL_ALIASES = {
+    "met": "met",
+    "yes": "met",
+    "true": "met",
+    "criteria_met": "met",
+    "satisfied": "met",
+    "pass": "met",
+    "not_met": "not_met",
+    "notmet": "not_met",
+    "unmet": "not_met",
+    "no": "not_met",
+    "false": "not_met",
+    "not_satisfied": "not_met",
+    "fail": "not_met",
+    "partial": "partial",
+    "partially_met": "partial",
+    "partly_met": "partial",
+    "cannot_assess": "cannot_assess",
+    "cannot_be_assessed": "cannot_assess",
+    "cant_assess": "cannot_assess",
+    "not_applicable": "cannot_assess",
+    "n/a": "cannot_assess",
+    "na": "cannot_assess",
+    "unknown": "cannot_assess",
+}
+
+
+def normalise_label(value: Any) -> str | None:
+    """Map a judge's verdict word (or boolean) to a label, or ``None`` if it is not one."""
+    if isinstance(value, bool):
+        return "met" if value else "not_met"
+    if not isinstance(value, str):
+        return None
+    key = re.sub(r"[\s\-]+", "_", value.strip().strip(".!\"'").lower())
+    return _LABEL_ALIASES.get(key)
+
+
+def _json_objects(text: str) -> list[Any]:
+    """Top-level JSON values in ``text``: the whole text, else fenced blocks, else objects in prose."""
+    stripped = text.strip()
+    try:
+        return [json.loads(stripped)]
+    except ValueError:
+        pass
+    fenced = []
+    for block in _FENCE.findall(text):
+        try:
+            fenced.append(json.loads(block.strip()))
+        except ValueError:
+            continue
+    if fenced:
+        return fenced
+    values = []
+    position = 0
+    for match in re.finditer(r"[{\[]", text):
+        if match.start() < position:
+            continue  # inside a value already decoded
+        try:
+            value, end = _decoder.raw_decode(text, match.start())
+        except ValueError:
+            continue
+        values.append(value)
+        position = end
+    return values
+
+
+def _explanation(obj: Mapping[str, Any]) -> str | None:
+    for key in ("explanation", "reason", "reasoning", "rationale"):
+        value = obj.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
+def _verdict_from_object(
+    obj: Mapping[str, Any], criterion: Criterion, probability: float | None
+) -> Verdict | None:
+    """A verdict from one JSON object about ``criterion``, or ``None`` if it holds none that fits."""
+    raw: Any = None
+    for key in ("verdict", "criteria_met", "criterion_met", "met", "label", "answer", "decision"):
+        if key in obj:
+            raw = obj[key]
+            break
+    label = normalise_label(raw)
+    level_raw = obj.get("level")
+    explanation = _explanation(obj)
+    scale = criterion.scale
+    if scale.kind == "ordinal":
+        top = len(scale.levels) - 1
+        level: int | None = None
+        if isinstance(level_raw, bool):
+            level = None
+        elif isinstance(level_raw, int):
+            level = level_raw
+        elif isinstance(level_raw, float) and level_raw.is_integer():
+            level = int(level_raw)
+        elif isinstance(level_raw, str) and level_raw.strip().isdigit():
+            level = int(level_raw.strip())
+        if level is None:
+            if label == "met":
+                level = top
+            elif label == "not_met":
+                level = 0
+            elif label == "cannot_assess":
+                return Verdict(criterion.id, "cannot_assess", explanation=explanation)
+            else:
+                return None
+        if not 0 <= level <= top:
+            return None
+        ordinal_label = "met" if level == top else "not_met" if level == 0 else "partial"
+        return Verdict(criterion.id, ordinal_label, level=level, explanation=explanation)
+    if label is None:
+        return None
+    if label == "partial" and scale.kind != "ternary":
+        return None
+    return Verdict(
+        criterion.id,
+        label,
+        probability=probability if label in ("met", "not_met") else None,
+        explanation=explanation,
+    )
+
+
+def _p_met(probabilities: Mapping[str, float] | None) -> float | None:
+    if not probabilities:
+        return None
+    met = probabilities.get("met")
+    not_met = probabilities.get("not_met")
+    if met is None or not_met is None or met + not_met <= 0:
+        return None
+    return met / (met + not_met)
+
+
+def parse_single_reply(
+    text: str, criterion: Criterion, probabilities: Mapping[str, float] | None = None
+) -> Verdict:
+    """The verdict on one criterion in ``text``; raises ``VerdictError`` when there is none.
+
+    When the reply holds several objects that disagree, it is rejected rather than guessed.
+    """
+    p_met = _p_met(probabilities)
+    found: list[Verdict] = []
+    for value in _json_objects(text):
+        candidates: list[Mapping[str, Any]] = []
+        if isinstance(value, dict):
+            items = value.get("verdicts")
+            if isinstance(items, list) and len(items) == 1 and isinstance(items[0], dict):
+                candidates.append(items[0])
+            else:
+                candidates.append(value)
+        for candidate in candidates:
+            verdict = _verdict_from_object(candidate, criterion, p_met)
+            if verdict is not None:
+                found.append(verdict)
+    if not found:
+        word = text.strip().strip("`").strip()
+        label = normalise_label(word) if len(word) <= 20 else None
+        if label is not None and not (label == "partial" and criterion.scale.kind != "ternary"):
+            if criterion.scale.kind == "ordinal":
+                verdict = _verdict_from_object({"verdict": label}, criterion, p_met)
+                if verdict is not None:
+                    return verdict
+            else:
+                return Verdict(
+                    criterion.id, label, probability=p_met if label in ("met", "not_met") else None
+                )
+        raise VerdictError(f"no verdict for criterion '{criterion.id}' in the reply", raw=text)
+    labels = {(v.label, v.level) for v in found}
+    if len(labels) > 1:
+        raise VerdictError(f"conflicting verdicts for criterion '{criterion.id}'", raw=text)
+    return found[0]
+
+
+def _group_entries(value: Any) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    if isinstance(value, dict):
+        items = value.get("verdicts", value.get("criteria", value.get("results")))
+        if isinstance(items, list) or isinstance(items, dict):
+            value = items
+        if isinstance(value, dict):
+            for key, entry in value.items():
+                if isinstance(entry, dict):
+                    yield str(key), entry
+                elif normalise_label(entry) is not None:
+                    yield str(key), {"verdict": entry}
+            return
+    if isinstance(value, list):
+        for entry in value:
+            if isinstance(entry, dict):
+                ident = entry.get("id", entry.get("criterion_id"))
+                if isinstance(ident, (str, int)):
+                    yield str(ident), entry
+
+
+def parse_group_reply(
+    text: str, criteria: Sequence[Criterion]
+) -> tuple[dict[str, Verdict], list[str]]:
+    """Verdicts for the ``criteria`` found in a grouped reply, and the ids still missing.
+
+    Unknown ids are ignored; an id given twice with different verdicts counts as missing.
+    """
+    by_id = {c.id: c for c in criteria}
+    found: dict[str, Verdict] = {}
+    conflicted: set[str] = set()
+    for value in _json_objects(text):
+        for ident, entry in _group_entries(value):
+            criterion = by_id.get(ident)
+            if criterion is None:
+                continue
+            verdict = _verdict_from_object(entry, criterion, None)
+            if verdict is None:
+                continue
+            previous = found.get(ident)
+            if previous is not None and (previous.label, previous.level) != (
+                verdict.label,
+                verdict.level,
+            ):
+                conflicted.add(ident)
+            found.setdefault(ident, verdict)
+    for ident in conflicted:
+        found.pop(ident, None)
+    missing = [c.id for c in criteria if c.id not in found]
+    return found, missing

@@ -1,0 +1,23 @@
+"""The one scoring core (pure, synchronous, no I/O)."""
+
+from rubricate.scoring._core import (
+    METHODS,
+    Method,
+    RunScore,
+    SampleScore,
+    criterion_value,
+    score_criteria,
+    score_sample,
+    summarize,
+)
+
+__all__ = [
+    "METHODS",
+    "Method",
+    "RunScore",
+    "SampleScore",
+    "criterion_value",
+    "score_criteria",
+    "score_sample",
+    "summarize",
+]

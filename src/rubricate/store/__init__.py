@@ -1,0 +1,5 @@
+"""SQLite judgment cache and run journal."""
+
+from rubricate.store._sqlite import RunRecord, Store, judgment_key, response_key
+
+__all__ = ["RunRecord", "Store", "judgment_key", "response_key"]

@@ -1,0 +1,206 @@
+"""SQLite store: a content-addressed judgment cache and a run journal.
+
+One file, WAL mode, ``synchronous=NORMAL``: a committed judgment survives the process
+being killed (kill -9 included); only a power loss can cost the last commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rubricate.errors import ConfigError
+from rubricate.judge._types import Verdict
+
+__all__ = ["RunRecord", "Store", "judgment_key", "response_key"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS judgments (
+    key TEXT PRIMARY KEY,
+    label TEXT NOT NULL,
+    probability REAL,
+    level INTEGER,
+    explanation TEXT,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS responses (
+    key TEXT PRIMARY KEY,
+    text TEXT NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    config TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    started REAL NOT NULL,
+    finished REAL,
+    summary TEXT
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+_SCHEMA_VERSION = "1"
+
+# Never cached: an error is retried on the next run.
+_CACHEABLE = frozenset({"met", "not_met", "partial", "cannot_assess"})
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+
+
+def judgment_key(
+    judge_fingerprint: str,
+    template_version: str,
+    criterion_fingerprint: str,
+    conversation_hash: str,
+    mode: str,
+) -> str:
+    """Cache key of one criterion's verdict: everything that can change what the judge says."""
+    return _digest(judge_fingerprint, template_version, criterion_fingerprint, conversation_hash, mode)
+
+
+def response_key(policy_fingerprint: str, conversation_hash: str, sample_id: str) -> str:
+    """Cache key of a sampled policy response."""
+    return _digest(policy_fingerprint, conversation_hash, sample_id)
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    run_id: str
+    status: str
+    attempts: int
+    started: float
+    finished: float | None
+    summary: dict[str, Any] | None
+
+
+class Store:
+    """Judgment cache, sampled-response cache and run journal in one SQLite file."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=30000")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as error:
+            raise ConfigError(f"cannot open the store at {self.path}: {error}") from error
+        row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        if row is None:
+            self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (_SCHEMA_VERSION,))
+        elif row[0] != _SCHEMA_VERSION:
+            raise ConfigError(
+                f"the store at {self.path} has schema {row[0]}; this rubricate reads {_SCHEMA_VERSION}"
+            )
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # judgments ---------------------------------------------------------------
+
+    def get_judgments(self, keys: Sequence[str]) -> dict[str, Verdict]:
+        """Cached verdicts for ``keys`` (criterion ids are left blank; the caller knows them)."""
+        found: dict[str, Verdict] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT key, label, probability, level, explanation FROM judgments WHERE key IN ({marks})",
+                chunk,
+            )
+            for key, label, probability, level, explanation in rows:
+                found[key] = Verdict("", label, probability, level, explanation)
+        return found
+
+    def put_judgments(self, items: Iterable[tuple[str, Verdict]]) -> int:
+        """Store verdicts (errors are skipped) and commit at once; returns how many were stored."""
+        now = time.time()
+        rows = [
+            (key, v.label, v.probability, v.level, v.explanation, now)
+            for key, v in items
+            if v.label in _CACHEABLE
+        ]
+        if rows:
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO judgments VALUES (?, ?, ?, ?, ?, ?)", rows
+                )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        return len(rows)
+
+    def count_judgments(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM judgments").fetchone()[0])
+
+    # sampled responses -------------------------------------------------------
+
+    def get_response(self, key: str) -> str | None:
+        row = self._db.execute("SELECT text FROM responses WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def put_response(self, key: str, text: str) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO responses VALUES (?, ?, ?)", (key, text, time.time())
+        )
+
+    # run journal -------------------------------------------------------------
+
+    def start_run(self, run_id: str, config: dict[str, Any]) -> RunRecord:
+        """Record that a run started; a run id seen before counts as a resumed attempt."""
+        previous = self.get_run(run_id)
+        now = time.time()
+        if previous is None:
+            self._db.execute(
+                "INSERT INTO runs VALUES (?, ?, 'running', 1, ?, NULL, NULL)",
+                (run_id, json.dumps(config, sort_keys=True), now),
+            )
+        else:
+            self._db.execute(
+                "UPDATE runs SET status='running', attempts=attempts+1, finished=NULL WHERE run_id=?",
+                (run_id,),
+            )
+        return RunRecord(
+            run_id,
+            "running",
+            1 if previous is None else previous.attempts + 1,
+            now if previous is None else previous.started,
+            None,
+            None,
+        )
+
+    def finish_run(self, run_id: str, status: str, summary: dict[str, Any] | None) -> None:
+        self._db.execute(
+            "UPDATE runs SET status=?, finished=?, summary=? WHERE run_id=?",
+            (status, time.time(), json.dumps(summary) if summary is not None else None, run_id),
+        )
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        row = self._db.execute(
+            "SELECT run_id, status, attempts, started, finished, summary FROM runs WHERE run_id=?",
+            (run_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        return RunRecord(
+            row[0], row[1], row[2], row[3], row[4], json.loads(row[5]) if row[5] else None
+        )
