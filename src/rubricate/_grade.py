@@ -114,6 +114,7 @@ class Grader:
         self._calls = asyncio.Semaphore(self.options.concurrency)
         self._inflight: dict[str, asyncio.Future[Verdict]] = {}
         self.on_progress: Callable[[Grader], None] | None = None
+        self.criteria_decided = 0  # verdicts known so far (cached, judged or errored)
 
     # --- responses --------------------------------------------------------------
 
@@ -222,6 +223,7 @@ class Grader:
             future = self._inflight.pop(key, None)
             if future is not None and not future.done():
                 future.set_result(verdicts[criterion.id])
+        self.criteria_decided += len(unit)
         if self.on_progress is not None:
             self.on_progress(self)
         return verdicts
@@ -244,6 +246,7 @@ class Grader:
             if hit is not None:
                 verdicts[criterion.id] = replace(hit, criterion_id=criterion.id)
                 self.counts.cache_hits += 1
+                self.criteria_decided += 1
             elif key in self._inflight:
                 waits.append((criterion, self._inflight[key]))
                 self.counts.deduplicated += 1
@@ -261,6 +264,9 @@ class Grader:
                     verdicts.update(found)
         for criterion, future in waits:
             verdicts[criterion.id] = replace(await future, criterion_id=criterion.id)
+            self.criteria_decided += 1
+        if hits and self.on_progress is not None:
+            self.on_progress(self)
         return verdicts
 
     # --- samples ----------------------------------------------------------------

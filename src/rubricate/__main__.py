@@ -1,0 +1,5 @@
+"""``python -m rubricate``."""
+
+from rubricate.cli import main
+
+main()

@@ -1,0 +1,10 @@
+"""The command line: thin over the library. Each command lives in its own module."""
+
+from rubricate.cli import grade as _grade  # noqa: F401  (registers grade, score)
+from rubricate.cli._app import app
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    app()

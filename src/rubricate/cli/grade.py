@@ -1,0 +1,275 @@
+"""``rubricate grade`` and ``rubricate score``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from rubricate._grade import Grader
+from rubricate._run import grade_to_dir, rescore_results
+from rubricate.cli._app import EXIT_BACKEND, app, console, exit_on_error, setup_logging
+from rubricate.cli._render import GradeProgress, summary_table
+from rubricate.config import JudgeSettings, build_judge, build_policy
+from rubricate.errors import ConfigError, InputError
+from rubricate.formats import read_responses, read_samples
+from rubricate.judge._types import Sample
+from rubricate.store import Store
+
+GRADE_HELP = """Grade a dataset with an LLM judge and write a run directory.
+
+Example (any OpenAI-compatible server):
+
+    rubricate grade data.jsonl --judge-url http://127.0.0.1:8000/v1 --judge-model NAME --out runs/r1
+
+With no --judge-url the embedded local judge (llama.cpp on the CPU) is used.
+Re-running the same command costs no judge calls; a killed run resumes where it stopped.
+Writes OUT/results.jsonl (one line per sample) and OUT/summary.json.
+"""
+
+
+def parse_fields(values: list[str] | None) -> dict[str, str] | None:
+    """``--field rubric=reward_model.rubrics`` pairs as a mapping."""
+    if not values:
+        return None
+    mapping: dict[str, str] = {}
+    for value in values:
+        key, sep, path = value.partition("=")
+        if not sep or key not in ("id", "prompt", "response", "rubric") or not path:
+            raise ConfigError(
+                f"--field '{value}': expected TARGET=PATH with TARGET one of id, prompt, response, rubric"
+            )
+        mapping[key] = path
+    return mapping
+
+
+def _with_responses(items: Iterator[Any], responses: dict[str, str], path: Path) -> Iterator[Any]:
+    for item in items:
+        if isinstance(item, Sample):
+            text = responses.get(item.id)
+            if text is None:
+                yield InputError(f"no response for sample '{item.id}'", file=str(path), field="sample_id")
+                continue
+            item = item.with_response(text)
+        yield item
+
+
+def _limited(items: Iterator[Any], limit: int | None) -> Iterator[Any]:
+    if limit is None:
+        yield from items
+        return
+    graded = 0
+    for item in items:
+        if graded >= limit:
+            return
+        if isinstance(item, Sample):
+            graded += 1
+        yield item
+
+
+def _count_criteria(make: Any) -> int | None:
+    total = 0
+    for item in make():
+        if isinstance(item, Sample):
+            total += len(item.rubric.criteria)
+    return total
+
+
+@app.command(help=GRADE_HELP)
+def grade(
+    data: Annotated[Path, typer.Argument(help="HealthBench JSONL, verl parquet, or JSONL with --field mappings.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")] = Path("runs/latest"),
+    format: Annotated[str, typer.Option(help="auto, healthbench, verl or jsonl.")] = "auto",
+    field: Annotated[list[str] | None, typer.Option("--field", help="TARGET=PATH mapping for generic JSONL (id, prompt, response, rubric); repeatable.")] = None,
+    response_source: Annotated[str, typer.Option(help="HealthBench: 'field' (the line's response) or 'ideal' (the physician-written completion).")] = "field",
+    responses: Annotated[Path | None, typer.Option(help="JSONL of {sample_id, response} to grade instead.")] = None,
+    policy_url: Annotated[list[str] | None, typer.Option(help="OpenAI-compatible URL of a policy model that writes missing responses.")] = None,
+    policy_model: Annotated[str | None, typer.Option(help="Model name for --policy-url.")] = None,
+    policy_max_tokens: Annotated[int, typer.Option(help="Completion budget of sampled responses.")] = 1024,
+    judge: Annotated[str | None, typer.Option(help="'openai' or 'local' (default: openai when --judge-url is given).")] = None,
+    judge_url: Annotated[list[str] | None, typer.Option(help="OpenAI-compatible base URL (…/v1); repeat for a balanced pool.")] = None,
+    judge_model: Annotated[str | None, typer.Option(help="Judge model name on the server.")] = None,
+    local_model: Annotated[str | None, typer.Option(help="Local judge: a GGUF path or a known model name (see `rubricate models`).")] = None,
+    threads: Annotated[int | None, typer.Option(help="Local judge CPU threads.")] = None,
+    context: Annotated[int | None, typer.Option(help="Local judge context size in tokens.")] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Judge calls in flight.")] = None,
+    rpm: Annotated[float | None, typer.Option(help="Requests-per-minute budget.")] = None,
+    tpm: Annotated[float | None, typer.Option(help="Tokens-per-minute budget.")] = None,
+    timeout: Annotated[float | None, typer.Option(help="Per-request timeout in seconds.")] = None,
+    max_retries: Annotated[int | None, typer.Option(help="Retries per call on 429/5xx/timeouts.")] = None,
+    mode: Annotated[str | None, typer.Option(help="per-criterion (one call each, prefix-cache friendly) or grouped.")] = None,
+    group_size: Annotated[int | None, typer.Option(help="Criteria per call in grouped mode.")] = None,
+    method: Annotated[str | None, typer.Option(help="healthbench, normalized or weighted_mean.")] = None,
+    soft: Annotated[bool, typer.Option("--soft", help="Score with the judge's P(met) where known.")] = False,
+    explain: Annotated[bool, typer.Option("--explain", help="Ask for a short explanation per verdict.")] = False,
+    probabilities: Annotated[bool, typer.Option("--probabilities", help="Ask remote judges for log-probabilities.")] = False,
+    max_tokens: Annotated[int | None, typer.Option(help="Completion budget per judge call.")] = None,
+    cache: Annotated[Path | None, typer.Option(help="SQLite cache file (default ~/.cache/rubricate/store.sqlite or RUBRICATE_CACHE).")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the cache (no resume).")] = False,
+    on_invalid: Annotated[str, typer.Option(help="'error' stops at the first bad line; 'skip' counts it and goes on.")] = "error",
+    limit: Annotated[int | None, typer.Option(help="Grade only the first N samples.")] = None,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log retries and skipped lines.")] = False,
+) -> None:
+    setup_logging(verbose)
+    with exit_on_error():
+        if on_invalid not in ("error", "skip"):
+            raise ConfigError("--on-invalid must be 'error' or 'skip'")
+        if response_source not in ("field", "ideal"):
+            raise ConfigError("--response-source must be 'field' or 'ideal'")
+        settings = JudgeSettings.from_env(
+            judge=judge,
+            judge_urls=judge_url or None,
+            judge_model=judge_model,
+            local_model=local_model,
+            threads=threads,
+            context=context,
+            concurrency=concurrency,
+            rpm=rpm,
+            tpm=tpm,
+            timeout=timeout,
+            max_retries=max_retries,
+            mode=mode,
+            group_size=group_size,
+            method=method,
+            soft=soft or None,
+            explain=explain or None,
+            probabilities=probabilities or None,
+            max_tokens=max_tokens,
+            cache=cache,
+            no_cache=no_cache or None,
+        )
+        fields = parse_fields(field)
+        answer_file = read_responses(responses) if responses is not None else None
+
+        def make() -> Iterator[Any]:
+            items = read_samples(data, format=format, fields=fields, response_source=response_source)  # type: ignore[arg-type]
+            if answer_file is not None:
+                items = _with_responses(items, answer_file, responses)  # type: ignore[arg-type]
+            return _limited(items, limit)
+
+        total = _count_criteria(make) if not quiet else None
+        config = {
+            "data": str(data.resolve()),
+            "format": format,
+            "fields": fields,
+            "response_source": response_source,
+            "responses": str(responses) if responses else None,
+            "policy": [policy_url, policy_model],
+            "settings": settings.model_dump(mode="json", exclude={"cache", "no_cache"}),
+            "limit": limit,
+            "out": str(out.resolve()),
+        }
+        summary = asyncio.run(
+            _grade(settings, make(), out, config, on_invalid, seed, total, quiet, policy_url, policy_model, policy_max_tokens)
+        )
+        console.print(summary_table(summary, title=f"rubricate — {out}"))
+        console.print(f"wrote {out / 'results.jsonl'} and {out / 'summary.json'}", highlight=False)
+        if summary.counts.criteria and summary.counts.failed_calls and summary.n_scored == 0:
+            raise typer.Exit(EXIT_BACKEND)
+
+
+async def _grade(
+    settings: JudgeSettings,
+    samples: Iterator[Any],
+    out: Path,
+    config: dict[str, Any],
+    on_invalid: str,
+    seed: int,
+    total: int | None,
+    quiet: bool,
+    policy_url: list[str] | None,
+    policy_model: str | None,
+    policy_max_tokens: int,
+) -> Any:
+    judge = build_judge(settings)
+    policy = (
+        build_policy(
+            policy_url,
+            policy_model,
+            concurrency=settings.concurrency,
+            timeout=settings.timeout,
+            max_retries=settings.max_retries,
+        )
+        if policy_url
+        else None
+    )
+    cache_path = settings.cache_path()
+    store = Store(cache_path) if cache_path is not None else None
+    try:
+        grader = Grader(
+            judge,
+            store=store,
+            options=settings.grade_options(),
+            policy=policy,
+            policy_max_tokens=policy_max_tokens,
+        )
+        with GradeProgress(console, total, enabled=not quiet) as progress:
+            grader.on_progress = progress.update
+            summary = await grade_to_dir(
+                grader, samples, out, on_invalid=on_invalid, config=config, seed=seed  # type: ignore[arg-type]
+            )
+            progress.finish(grader)
+        return summary
+    finally:
+        await judge.aclose()
+        if policy is not None:
+            await policy.aclose()
+        if store is not None:
+            store.close()
+
+
+SCORE_HELP = """Recompute scores from stored verdicts (no judge calls) and write a summary.
+
+Example:
+
+    rubricate score runs/r1/results.jsonl --method normalized --out runs/r1/summary-normalized.json
+
+Reads results.jsonl files (also ones edited by hand). A sample appearing twice is an error:
+results of different runs are never mixed in one score.
+"""
+
+
+@app.command(help=SCORE_HELP)
+def score(
+    results: Annotated[list[Path], typer.Argument(help="One or more results.jsonl files.")],
+    method: Annotated[str | None, typer.Option(help="healthbench, normalized or weighted_mean (default: as recorded).")] = None,
+    soft: Annotated[bool, typer.Option("--soft", help="Score with recorded P(met) where known.")] = False,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Summary file to write (default: summary.json beside the first results file).")] = None,
+    write_results: Annotated[Path | None, typer.Option(help="Also write the re-scored lines here.")] = None,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    setup_logging(verbose)
+    with exit_on_error():
+        if method is not None and method not in ("healthbench", "normalized", "weighted_mean"):
+            raise ConfigError("--method must be healthbench, normalized or weighted_mean")
+        summary, edited = rescore_results(
+            results, method=method, soft=soft, seed=seed, write_to=write_results  # type: ignore[arg-type]
+        )
+        target = out or results[0].parent / "summary.json"
+        previous: dict[str, Any] = {}
+        if target.exists():
+            try:
+                previous = json.loads(target.read_text(encoding="utf-8"))
+            except ValueError:
+                previous = {}
+        data = summary.model_dump(mode="json")
+        # Calls and tokens belong to the grading run; keep them when re-scoring its summary.
+        for key in ("judge_calls", "cache_hits", "failed_calls", "unparseable_replies", "reasked", "skipped_lines"):
+            if key in previous.get("counts", {}):
+                data["counts"][key] = previous["counts"][key]
+        for key in ("tokens", "judge", "template", "elapsed_s"):
+            if key in previous:
+                data[key] = previous[key]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        console.print(summary_table(summary, title="rubricate score"))
+        if edited:
+            console.print(f"[yellow]{edited} line(s) were edited since grading[/]: their rubric fingerprint was recomputed")
+        console.print(f"wrote {target}", highlight=False)
