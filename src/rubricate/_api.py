@@ -72,8 +72,8 @@ async def grade_async(
             opened.close()
     summary = accumulator.summary(
         method=grader.options.method,
-        counts=grader.counts,
-        tokens=grader.tokens,
+        counts=grader.counts.snapshot(),
+        tokens=grader.tokens.snapshot(),
         judge=judge.fingerprint,
         template=grader.template.version,
         seed=seed,

@@ -82,6 +82,41 @@ class GradeOptions:
         return 40 + per * n_criteria
 
 
+@dataclass(slots=True)
+class Counters:
+    """Live run counters (a plain dataclass: they change on the hot path).
+
+    ``Counts`` / ``Tokens`` in ``_results`` are their file form.
+    """
+
+    criteria: int = 0
+    judge_calls: int = 0
+    cache_hits: int = 0
+    errors: int = 0
+    cannot_assess: int = 0
+    skipped_lines: int = 0
+    failed_calls: int = 0
+    unparseable_replies: int = 0
+    reasked: int = 0
+    deduplicated: int = 0
+    gate_failed: int = 0
+    policy_calls: int = 0
+    policy_cache_hits: int = 0
+
+    def snapshot(self) -> Counts:
+        return Counts.model_validate(self, from_attributes=True)
+
+
+@dataclass(slots=True)
+class TokenCounters:
+    prompt: int = 0
+    cached_prompt: int = 0
+    completion: int = 0
+
+    def snapshot(self) -> Tokens:
+        return Tokens.model_validate(self, from_attributes=True)
+
+
 @dataclass(frozen=True, slots=True)
 class SkippedSample:
     """A sample that could not be graded (bad line, no response); counted, never scored."""
@@ -109,12 +144,15 @@ class Grader:
         self.policy_max_tokens = policy_max_tokens
         self.policy_temperature = policy_temperature
         self.template = load_template(self.options.mode, self.options.explain)
-        self.counts = Counts()
-        self.tokens = Tokens()
+        self.counts = Counters()
+        self.tokens = TokenCounters()
         self._calls = asyncio.Semaphore(self.options.concurrency)
-        self._inflight: dict[str, asyncio.Future[Verdict]] = {}
+        # key -> future of a judgment being decided; the future is made only when a
+        # second caller asks for the same key (most keys are never shared).
+        self._inflight: dict[str, asyncio.Future[Verdict] | None] = {}
         self.on_progress: Callable[[Grader], None] | None = None
         self.criteria_decided = 0  # verdicts known so far (cached, judged or errored)
+        self._unwritten: list[tuple[str, Verdict]] = []
 
     # --- responses --------------------------------------------------------------
 
@@ -218,7 +256,11 @@ class Grader:
                     future.exception()  # mark retrieved: nobody may be waiting
             raise
         if self.store is not None:
-            self.store.put_judgments((key, verdicts[c.id]) for c, key in unit)
+            if not self._unwritten:
+                # Group commit: everything decided in this turn of the event loop is written
+                # in one transaction at the start of the next, microseconds later.
+                asyncio.get_running_loop().call_soon(self.flush)
+            self._unwritten.extend((key, verdicts[c.id]) for c, key in unit)
         for criterion, key in unit:
             future = self._inflight.pop(key, None)
             if future is not None and not future.done():
@@ -248,10 +290,13 @@ class Grader:
                 self.counts.cache_hits += 1
                 self.criteria_decided += 1
             elif key in self._inflight:
-                waits.append((criterion, self._inflight[key]))
+                future = self._inflight[key]
+                if future is None:
+                    future = self._inflight[key] = loop.create_future()
+                waits.append((criterion, future))
                 self.counts.deduplicated += 1
             else:
-                self._inflight[key] = loop.create_future()
+                self._inflight[key] = None
                 misses.append((criterion, key))
         if misses:
             shared = render_shared(sample)
@@ -268,6 +313,12 @@ class Grader:
         if hits and self.on_progress is not None:
             self.on_progress(self)
         return verdicts
+
+    def flush(self) -> None:
+        """Write decided verdicts to the store (called automatically each loop turn)."""
+        if self._unwritten and self.store is not None:
+            pending, self._unwritten = self._unwritten, []
+            self.store.put_judgments(pending)
 
     # --- samples ----------------------------------------------------------------
 
@@ -348,6 +399,7 @@ class Grader:
         finally:
             for future in pending:
                 future.cancel()
+            self.flush()
 
 
 def _done(value: SkippedSample) -> asyncio.Future[SampleResult | SkippedSample]:

@@ -144,8 +144,8 @@ async def grade_to_dir(
         os.replace(partial, final)
         summary = accumulator.summary(
             method=grader.options.method,
-            counts=grader.counts,
-            tokens=grader.tokens,
+            counts=grader.counts.snapshot(),
+            tokens=grader.tokens.snapshot(),
             judge=grader.judge.fingerprint,
             template=grader.template.version,
             elapsed_s=time.perf_counter() - started,

@@ -19,8 +19,15 @@ Decide = Callable[[str, str], str]  # (criterion id, criterion text) -> label
 
 
 def criteria_in(request: JudgeRequest) -> list[tuple[str, str]]:
-    """(id, text) of the criteria a rubricate prompt asks about, in order."""
-    return _CRITERION.findall(request.messages[-1].content if request.messages else "")
+    """(id, text) of the criteria a rubricate prompt asks about, in order.
+
+    Read from the last message that holds criteria: a re-ask appends messages after it.
+    """
+    for message in reversed(request.messages):
+        found = _CRITERION.findall(message.content)
+        if found:
+            return found
+    return []
 
 
 class ScriptedJudge:

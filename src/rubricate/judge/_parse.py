@@ -156,6 +156,15 @@ def _p_met(probabilities: Mapping[str, float] | None) -> float | None:
     return met / (met + not_met)
 
 
+# The replies a well-behaved judge gives for binary criteria, decoded without JSON parsing.
+_CANONICAL = {
+    '{"verdict": "met"}': "met",
+    '{"verdict": "not_met"}': "not_met",
+    '{"verdict":"met"}': "met",
+    '{"verdict":"not_met"}': "not_met",
+}
+
+
 def parse_single_reply(
     text: str, criterion: Criterion, probabilities: Mapping[str, float] | None = None
 ) -> Verdict:
@@ -164,6 +173,9 @@ def parse_single_reply(
     When the reply holds several objects that disagree, it is rejected rather than guessed.
     """
     p_met = _p_met(probabilities)
+    canonical = _CANONICAL.get(text.strip())
+    if canonical is not None and criterion.scale.kind != "ordinal":
+        return Verdict(criterion.id, canonical, probability=p_met)
     found: list[Verdict] = []
     for value in _json_objects(text):
         candidates: list[Mapping[str, Any]] = []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -35,12 +34,20 @@ class Sample:
 
     def conversation_hash(self) -> str:
         """Hash of the conversation and the response: what the judge reads besides the criterion."""
-        payload = json.dumps(
-            [[m.role, m.content] for m in self.messages] + [["response", self.response]],
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
-        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+        digest = hashlib.sha256()
+        for message in self.messages:
+            # Length-prefixed so no choice of contents can collide with another split.
+            for part in (message.role, message.content):
+                encoded = part.encode("utf-8")
+                digest.update(b"%d:" % len(encoded))
+                digest.update(encoded)
+        if self.response is None:
+            digest.update(b"-")
+        else:
+            encoded = self.response.encode("utf-8")
+            digest.update(b"R%d:" % len(encoded))
+            digest.update(encoded)
+        return digest.hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

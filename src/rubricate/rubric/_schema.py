@@ -92,9 +92,8 @@ class Criterion(BaseModel):
 
         Changing only the points re-scores without re-judging.
         """
-        return _sha256(
-            {"text": self.text, "scale": self.scale.model_dump(), "pitfall": self.is_pitfall}
-        )
+        parts = (self.text, self.scale.kind, *self.scale.levels, "pitfall" if self.is_pitfall else "")
+        return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
 class Rubric(BaseModel):
@@ -126,7 +125,10 @@ class Rubric(BaseModel):
             {
                 "id": self.id,
                 "gate_floor": self.gate_floor,
-                "criteria": [c.model_dump(mode="json") for c in self.criteria],
+                "criteria": [
+                    [c.id, c.text, c.points, list(c.tags), c.required, c.scale.kind, list(c.scale.levels)]
+                    for c in self.criteria
+                ],
             }
         )
 
