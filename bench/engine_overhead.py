@@ -80,7 +80,9 @@ async def baseline_run(samples: list[Sample], mode: str) -> tuple[float, float, 
         shared = render_shared(sample)
         criteria = sample.rubric.criteria
         for start in range(0, len(criteria), size):
-            requests.append(build_request(template, shared, criteria[start : start + size], max_tokens=32))
+            requests.append(
+                build_request(template, shared, criteria[start : start + size], max_tokens=32)
+            )
     wall, cpu = time.perf_counter(), time.process_time()
     for request in requests:
         reply = await judge.complete(request)
@@ -98,14 +100,16 @@ def main() -> None:
     samples = make_samples(args.samples, args.criteria)
     with tempfile.TemporaryDirectory() as tmp:
         e_wall, e_cpu, n = asyncio.run(engine_run(samples, args.mode, Path(tmp)))
-        b_wall, b_cpu, _ = asyncio.run(baseline_run(samples, args.mode))
+        _b_wall, b_cpu, _ = asyncio.run(baseline_run(samples, args.mode))
     engine_rate = n / e_cpu
     baseline_rate = n / b_cpu
     print(f"mode {args.mode}: {args.samples} samples x {args.criteria} criteria = {n} criteria")
     print(f"engine    {engine_rate:10.0f} criteria/s per core  ({n / e_wall:.0f}/s wall)")
     print(f"baseline  {baseline_rate:10.0f} criteria/s per core  (bare judge awaits + JSON decode)")
     print(f"engine / baseline cost ratio: {baseline_rate / engine_rate:.2f}x")
-    print(f"engine / target ({TARGET}/s): {engine_rate / TARGET:.2f}x  -> {'PASS' if engine_rate >= TARGET else 'BELOW TARGET'}")
+    print(
+        f"engine / target ({TARGET}/s): {engine_rate / TARGET:.2f}x  -> {'PASS' if engine_rate >= TARGET else 'BELOW TARGET'}"
+    )
 
 
 if __name__ == "__main__":

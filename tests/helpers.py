@@ -9,7 +9,9 @@ from rubricate.judge import Message, Sample
 from rubricate.rubric import Criterion, Rubric
 
 
-def make_sample(sample_id: str, points: list[float], response: str = "Take 5 mg daily.", **kw) -> Sample:
+def make_sample(
+    sample_id: str, points: list[float], response: str = "Take 5 mg daily.", **kw
+) -> Sample:
     criteria = tuple(
         Criterion(id=f"{sample_id}-c{i}", text=f"{sample_id} criterion {i}", points=p, **kw)
         for i, p in enumerate(points)
@@ -22,7 +24,9 @@ def make_sample(sample_id: str, points: list[float], response: str = "Take 5 mg 
     )
 
 
-def healthbench_line(prompt_id: str, rubrics: list[tuple[str, float, list[str]]], response: str | None = None) -> dict:
+def healthbench_line(
+    prompt_id: str, rubrics: list[tuple[str, float, list[str]]], response: str | None = None
+) -> dict:
     line = {
         "prompt_id": prompt_id,
         "prompt": [{"role": "user", "content": f"Question {prompt_id}"}],

@@ -12,15 +12,15 @@ Rubrics in, verdicts out, scores and rewards on top::
 
 __version__ = "0.1.0"
 
-from rubricate._api import GradeResult, grade, grade_async  # noqa: E402
-from rubricate._grade import GradeOptions, Grader  # noqa: E402
-from rubricate._results import RunSummary, SampleResult, VerdictRecord  # noqa: E402
-from rubricate._run import grade_to_dir, rescore_results  # noqa: E402
-from rubricate.formats import read_samples  # noqa: E402
-from rubricate.judge import Message, Sample, Verdict  # noqa: E402
-from rubricate.rubric import Criterion, Rubric, Scale  # noqa: E402
-from rubricate.scoring import SampleScore, score_sample, summarize  # noqa: E402
-from rubricate.store import Store  # noqa: E402
+from rubricate._api import GradeResult, grade, grade_async
+from rubricate._grade import GradeOptions, Grader
+from rubricate._results import RunSummary, SampleResult, VerdictRecord
+from rubricate._run import grade_to_dir, rescore_results
+from rubricate.formats import read_samples
+from rubricate.judge import Message, Sample, Verdict
+from rubricate.rubric import Criterion, Rubric, Scale
+from rubricate.scoring import SampleScore, score_sample, summarize
+from rubricate.store import Store
 
 __all__ = [
     "Criterion",

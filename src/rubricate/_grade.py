@@ -235,7 +235,10 @@ class Grader:
             if attempt < self.options.reasks:
                 self.counts.reasked += len(remaining)
                 ids = ", ".join(c.id for c in remaining)
-                history = (Message("assistant", reply.text), Message("user", _REASK.format(ids=ids)))
+                history = (
+                    Message("assistant", reply.text),
+                    Message("user", _REASK.format(ids=ids)),
+                )
         for criterion in remaining:
             reason = failure or (
                 f"no valid verdict after {self.options.reasks + 1} attempts; last reply: "
@@ -244,7 +247,9 @@ class Grader:
             verdicts[criterion.id] = Verdict(criterion.id, "error", explanation=reason)
         return verdicts
 
-    async def _judge_unit(self, shared: str, unit: list[tuple[Criterion, str]]) -> dict[str, Verdict]:
+    async def _judge_unit(
+        self, shared: str, unit: list[tuple[Criterion, str]]
+    ) -> dict[str, Verdict]:
         """Decide one call's criteria, store the verdicts and wake anyone waiting on them."""
         try:
             verdicts = await self._decide(shared, [c for c, _ in unit])
@@ -274,9 +279,14 @@ class Grader:
         """Verdicts on every criterion of ``sample`` (which must have a response)."""
         rubric = sample.rubric
         conversation = sample.conversation_hash()
-        judge_fp, version, mode = self.judge.fingerprint, self.template.version, self.options.mode_tag
+        judge_fp, version, mode = (
+            self.judge.fingerprint,
+            self.template.version,
+            self.options.mode_tag,
+        )
         keys = [
-            judgment_key(judge_fp, version, c.fingerprint, conversation, mode) for c in rubric.criteria
+            judgment_key(judge_fp, version, c.fingerprint, conversation, mode)
+            for c in rubric.criteria
         ]
         hits = self.store.get_judgments(keys) if self.store is not None else {}
         verdicts: dict[str, Verdict] = {}
@@ -322,7 +332,9 @@ class Grader:
 
     # --- samples ----------------------------------------------------------------
 
-    def _result(self, sample: Sample, verdicts: dict[str, Verdict], scored: SampleScore) -> SampleResult:
+    def _result(
+        self, sample: Sample, verdicts: dict[str, Verdict], scored: SampleScore
+    ) -> SampleResult:
         records = []
         for criterion in sample.rubric.criteria:
             verdict = verdicts[criterion.id]
@@ -403,7 +415,9 @@ class Grader:
 
 
 def _done(value: SkippedSample) -> asyncio.Future[SampleResult | SkippedSample]:
-    future: asyncio.Future[SampleResult | SkippedSample] = asyncio.get_running_loop().create_future()
+    future: asyncio.Future[SampleResult | SkippedSample] = (
+        asyncio.get_running_loop().create_future()
+    )
     future.set_result(value)
     return future
 

@@ -134,9 +134,13 @@ def build_judge(settings: JudgeSettings) -> Judge:
     """The judge the settings describe (HTTP pool or embedded llama.cpp)."""
     if settings.kind == "openai":
         if not settings.judge_urls:
-            raise ConfigError("an OpenAI-compatible judge needs --judge-url (or RUBRICATE_JUDGE_URL)")
+            raise ConfigError(
+                "an OpenAI-compatible judge needs --judge-url (or RUBRICATE_JUDGE_URL)"
+            )
         if not settings.judge_model:
-            raise ConfigError("an OpenAI-compatible judge needs --judge-model (or RUBRICATE_JUDGE_MODEL)")
+            raise ConfigError(
+                "an OpenAI-compatible judge needs --judge-model (or RUBRICATE_JUDGE_MODEL)"
+            )
         from rubricate.backends.pool import create_openai_judge
 
         return create_openai_judge(
@@ -167,5 +171,10 @@ def build_policy(
     from rubricate.backends.pool import create_openai_judge
 
     return create_openai_judge(
-        urls, model, concurrency=concurrency, timeout=timeout, max_retries=max_retries, temperature=0.7
+        urls,
+        model,
+        concurrency=concurrency,
+        timeout=timeout,
+        max_retries=max_retries,
+        temperature=0.7,
     )

@@ -74,9 +74,7 @@ class MissingDependency(RubricateError):
     def __init__(self, package: str, extra: str) -> None:
         self.package = package
         self.extra = extra
-        super().__init__(
-            f"this feature needs '{package}': pip install 'rubricate[{extra}]'"
-        )
+        super().__init__(f"this feature needs '{package}': pip install 'rubricate[{extra}]'")
 
 
 class BackendError(RubricateError):

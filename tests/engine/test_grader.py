@@ -39,20 +39,24 @@ def test_rerun_makes_zero_calls_and_one_changed_criterion_one_call(tmp_path) -> 
     changed = samples[2]
     criteria = list(changed.rubric.criteria)
     criteria[1] = Criterion(id=criteria[1].id, text="a brand new criterion", points=2)
-    samples[2] = rubricate.Sample(changed.id, changed.messages, Rubric(id="s2", criteria=tuple(criteria)), changed.response)
+    samples[2] = rubricate.Sample(
+        changed.id, changed.messages, Rubric(id="s2", criteria=tuple(criteria)), changed.response
+    )
     third = ScriptedJudge()
     rubricate.grade(samples, third, store=store)
     assert third.calls == 1
     # Points alone do not change what the judge sees.
     criteria[0] = Criterion(id=criteria[0].id, text=criteria[0].text, points=9)
-    samples[2] = rubricate.Sample(changed.id, changed.messages, Rubric(id="s2", criteria=tuple(criteria)), changed.response)
+    samples[2] = rubricate.Sample(
+        changed.id, changed.messages, Rubric(id="s2", criteria=tuple(criteria)), changed.response
+    )
     fourth = ScriptedJudge()
     rubricate.grade(samples, fourth, store=store)
     assert fourth.calls == 0
 
 
 def test_unparseable_replies_are_reasked_then_error(tmp_path) -> None:
-    replies = iter(['I am not sure', '{"verdict": "met"}'])
+    replies = iter(["I am not sure", '{"verdict": "met"}'])
     judge = ScriptedJudge(reply=lambda request: next(replies, "still nothing"))
     sample = make_sample("s", [4, 4])
     result = rubricate.grade([sample], judge, concurrency=1, reasks=1)
@@ -156,12 +160,18 @@ def test_probabilities_flow_into_verdicts_and_soft_scores() -> None:
 
 
 def test_invalid_records_raise_or_are_counted() -> None:
-    items = [make_sample("a", [1]), InputError("broken", file="f.jsonl", line=2), make_sample("b", [1])]
-    with pytest.raises(InputError, match="f.jsonl:2"):
+    items = [
+        make_sample("a", [1]),
+        InputError("broken", file="f.jsonl", line=2),
+        make_sample("b", [1]),
+    ]
+    with pytest.raises(InputError, match=r"f\.jsonl:2"):
         rubricate.grade(items, ScriptedJudge())
     result = rubricate.grade(items, ScriptedJudge(), skip_invalid=True)
     assert [r.sample_id for r in result.results] == ["a", "b"]
-    assert result.summary.counts.skipped_lines == 1 and result.summary.skipped == ["f.jsonl:2: broken"]
+    assert result.summary.counts.skipped_lines == 1 and result.summary.skipped == [
+        "f.jsonl:2: broken"
+    ]
 
 
 def test_missing_response_without_policy_is_skipped_with_reason() -> None:

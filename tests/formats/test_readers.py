@@ -42,7 +42,9 @@ def test_bad_lines_name_file_line_and_field(tmp_path) -> None:
 
 
 def test_duplicate_criterion_texts_get_unique_ids(tmp_path) -> None:
-    path = write_jsonl(tmp_path / "d.jsonl", [healthbench_line("p", [("Same", 1, []), ("Same", 2, [])])])
+    path = write_jsonl(
+        tmp_path / "d.jsonl", [healthbench_line("p", [("Same", 1, []), ("Same", 2, [])])]
+    )
     (sample,) = read_samples(path)
     ids = [c.id for c in sample.rubric.criteria]
     assert len(set(ids)) == 2
@@ -79,7 +81,10 @@ def test_verl_parquet(tmp_path) -> None:
         {
             "data_source": "rubric_demo",
             "prompt": [{"role": "user", "content": "Explain gravity."}],
-            "reward_model": {"style": "rubric", "rubrics": [{"criterion": "Mentions mass", "points": 4, "tags": ["axis:accuracy"]}]},
+            "reward_model": {
+                "style": "rubric",
+                "rubrics": [{"criterion": "Mentions mass", "points": 4, "tags": ["axis:accuracy"]}],
+            },
             "extra_info": {"index": 3},
             "response": "Mass attracts mass.",
         }
@@ -89,11 +94,16 @@ def test_verl_parquet(tmp_path) -> None:
     assert detect_format(path) == "verl"
     (sample,) = read_samples(path)
     assert sample.id == "3" and sample.rubric.criteria[0].axes == ("accuracy",)
-    assert sample.messages[0].content == "Explain gravity." and sample.response == "Mass attracts mass."
+    assert (
+        sample.messages[0].content == "Explain gravity."
+        and sample.response == "Mass attracts mass."
+    )
 
 
 def test_responses_file(tmp_path) -> None:
-    path = write_jsonl(tmp_path / "r.jsonl", [{"sample_id": "a", "response": "x"}, {"id": "b", "completion": "y"}])
+    path = write_jsonl(
+        tmp_path / "r.jsonl", [{"sample_id": "a", "response": "x"}, {"id": "b", "completion": "y"}]
+    )
     assert read_responses(path) == {"a": "x", "b": "y"}
     dup = write_jsonl(tmp_path / "dup.jsonl", [{"sample_id": "a", "response": "x"}] * 2)
     with pytest.raises(InputError, match="appears twice") as caught:

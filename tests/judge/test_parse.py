@@ -49,7 +49,7 @@ MALFORMED = [
     '{"verdict": null}',
     '{"explanation": "no verdict key at all"}',
     '{"verdict": "met"',  # truncated
-    "```json\n{\"verdict\": \n```",
+    '```json\n{"verdict": \n```',
     '{"criteria_met": "sometimes"}',
     "[1, 2, 3]",
     '"met and not_met"',
@@ -118,7 +118,9 @@ def test_group_reply_full_and_missing() -> None:
 
 
 def test_group_reply_as_mapping() -> None:
-    found, missing = parse_group_reply('{"c1": "not_met", "c2": {"verdict": "met"}}', [BINARY, TERNARY])
+    found, missing = parse_group_reply(
+        '{"c1": "not_met", "c2": {"verdict": "met"}}', [BINARY, TERNARY]
+    )
     assert {k: v.label for k, v in found.items()} == {"c1": "not_met", "c2": "met"}
     assert missing == []
 
@@ -136,7 +138,14 @@ def test_group_reply_garbage_is_all_missing() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "label"),
-    [(True, "met"), (False, "not_met"), ("Not-Met", "not_met"), ("YES", "met"), ("huh", None), (1, None)],
+    [
+        (True, "met"),
+        (False, "not_met"),
+        ("Not-Met", "not_met"),
+        ("YES", "met"),
+        ("huh", None),
+        (1, None),
+    ],
 )
 def test_normalise_label(raw: object, label: str | None) -> None:
     assert normalise_label(raw) == label

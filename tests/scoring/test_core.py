@@ -55,7 +55,9 @@ def test_normalized_prbench() -> None:
 def test_weighted_mean_inverts_pitfalls() -> None:
     # good = 7*1 + 5*0 + 10*1 + 6*(1-1) = 17 over 28
     result = score_sample(
-        rubric_of([7, 5, 10, -6]), verdicts_of(met([True, False, True, True])), method="weighted_mean"
+        rubric_of([7, 5, 10, -6]),
+        verdicts_of(met([True, False, True, True])),
+        method="weighted_mean",
     )
     assert result.score == pytest.approx(17 / 28)
 
@@ -86,7 +88,9 @@ def test_only_pitfalls_gradable_scores_none_for_healthbench() -> None:
 
 def test_partial_and_ordinal_values() -> None:
     ternary = Criterion(id="t", text="t", points=4, scale=Scale(kind="ternary"))
-    ordinal = Criterion(id="o", text="o", points=6, scale=Scale(kind="ordinal", levels=("a", "b", "c", "d")))
+    ordinal = Criterion(
+        id="o", text="o", points=6, scale=Scale(kind="ordinal", levels=("a", "b", "c", "d"))
+    )
     rubric = Rubric(criteria=(ternary, ordinal))
     verdicts = {"t": Verdict("t", "partial"), "o": Verdict("o", "partial", level=2)}
     result = score_sample(rubric, verdicts)
@@ -104,7 +108,10 @@ def test_per_axis_breakdown() -> None:
         [4, 6, -2], tags={0: ["axis:accuracy"], 1: ["axis:completeness"], 2: ["axis:accuracy"]}
     )
     result = score_sample(rubric, verdicts_of(met([True, False, True])))
-    assert result.axes == {"accuracy": pytest.approx((4 - 2) / 4), "completeness": pytest.approx(0.0)}
+    assert result.axes == {
+        "accuracy": pytest.approx((4 - 2) / 4),
+        "completeness": pytest.approx(0.0),
+    }
 
 
 def test_gate_floors_the_score() -> None:
@@ -155,7 +162,9 @@ points_lists = st.lists(
 @st.composite
 def rubric_and_labels(draw):
     points = draw(points_lists)
-    labels = draw(st.lists(st.sampled_from(["met", "not_met"]), min_size=len(points), max_size=len(points)))
+    labels = draw(
+        st.lists(st.sampled_from(["met", "not_met"]), min_size=len(points), max_size=len(points))
+    )
     return points, labels
 
 
@@ -168,11 +177,17 @@ def test_normalized_methods_stay_in_unit_interval(case, method) -> None:
 
 
 @settings(max_examples=200)
-@given(rubric_and_labels(), st.integers(min_value=2, max_value=9), st.sampled_from(["healthbench", "normalized", "weighted_mean"]))
+@given(
+    rubric_and_labels(),
+    st.integers(min_value=2, max_value=9),
+    st.sampled_from(["healthbench", "normalized", "weighted_mean"]),
+)
 def test_scaling_points_changes_nothing(case, factor, method) -> None:
     points, labels = case
     base = score_sample(rubric_of(points), verdicts_of(labels), method=method).score
-    scaled = score_sample(rubric_of([p * factor for p in points]), verdicts_of(labels), method=method).score
+    scaled = score_sample(
+        rubric_of([p * factor for p in points]), verdicts_of(labels), method=method
+    ).score
     assert (base is None and scaled is None) or base == pytest.approx(scaled)
 
 

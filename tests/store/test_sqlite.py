@@ -19,7 +19,11 @@ def test_roundtrip_and_errors_not_cached(tmp_path) -> None:
         assert stored == 2
         found = store.get_judgments(["k1", "k2", "k3", "missing"])
     assert set(found) == {"k1", "k3"}
-    assert (found["k1"].label, found["k1"].probability, found["k1"].explanation) == ("met", 0.9, "why")
+    assert (found["k1"].label, found["k1"].probability, found["k1"].explanation) == (
+        "met",
+        0.9,
+        "why",
+    )
 
 
 def test_survives_reopen_in_wal_mode(tmp_path) -> None:

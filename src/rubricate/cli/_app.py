@@ -53,7 +53,9 @@ def exit_on_error() -> Iterator[None]:
     try:
         yield
     except KeyboardInterrupt:
-        console.print("[yellow]interrupted[/]: completed judgments are cached; run the same command to resume")
+        console.print(
+            "[yellow]interrupted[/]: completed judgments are cached; run the same command to resume"
+        )
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except RubricateError as error:
         code = next((c for kind, c in _CODES if isinstance(error, kind)), EXIT_INTERNAL)

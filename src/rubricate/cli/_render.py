@@ -35,7 +35,9 @@ class GradeProgress:
             transient=False,
             disable=not enabled,
         )
-        self.task = self.progress.add_task("grade", total=total_criteria, hits=0, errors=0, calls_per_s=None)
+        self.task = self.progress.add_task(
+            "grade", total=total_criteria, hits=0, errors=0, calls_per_s=None
+        )
         self.started = time.perf_counter()
         self._last = 0.0
 
@@ -97,7 +99,9 @@ def summary_table(summary: RunSummary, title: str = "rubricate") -> Table:
     if counts.gate_failed:
         table.add_row("samples failing a gate", str(counts.gate_failed))
     if counts.policy_calls or counts.policy_cache_hits:
-        table.add_row("policy calls / cache hits", f"{counts.policy_calls} / {counts.policy_cache_hits}")
+        table.add_row(
+            "policy calls / cache hits", f"{counts.policy_calls} / {counts.policy_cache_hits}"
+        )
     tokens = summary.tokens
     if tokens.prompt or tokens.completion:
         table.add_row(

@@ -52,7 +52,9 @@ def _with_responses(items: Iterator[Any], responses: dict[str, str], path: Path)
         if isinstance(item, Sample):
             text = responses.get(item.id)
             if text is None:
-                yield InputError(f"no response for sample '{item.id}'", file=str(path), field="sample_id")
+                yield InputError(
+                    f"no response for sample '{item.id}'", file=str(path), field="sample_id"
+                )
                 continue
             item = item.with_response(text)
         yield item
@@ -81,40 +83,102 @@ def _count_criteria(make: Any) -> int | None:
 
 @app.command(help=GRADE_HELP)
 def grade(
-    data: Annotated[Path, typer.Argument(help="HealthBench JSONL, verl parquet, or JSONL with --field mappings.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")] = Path("runs/latest"),
+    data: Annotated[
+        Path,
+        typer.Argument(help="HealthBench JSONL, verl parquet, or JSONL with --field mappings."),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")] = Path(
+        "runs/latest"
+    ),
     format: Annotated[str, typer.Option(help="auto, healthbench, verl or jsonl.")] = "auto",
-    field: Annotated[list[str] | None, typer.Option("--field", help="TARGET=PATH mapping for generic JSONL (id, prompt, response, rubric); repeatable.")] = None,
-    response_source: Annotated[str, typer.Option(help="HealthBench: 'field' (the line's response) or 'ideal' (the physician-written completion).")] = "field",
-    responses: Annotated[Path | None, typer.Option(help="JSONL of {sample_id, response} to grade instead.")] = None,
-    policy_url: Annotated[list[str] | None, typer.Option(help="OpenAI-compatible URL of a policy model that writes missing responses.")] = None,
+    field: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--field",
+            help="TARGET=PATH mapping for generic JSONL (id, prompt, response, rubric); repeatable.",
+        ),
+    ] = None,
+    response_source: Annotated[
+        str,
+        typer.Option(
+            help="HealthBench: 'field' (the line's response) or 'ideal' (the physician-written completion)."
+        ),
+    ] = "field",
+    responses: Annotated[
+        Path | None, typer.Option(help="JSONL of {sample_id, response} to grade instead.")
+    ] = None,
+    policy_url: Annotated[
+        list[str] | None,
+        typer.Option(help="OpenAI-compatible URL of a policy model that writes missing responses."),
+    ] = None,
     policy_model: Annotated[str | None, typer.Option(help="Model name for --policy-url.")] = None,
-    policy_max_tokens: Annotated[int, typer.Option(help="Completion budget of sampled responses.")] = 1024,
-    judge: Annotated[str | None, typer.Option(help="'openai' or 'local' (default: openai when --judge-url is given).")] = None,
-    judge_url: Annotated[list[str] | None, typer.Option(help="OpenAI-compatible base URL (…/v1); repeat for a balanced pool.")] = None,
+    policy_max_tokens: Annotated[
+        int, typer.Option(help="Completion budget of sampled responses.")
+    ] = 1024,
+    judge: Annotated[
+        str | None,
+        typer.Option(help="'openai' or 'local' (default: openai when --judge-url is given)."),
+    ] = None,
+    judge_url: Annotated[
+        list[str] | None,
+        typer.Option(help="OpenAI-compatible base URL (…/v1); repeat for a balanced pool."),
+    ] = None,
     judge_model: Annotated[str | None, typer.Option(help="Judge model name on the server.")] = None,
-    local_model: Annotated[str | None, typer.Option(help="Local judge: a GGUF path or a known model name (see `rubricate models`).")] = None,
+    local_model: Annotated[
+        str | None,
+        typer.Option(
+            help="Local judge: a GGUF path or a known model name (see `rubricate models`)."
+        ),
+    ] = None,
     threads: Annotated[int | None, typer.Option(help="Local judge CPU threads.")] = None,
     context: Annotated[int | None, typer.Option(help="Local judge context size in tokens.")] = None,
     concurrency: Annotated[int | None, typer.Option(help="Judge calls in flight.")] = None,
     rpm: Annotated[float | None, typer.Option(help="Requests-per-minute budget.")] = None,
     tpm: Annotated[float | None, typer.Option(help="Tokens-per-minute budget.")] = None,
     timeout: Annotated[float | None, typer.Option(help="Per-request timeout in seconds.")] = None,
-    max_retries: Annotated[int | None, typer.Option(help="Retries per call on 429/5xx/timeouts.")] = None,
-    mode: Annotated[str | None, typer.Option(help="per-criterion (one call each, prefix-cache friendly) or grouped.")] = None,
-    group_size: Annotated[int | None, typer.Option(help="Criteria per call in grouped mode.")] = None,
-    method: Annotated[str | None, typer.Option(help="healthbench, normalized or weighted_mean.")] = None,
-    soft: Annotated[bool, typer.Option("--soft", help="Score with the judge's P(met) where known.")] = False,
-    explain: Annotated[bool, typer.Option("--explain", help="Ask for a short explanation per verdict.")] = False,
-    probabilities: Annotated[bool, typer.Option("--probabilities", help="Ask remote judges for log-probabilities.")] = False,
-    max_tokens: Annotated[int | None, typer.Option(help="Completion budget per judge call.")] = None,
-    cache: Annotated[Path | None, typer.Option(help="SQLite cache file (default ~/.cache/rubricate/store.sqlite or RUBRICATE_CACHE).")] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the cache (no resume).")] = False,
-    on_invalid: Annotated[str, typer.Option(help="'error' stops at the first bad line; 'skip' counts it and goes on.")] = "error",
+    max_retries: Annotated[
+        int | None, typer.Option(help="Retries per call on 429/5xx/timeouts.")
+    ] = None,
+    mode: Annotated[
+        str | None,
+        typer.Option(help="per-criterion (one call each, prefix-cache friendly) or grouped."),
+    ] = None,
+    group_size: Annotated[
+        int | None, typer.Option(help="Criteria per call in grouped mode.")
+    ] = None,
+    method: Annotated[
+        str | None, typer.Option(help="healthbench, normalized or weighted_mean.")
+    ] = None,
+    soft: Annotated[
+        bool, typer.Option("--soft", help="Score with the judge's P(met) where known.")
+    ] = False,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Ask for a short explanation per verdict.")
+    ] = False,
+    probabilities: Annotated[
+        bool, typer.Option("--probabilities", help="Ask remote judges for log-probabilities.")
+    ] = False,
+    max_tokens: Annotated[
+        int | None, typer.Option(help="Completion budget per judge call.")
+    ] = None,
+    cache: Annotated[
+        Path | None,
+        typer.Option(
+            help="SQLite cache file (default ~/.cache/rubricate/store.sqlite or RUBRICATE_CACHE)."
+        ),
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Neither read nor write the cache (no resume).")
+    ] = False,
+    on_invalid: Annotated[
+        str, typer.Option(help="'error' stops at the first bad line; 'skip' counts it and goes on.")
+    ] = "error",
     limit: Annotated[int | None, typer.Option(help="Grade only the first N samples.")] = None,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log retries and skipped lines.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log retries and skipped lines.")
+    ] = False,
 ) -> None:
     setup_logging(verbose)
     with exit_on_error():
@@ -148,7 +212,9 @@ def grade(
         answer_file = read_responses(responses) if responses is not None else None
 
         def make() -> Iterator[Any]:
-            items = read_samples(data, format=format, fields=fields, response_source=response_source)  # type: ignore[arg-type]
+            items = read_samples(
+                data, format=format, fields=fields, response_source=response_source
+            )  # type: ignore[arg-type]
             if answer_file is not None:
                 items = _with_responses(items, answer_file, responses)  # type: ignore[arg-type]
             return _limited(items, limit)
@@ -166,7 +232,19 @@ def grade(
             "out": str(out.resolve()),
         }
         summary = asyncio.run(
-            _grade(settings, make(), out, config, on_invalid, seed, total, quiet, policy_url, policy_model, policy_max_tokens)
+            _grade(
+                settings,
+                make(),
+                out,
+                config,
+                on_invalid,
+                seed,
+                total,
+                quiet,
+                policy_url,
+                policy_model,
+                policy_max_tokens,
+            )
         )
         console.print(summary_table(summary, title=f"rubricate — {out}"))
         console.print(f"wrote {out / 'results.jsonl'} and {out / 'summary.json'}", highlight=False)
@@ -212,7 +290,12 @@ async def _grade(
         with GradeProgress(console, total, enabled=not quiet) as progress:
             grader.on_progress = progress.update
             summary = await grade_to_dir(
-                grader, samples, out, on_invalid=on_invalid, config=config, seed=seed  # type: ignore[arg-type]
+                grader,
+                samples,
+                out,
+                on_invalid=on_invalid,
+                config=config,
+                seed=seed,  # type: ignore[arg-type]
             )
             progress.finish(grader)
         return summary
@@ -238,10 +321,24 @@ results of different runs are never mixed in one score.
 @app.command(help=SCORE_HELP)
 def score(
     results: Annotated[list[Path], typer.Argument(help="One or more results.jsonl files.")],
-    method: Annotated[str | None, typer.Option(help="healthbench, normalized or weighted_mean (default: as recorded).")] = None,
-    soft: Annotated[bool, typer.Option("--soft", help="Score with recorded P(met) where known.")] = False,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Summary file to write (default: summary.json beside the first results file).")] = None,
-    write_results: Annotated[Path | None, typer.Option(help="Also write the re-scored lines here.")] = None,
+    method: Annotated[
+        str | None,
+        typer.Option(help="healthbench, normalized or weighted_mean (default: as recorded)."),
+    ] = None,
+    soft: Annotated[
+        bool, typer.Option("--soft", help="Score with recorded P(met) where known.")
+    ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Summary file to write (default: summary.json beside the first results file).",
+        ),
+    ] = None,
+    write_results: Annotated[
+        Path | None, typer.Option(help="Also write the re-scored lines here.")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
@@ -250,7 +347,11 @@ def score(
         if method is not None and method not in ("healthbench", "normalized", "weighted_mean"):
             raise ConfigError("--method must be healthbench, normalized or weighted_mean")
         summary, edited = rescore_results(
-            results, method=method, soft=soft, seed=seed, write_to=write_results  # type: ignore[arg-type]
+            results,
+            method=method,
+            soft=soft,
+            seed=seed,
+            write_to=write_results,  # type: ignore[arg-type]
         )
         target = out or results[0].parent / "summary.json"
         previous: dict[str, Any] = {}
@@ -261,7 +362,14 @@ def score(
                 previous = {}
         data = summary.model_dump(mode="json")
         # Calls and tokens belong to the grading run; keep them when re-scoring its summary.
-        for key in ("judge_calls", "cache_hits", "failed_calls", "unparseable_replies", "reasked", "skipped_lines"):
+        for key in (
+            "judge_calls",
+            "cache_hits",
+            "failed_calls",
+            "unparseable_replies",
+            "reasked",
+            "skipped_lines",
+        ):
             if key in previous.get("counts", {}):
                 data["counts"][key] = previous["counts"][key]
         for key in ("tokens", "judge", "template", "elapsed_s"):
@@ -271,5 +379,7 @@ def score(
         target.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
         console.print(summary_table(summary, title="rubricate score"))
         if edited:
-            console.print(f"[yellow]{edited} line(s) were edited since grading[/]: their rubric fingerprint was recomputed")
+            console.print(
+                f"[yellow]{edited} line(s) were edited since grading[/]: their rubric fingerprint was recomputed"
+            )
         console.print(f"wrote {target}", highlight=False)

@@ -39,10 +39,24 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | InputEr
             try:
                 value = json.loads(line)
             except json.JSONDecodeError as error:
-                yield number, InputError(f"not valid JSON ({error.msg} at column {error.colno})", file=name, line=number)
+                yield (
+                    number,
+                    InputError(
+                        f"not valid JSON ({error.msg} at column {error.colno})",
+                        file=name,
+                        line=number,
+                    ),
+                )
                 continue
             if not isinstance(value, dict):
-                yield number, InputError(f"expected a JSON object, got {type(value).__name__}", file=name, line=number)
+                yield (
+                    number,
+                    InputError(
+                        f"expected a JSON object, got {type(value).__name__}",
+                        file=name,
+                        line=number,
+                    ),
+                )
                 continue
             yield number, value
 
@@ -99,7 +113,9 @@ def criteria_from_records(items: Any, field: str) -> list[Criterion]:
             raise ValueError(f"'{field}[{index}]' must be an object")
         text = next((item[k] for k in _TEXT_KEYS if isinstance(item.get(k), str)), None)
         if text is None:
-            raise ValueError(f"'{field}[{index}]' has no criterion text (one of {', '.join(_TEXT_KEYS)})")
+            raise ValueError(
+                f"'{field}[{index}]' has no criterion text (one of {', '.join(_TEXT_KEYS)})"
+            )
         points = next((item[k] for k in _POINT_KEYS if k in item), 1.0)
         if isinstance(points, bool) or not isinstance(points, (int, float)):
             raise ValueError(f"'{field}[{index}].points' must be a number, got {points!r}")

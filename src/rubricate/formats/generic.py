@@ -37,7 +37,10 @@ def sample_from_record(
     fallback_id: str,
 ) -> Sample:
     """A Sample from any record; ``fields`` maps id/prompt/response/rubric to dotted paths."""
-    mapping = {key: ((fields[key],) if fields and key in fields else paths) for key, paths in DEFAULT_FIELDS.items()}
+    mapping = {
+        key: ((fields[key],) if fields and key in fields else paths)
+        for key, paths in DEFAULT_FIELDS.items()
+    }
     found_id = _first(record, mapping["id"])
     sample_id = str(found_id[1]) if found_id is not None else fallback_id
     found_prompt = _first(record, mapping["prompt"])
@@ -69,7 +72,9 @@ def read_generic(
         try:
             yield sample_from_record(record, fields, fallback_id=f"line-{number}")
         except KeyError as error:
-            yield InputError("required field is missing", file=name, line=number, field=str(error.args[0]))
+            yield InputError(
+                "required field is missing", file=name, line=number, field=str(error.args[0])
+            )
         except ValueError as error:
             yield InputError(str(error), file=name, line=number)
 
@@ -92,6 +97,8 @@ def read_responses(path: str | Path) -> dict[str, str]:
             raise InputError("no response text", file=name, line=number, field="response")
         key = str(found_id[1])
         if key in responses:
-            raise InputError(f"sample id '{key}' appears twice", file=name, line=number, field=found_id[0])
+            raise InputError(
+                f"sample id '{key}' appears twice", file=name, line=number, field=found_id[0]
+            )
         responses[key] = found[1]
     return responses

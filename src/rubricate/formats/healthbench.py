@@ -67,6 +67,8 @@ def read_healthbench(
         try:
             yield sample_from_healthbench(record, response_source=response_source)
         except KeyError as error:
-            yield InputError("required field is missing", file=name, line=number, field=str(error.args[0]))
+            yield InputError(
+                "required field is missing", file=name, line=number, field=str(error.args[0])
+            )
         except ValueError as error:
             yield InputError(str(error), file=name, line=number)

@@ -65,6 +65,11 @@ def read_verl_parquet(path: str | Path, *, batch_size: int = 1024) -> Iterator[S
             try:
                 yield sample_from_verl_row(row, fallback_id=f"row-{row_number}")
             except KeyError as error:
-                yield InputError("required field is missing", file=name, line=row_number, field=str(error.args[0]))
+                yield InputError(
+                    "required field is missing",
+                    file=name,
+                    line=row_number,
+                    field=str(error.args[0]),
+                )
             except ValueError as error:
                 yield InputError(str(error), file=name, line=row_number)

@@ -211,7 +211,7 @@ def parse_single_reply(
 def _group_entries(value: Any) -> Iterator[tuple[str, Mapping[str, Any]]]:
     if isinstance(value, dict):
         items = value.get("verdicts", value.get("criteria", value.get("results")))
-        if isinstance(items, list) or isinstance(items, dict):
+        if isinstance(items, (list, dict)):
             value = items
         if isinstance(value, dict):
             for key, entry in value.items():

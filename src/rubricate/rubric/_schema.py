@@ -92,7 +92,12 @@ class Criterion(BaseModel):
 
         Changing only the points re-scores without re-judging.
         """
-        parts = (self.text, self.scale.kind, *self.scale.levels, "pitfall" if self.is_pitfall else "")
+        parts = (
+            self.text,
+            self.scale.kind,
+            *self.scale.levels,
+            "pitfall" if self.is_pitfall else "",
+        )
         return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
@@ -126,7 +131,15 @@ class Rubric(BaseModel):
                 "id": self.id,
                 "gate_floor": self.gate_floor,
                 "criteria": [
-                    [c.id, c.text, c.points, list(c.tags), c.required, c.scale.kind, list(c.scale.levels)]
+                    [
+                        c.id,
+                        c.text,
+                        c.points,
+                        list(c.tags),
+                        c.required,
+                        c.scale.kind,
+                        list(c.scale.levels),
+                    ]
                     for c in self.criteria
                 ],
             }

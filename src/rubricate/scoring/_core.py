@@ -81,9 +81,7 @@ def score_criteria(values: Sequence[tuple[float, float]], method: Method) -> flo
         weight = sum(abs(points) for points, _ in values)
         if weight <= 0:
             return None
-        good = sum(
-            abs(points) * (value if points > 0 else 1.0 - value) for points, value in values
-        )
+        good = sum(abs(points) * (value if points > 0 else 1.0 - value) for points, value in values)
         return good / weight
     raise ValueError(f"unknown scoring method '{method}' (expected one of {', '.join(METHODS)})")
 

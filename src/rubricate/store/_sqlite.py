@@ -63,7 +63,9 @@ def judgment_key(
     mode: str,
 ) -> str:
     """Cache key of one criterion's verdict: everything that can change what the judge says."""
-    return _digest(judge_fingerprint, template_version, criterion_fingerprint, conversation_hash, mode)
+    return _digest(
+        judge_fingerprint, template_version, criterion_fingerprint, conversation_hash, mode
+    )
 
 
 def response_key(policy_fingerprint: str, conversation_hash: str, sample_id: str) -> str:

