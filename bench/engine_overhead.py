@@ -61,6 +61,7 @@ def instant_reply(request) -> str:
 
 async def engine_run(samples: list[Sample], mode: str, workdir: Path) -> tuple[float, float, int]:
     judge = ScriptedJudge(reply=instant_reply)
+    workdir.mkdir(parents=True, exist_ok=True)
     store = Store(workdir / "cache.sqlite")
     grader = Grader(judge, store=store, options=GradeOptions(mode=mode, concurrency=64))  # type: ignore[arg-type]
     wall, cpu = time.perf_counter(), time.process_time()

@@ -183,11 +183,6 @@ class Grader:
 
     # --- judging ----------------------------------------------------------------
 
-    def _account(self, usage_prompt: int, usage_cached: int, usage_completion: int) -> None:
-        self.tokens.prompt += usage_prompt
-        self.tokens.cached_prompt += usage_cached
-        self.tokens.completion += usage_completion
-
     async def _decide(self, shared: str, criteria: Sequence[Criterion]) -> dict[str, Verdict]:
         """Verdicts for ``criteria`` from one call, re-asking for what the reply left out."""
         remaining = list(criteria)
@@ -214,8 +209,10 @@ class Grader:
                 logger.warning("judge call failed for %d criteria: %s", len(remaining), error)
                 break
             self.counts.judge_calls += 1
-            usage = reply.usage
-            self._account(usage.prompt_tokens, usage.cached_prompt_tokens, usage.completion_tokens)
+            usage, tokens = reply.usage, self.tokens
+            tokens.prompt += usage.prompt_tokens
+            tokens.cached_prompt += usage.cached_prompt_tokens
+            tokens.completion += usage.completion_tokens
             last_raw = reply.text
             if len(remaining) == 1:
                 try:
@@ -226,9 +223,9 @@ class Grader:
                 except VerdictError:
                     pass
             else:
-                found, missing = parse_group_reply(reply.text, remaining)
+                found, _ = parse_group_reply(reply.text, remaining)
                 verdicts.update(found)
-                remaining = [c for c in remaining if c.id in set(missing)]
+                remaining = [c for c in remaining if c.id not in found]
             if not remaining:
                 break
             self.counts.unparseable_replies += 1
@@ -312,11 +309,15 @@ class Grader:
             shared = render_shared(sample)
             size = 1 if self.options.mode == "per-criterion" else self.options.group_size
             units = [misses[i : i + size] for i in range(0, len(misses), size)]
-            if len(units) == 1:
+            # All but the first unit run as tasks; the first runs in this task meanwhile.
+            tasks = [asyncio.ensure_future(self._judge_unit(shared, u)) for u in units[1:]]
+            try:
                 verdicts.update(await self._judge_unit(shared, units[0]))
-            else:
-                for found in await asyncio.gather(*(self._judge_unit(shared, u) for u in units)):
-                    verdicts.update(found)
+                for task in tasks:
+                    verdicts.update(await task)
+            finally:
+                for task in tasks:
+                    task.cancel()
         for criterion, future in waits:
             verdicts[criterion.id] = replace(await future, criterion_id=criterion.id)
             self.criteria_decided += 1
@@ -338,8 +339,9 @@ class Grader:
         records = []
         for criterion in sample.rubric.criteria:
             verdict = verdicts[criterion.id]
+            # Built from values this process made and validated already: skip re-validation.
             records.append(
-                VerdictRecord(
+                VerdictRecord.model_construct(
                     criterion_id=criterion.id,
                     criterion=criterion.text,
                     points=criterion.points,
@@ -352,7 +354,7 @@ class Grader:
                     explanation=verdict.explanation,
                 )
             )
-        return SampleResult(
+        return SampleResult.model_construct(
             sample_id=sample.id,
             rubric_id=sample.rubric.id,
             rubric_fingerprint=sample.rubric.fingerprint,

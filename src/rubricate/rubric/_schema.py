@@ -81,7 +81,7 @@ class Criterion(BaseModel):
     def is_pitfall(self) -> bool:
         return self.points < 0
 
-    @property
+    @cached_property
     def axes(self) -> tuple[str, ...]:
         """Axis names from ``axis:NAME`` tags."""
         return tuple(t[5:] for t in self.tags if t.startswith("axis:"))
@@ -149,7 +149,7 @@ class Rubric(BaseModel):
     def by_id(self) -> dict[str, Criterion]:
         return {c.id: c for c in self.criteria}
 
-    @property
+    @cached_property
     def axes(self) -> tuple[str, ...]:
         """Axis names in order of first appearance."""
         return tuple(dict.fromkeys(a for c in self.criteria for a in c.axes))
