@@ -86,5 +86,16 @@ def grade(
     judge: Judge,
     **kwargs: Any,
 ) -> GradeResult:
-    """Synchronous ``grade_async`` for scripts."""
-    return run_sync(grade_async(samples, judge, **kwargs))
+    """Synchronous ``grade_async`` for scripts.
+
+    The judge's connections belong to the event loop this call creates, so they are closed
+    before it ends; the judge reconnects if used again.
+    """
+
+    async def run() -> GradeResult:
+        try:
+            return await grade_async(samples, judge, **kwargs)
+        finally:
+            await judge.aclose()
+
+    return run_sync(run())

@@ -1,0 +1,110 @@
+"""Client-side request and token budgets (token buckets), so a run stays under a provider's limits."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+
+from rubricate.backends._retry import SleepFn
+from rubricate.errors import ConfigError
+from rubricate.judge._types import Message
+
+__all__ = ["RateLimiter", "estimate_tokens"]
+
+
+def estimate_tokens(messages: Sequence[Message], max_tokens: int) -> int:
+    """Upper-ish token estimate of a call: about 4 characters per prompt token, plus the completion budget."""
+    return sum(len(m.content) for m in messages) // 4 + max_tokens
+
+
+class _Bucket:
+    """A token bucket that may go into debt, so one call larger than the bucket still passes."""
+
+    __slots__ = ("capacity", "level", "rate", "updated")
+
+    def __init__(self, per_minute: float, burst_s: float, now: float) -> None:
+        self.rate = per_minute / 60.0  # units per second
+        self.capacity = self.rate * burst_s
+        self.level = self.capacity
+        self.updated = now
+
+    def refill(self, now: float) -> None:
+        self.level = min(self.capacity, self.level + (now - self.updated) * self.rate)
+        self.updated = now
+
+    def wait_for(self, amount: float) -> float:
+        """Seconds until ``amount`` (capped at the capacity) is available; 0 when it is."""
+        missing = min(amount, self.capacity) - self.level
+        return max(0.0, missing / self.rate)
+
+
+class RateLimiter:
+    """Paces calls to ``rpm`` requests and ``tpm`` tokens per minute (either may be ``None``).
+
+    Each budget is a token bucket refilled continuously at ``budget / 60`` per second and
+    holding at most ``burst_s`` seconds' worth, so bursts stay short: providers enforce their
+    per-minute limits over sub-minute windows. A call larger than the bucket waits for a full
+    bucket and then drives it negative, which delays the following calls by the excess.
+
+    Waiters are served in arrival order. ``clock`` and ``sleep`` are injectable for tests.
+    """
+
+    def __init__(
+        self,
+        rpm: float | None = None,
+        tpm: float | None = None,
+        *,
+        burst_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: SleepFn = asyncio.sleep,
+    ) -> None:
+        for name, value in (("rpm", rpm), ("tpm", tpm)):
+            if value is not None and value <= 0:
+                raise ConfigError(f"{name} must be positive, got {value}")
+        if burst_s <= 0:
+            raise ConfigError(f"burst_s must be positive, got {burst_s}")
+        self._clock = clock
+        self._sleep = sleep
+        now = clock()
+        self._requests = _Bucket(rpm, burst_s, now) if rpm is not None else None
+        self._tokens = _Bucket(tpm, burst_s, now) if tpm is not None else None
+        # Held while waiting: later callers queue behind the first, which keeps arrival order.
+        self._lock = asyncio.Lock()
+        self._lock_loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self._requests is not None or self._tokens is not None
+
+    async def acquire(self, tokens: int = 0) -> None:
+        """Wait until one request and ``tokens`` tokens fit the budgets, then spend them."""
+        if not self.enabled:
+            return
+        loop = asyncio.get_running_loop()
+        if loop is not self._lock_loop:  # a lock serves one loop; budgets carry over
+            self._lock, self._lock_loop = asyncio.Lock(), loop
+        async with self._lock:
+            while True:
+                now = self._clock()
+                wait = 0.0
+                if self._requests is not None:
+                    self._requests.refill(now)
+                    wait = max(wait, self._requests.wait_for(1.0))
+                if self._tokens is not None:
+                    self._tokens.refill(now)
+                    wait = max(wait, self._tokens.wait_for(float(tokens)))
+                if wait <= 0.0:
+                    break
+                await self._sleep(wait)
+            if self._requests is not None:
+                self._requests.level -= 1.0
+            if self._tokens is not None:
+                self._tokens.level -= float(tokens)
+
+    def settle(self, estimated: int, actual: int) -> None:
+        """Correct the token budget once a reply reports its real usage."""
+        if self._tokens is None:
+            return
+        self._tokens.refill(self._clock())
+        self._tokens.level = min(self._tokens.capacity, self._tokens.level + estimated - actual)
