@@ -227,7 +227,13 @@ class _Core:
         try:
             request = json.loads(body)
             messages = request["messages"]
-            last = str(messages[-1].get("content") or "")
+            # The message that asks about criteria: a re-ask appends messages after it.
+            asking = [
+                str(m.get("content") or "")
+                for m in messages
+                if "<criterion" in str(m.get("content") or "")
+            ]
+            last = asking[-1] if asking else str(messages[-1].get("content") or "")
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
             return _json(400, {"error": {"message": "body is not a chat request", "code": "bad"}})
         if self.o.record:
