@@ -162,3 +162,24 @@ def test_missing_model_option_is_a_config_error(tmp_path, dataset) -> None:
         app, ["grade", str(dataset), "--judge-url", "http://127.0.0.1:9/v1", "--quiet"]
     )
     assert result.exit_code == 2 and "--judge-model" in result.output
+
+
+def test_policy_model_writes_missing_responses_once(tmp_path) -> None:
+    data = write_jsonl(
+        tmp_path / "d.jsonl",
+        [healthbench_line(f"p{i}", [("A", 1, []), ("B", 2, [])]) for i in range(2)],
+    )
+    with JudgeServer() as judge, JudgeServer() as policy:
+        args = grade_args(
+            judge, data, tmp_path, "--policy-url", policy.url, "--policy-model", "pol"
+        )
+        first = runner.invoke(app, args)
+        assert first.exit_code == 0, first.output
+        assert policy.requests == 2 and judge.requests == 4
+        # The judge saw the policy's text as the response to grade.
+        sampled = policy.log[0]["messages"]
+        assert sampled == [{"role": "user", "content": "Question p0"}]
+        second = runner.invoke(app, args)
+        assert second.exit_code == 0 and policy.requests == 2 and judge.requests == 4
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["counts"]["policy_cache_hits"] == 2
