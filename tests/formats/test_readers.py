@@ -114,3 +114,12 @@ def test_responses_file(tmp_path) -> None:
 def test_missing_file() -> None:
     with pytest.raises(InputError, match="file not found"):
         read_samples("nope.jsonl")
+
+
+def test_ruscarl_mapping_tags_become_strings(tmp_path) -> None:
+    line = healthbench_line("p", [("A", 1, [])])
+    line["rubrics"][0]["tags"] = {"axis": "accuracy", "level": None, "cluster": True}
+    path = write_jsonl(tmp_path / "d.jsonl", [line])
+    (sample,) = read_samples(path)
+    assert sample.rubric.criteria[0].tags == ("axis:accuracy", "cluster")
+    assert sample.rubric.axes == ("accuracy",)

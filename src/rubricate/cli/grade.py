@@ -175,6 +175,17 @@ def grade(
     ] = "error",
     limit: Annotated[int | None, typer.Option(help="Grade only the first N samples.")] = None,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            help="Grade on a Ray cluster: 'auto' (running cluster), 'local' or ray://HOST:PORT.",
+        ),
+    ] = None,
+    ray_workers: Annotated[
+        int | None,
+        typer.Option(help="Grading actors on Ray (default: one per CPU, at most 8)."),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log retries and skipped lines.")
@@ -231,21 +242,35 @@ def grade(
             "limit": limit,
             "out": str(out.resolve()),
         }
-        summary = asyncio.run(
-            _grade(
-                settings,
+        if ray is not None:
+            from rubricate.distributed import check_ray_options, grade_on_ray
+
+            check_ray_options(policy_url)
+            summary = grade_on_ray(
                 make(),
+                settings,
                 out,
-                config,
-                on_invalid,
-                seed,
-                total,
-                quiet,
-                policy_url,
-                policy_model,
-                policy_max_tokens,
+                address=ray,
+                workers=ray_workers,
+                on_invalid=on_invalid,  # type: ignore[arg-type]
+                seed=seed,
             )
-        )
+        else:
+            summary = asyncio.run(
+                _grade(
+                    settings,
+                    make(),
+                    out,
+                    config,
+                    on_invalid,
+                    seed,
+                    total,
+                    quiet,
+                    policy_url,
+                    policy_model,
+                    policy_max_tokens,
+                )
+            )
         console.print(summary_table(summary, title=f"rubricate — {out}"))
         console.print(f"wrote {out / 'results.jsonl'} and {out / 'summary.json'}", highlight=False)
         if summary.counts.criteria and summary.counts.failed_calls and summary.n_scored == 0:

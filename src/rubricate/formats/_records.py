@@ -93,6 +93,22 @@ def messages_from(value: Any, field: str) -> tuple[Message, ...]:
     return tuple(messages)
 
 
+def tags_from(value: Any) -> tuple[str, ...]:
+    """Tags as strings; RuscaRL writes them as a mapping ({"axis": "accuracy"} -> "axis:accuracy")."""
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, Mapping):
+        # Parquet fills absent struct keys with None; False means "not tagged".
+        return tuple(
+            str(key) if item is True else f"{key}:{item}"
+            for key, item in value.items()
+            if item is not None and item is not False
+        )
+    if isinstance(value, str):
+        return (value,)
+    return tuple(str(t) for t in value or ())
+
+
 def criteria_from_records(items: Any, field: str) -> list[Criterion]:
     """Criteria from HealthBench-style or rubricate-style records, ids made unique."""
     if isinstance(items, str):
@@ -119,9 +135,6 @@ def criteria_from_records(items: Any, field: str) -> list[Criterion]:
         points = next((item[k] for k in _POINT_KEYS if k in item), 1.0)
         if isinstance(points, bool) or not isinstance(points, (int, float)):
             raise ValueError(f"'{field}[{index}].points' must be a number, got {points!r}")
-        tags = item.get("tags") or ()
-        if hasattr(tags, "tolist"):
-            tags = tags.tolist()
         ident = item.get("id") or derive_criterion_id(text)
         base, suffix = str(ident), 2
         while ident in used:  # the same text twice in one rubric
@@ -132,7 +145,7 @@ def criteria_from_records(items: Any, field: str) -> list[Criterion]:
             "id": str(ident),
             "text": text,
             "points": float(points),
-            "tags": tuple(str(t) for t in tags),
+            "tags": tags_from(item.get("tags")),
             "required": bool(item.get("required", False)),
         }
         if item.get("scale") is not None:

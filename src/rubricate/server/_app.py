@@ -1,0 +1,337 @@
+"""The reward server: OpenRLHF's ``/get_reward``, native ``/v1/grade`` and ``/v1/reward``, health, metrics.
+
+Every request goes through one ``RewardEngine`` (one judge pool, one cache, one Grader whose
+in-flight table makes identical pending judgments once across requests). Admission is bounded
+in criteria: beyond ``max_pending`` the server answers 503 with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+
+import rubricate
+from rubricate._results import SampleResult
+from rubricate.config import JudgeSettings
+from rubricate.judge._types import Sample
+from rubricate.rewards._engine import RewardEngine, RewardOutcome
+from rubricate.rewards._inputs import group_key
+from rubricate.rewards._shaping import Shaping
+from rubricate.server._metrics import Metrics
+from rubricate.server._queue import Admission
+from rubricate.server._requests import (
+    GetRewardRequest,
+    RubricBook,
+    SamplesRequest,
+    ServerError,
+    native_samples,
+    openrlhf_samples,
+    read_json,
+    validate,
+)
+
+__all__ = ["ServerSettings", "create_app"]
+
+logger = logging.getLogger(__name__)
+
+DEADLINE_HEADER = "x-rubricate-deadline"
+SHUTDOWN_GRACE_S = 10.0
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """How the server grades and how much load it accepts.
+
+    Attributes:
+        judge: judge and grading settings (the same as ``rubricate grade``).
+        shaping: reward shaping (clip, normalization, fallback, gates, soft, axes).
+        api_key: bearer token required on every endpoint but ``/healthz``; ``None`` for none.
+        max_pending: criteria admitted at once (graded or waiting); more gets 503.
+        deadline_s: longest a request waits for its rewards before a 504 (clients may ask
+            for less with the ``X-Rubricate-Deadline`` header, in seconds).
+        max_body_bytes: largest request body accepted (413 beyond).
+        rubrics: a JSONL/JSON file of rubrics that labels and ``rubric_id`` may name.
+    """
+
+    judge: JudgeSettings = field(default_factory=JudgeSettings)
+    shaping: Shaping = field(default_factory=Shaping)
+    api_key: str | None = field(default=None, repr=False)  # a secret: never in a repr or log
+    max_pending: int = 8192
+    deadline_s: float = 150.0
+    max_body_bytes: int = 32 * 1024 * 1024
+    rubrics: Path | None = None
+
+
+class _State:
+    def __init__(
+        self, settings: ServerSettings, engine: RewardEngine | None, book: RubricBook
+    ) -> None:
+        self.settings = settings
+        self.engine_or_none = engine
+        self.book = book
+        self.admission = Admission(settings.max_pending)
+        self.metrics = _metrics(self)
+        self.tasks: set[asyncio.Future[list[SampleResult]]] = set()
+        self.in_flight = 0
+
+    @property
+    def engine(self) -> RewardEngine:
+        if self.engine_or_none is None:
+            raise ServerError(
+                503, "starting", "the reward engine is not ready", headers={"Retry-After": "1"}
+            )
+        return self.engine_or_none
+
+    def counts(self, name: str) -> float:
+        engine = self.engine_or_none
+        return float(getattr(engine.grader.counts, name)) if engine is not None else 0.0
+
+
+def _metrics(state: _State) -> Metrics:
+    metrics = Metrics()
+    metrics.counter("requests_total", "HTTP requests by endpoint and status.")
+    metrics.histogram("request_duration_seconds", "Request latency by endpoint.")
+    metrics.counter("samples_total", "Samples graded.")
+    metrics.counter(
+        "ungradable_samples_total", "Samples whose criteria all errored (reward fell back)."
+    )
+    metrics.counter("rejected_total", "Requests refused before grading, by reason.")
+    for name, attribute, text in (
+        ("judge_calls_total", "judge_calls", "Judge calls answered."),
+        ("judge_failed_calls_total", "failed_calls", "Judge calls that failed after retries."),
+        ("cache_hits_total", "cache_hits", "Verdicts served from the cache."),
+        ("deduplicated_total", "deduplicated", "Judgments shared with an identical pending one."),
+        ("criterion_errors_total", "errors", "Criteria left without a verdict (error)."),
+    ):
+        metrics.callback(name, "counter", text, lambda a=attribute: state.counts(a))
+    metrics.callback(
+        "queue_depth",
+        "gauge",
+        "Criteria admitted and not finished.",
+        lambda: state.admission.pending,
+    )
+    metrics.callback(
+        "queue_capacity", "gauge", "Criteria admitted at most.", lambda: state.admission.capacity
+    )
+    metrics.callback(
+        "requests_in_flight", "gauge", "Requests being served.", lambda: state.in_flight
+    )
+    return metrics
+
+
+def _authorized(request: Request, api_key: str | None) -> bool:
+    if api_key is None:
+        return True
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        token.strip().encode(), api_key.encode()
+    )
+
+
+def _deadline(request: Request, limit: float) -> float:
+    asked = request.headers.get(DEADLINE_HEADER)
+    if asked is None:
+        return limit
+    try:
+        value = float(asked)
+    except ValueError:
+        raise ServerError(
+            400, "invalid_header", f"{DEADLINE_HEADER} must be a number of seconds"
+        ) from None
+    return max(0.001, min(limit, value))
+
+
+async def _grade(state: _State, samples: Sequence[Sample], deadline: float) -> list[SampleResult]:
+    """Grade under admission control; the work outlives a request that times out."""
+    engine = state.engine
+    units = sum(len(s.rubric.criteria) for s in samples)
+    admission = state.admission
+    if not admission.fits(units):
+        state.metrics.inc("rejected_total", reason="too_large")
+        raise ServerError(
+            413,
+            "too_many_criteria",
+            f"request holds {units} criteria; this server admits at most {admission.capacity} at once (--max-pending)",
+        )
+    if not admission.try_acquire(units):
+        state.metrics.inc("rejected_total", reason="queue_full")
+        wait = admission.retry_after(units)
+        raise ServerError(
+            503,
+            "overloaded",
+            f"{admission.pending} criteria pending; retry in {wait}s",
+            headers={"Retry-After": str(wait)},
+        )
+    task = asyncio.ensure_future(engine.grade(samples))
+    state.tasks.add(task)
+
+    def finished(done: asyncio.Future[list[SampleResult]]) -> None:
+        state.tasks.discard(done)
+        admission.release(units)
+        if not done.cancelled() and done.exception() is not None:
+            logger.error("grading failed: %r", done.exception())
+
+    task.add_done_callback(finished)
+    try:
+        results = await asyncio.wait_for(asyncio.shield(task), deadline)
+    except asyncio.TimeoutError:
+        state.metrics.inc("rejected_total", reason="deadline")
+        raise ServerError(
+            504,
+            "deadline_exceeded",
+            f"rewards not ready within {deadline:g}s; judgments continue and are cached",
+        ) from None
+    state.metrics.inc("samples_total", len(results))
+    state.metrics.inc("ungradable_samples_total", sum(1 for r in results if r.score is None))
+    return results
+
+
+def _openrlhf_reply(outcomes: Sequence[RewardOutcome], shaping: Shaping) -> dict[str, Any]:
+    fallback = shaping.fallback
+    rewards = [fallback if o.reward is None else o.reward for o in outcomes]
+    scores = []
+    for outcome in outcomes:
+        score = outcome.result.score
+        scores.append(
+            fallback if score is None else (min(1.0, max(0.0, score)) if shaping.clip else score)
+        )
+    logs: dict[str, list[float]] = {
+        "rubric_score": [fallback if o.result.score is None else o.result.score for o in outcomes],
+        "ungradable": [1.0 if o.ungradable else 0.0 for o in outcomes],
+        "n_errors": [float(o.n_errors) for o in outcomes],
+        "gate_failed": [float(len(o.result.gate_failed)) for o in outcomes],
+    }
+    for axis in shaping.axes or ():
+        values = [o.result.axes.get(axis) for o in outcomes]
+        logs[f"axis/{axis}"] = [fallback if v is None else v for v in values]
+    return {"rewards": rewards, "scores": scores, "extra_logs": logs}
+
+
+Handler = Callable[[Request, _State], Awaitable[Response]]
+
+
+def create_app(
+    settings: ServerSettings | None = None,
+    *,
+    engine: RewardEngine | None = None,
+    book: RubricBook | None = None,
+) -> FastAPI:
+    """The FastAPI application. Without ``engine`` it builds one from ``settings`` at start-up
+    (and closes it at shutdown); a given engine stays the caller's to close."""
+    settings = settings or ServerSettings()
+    if book is None:
+        book = RubricBook.load(settings.rubrics) if settings.rubrics is not None else RubricBook({})
+    state = _State(settings, engine, book)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = state.engine_or_none is None
+        if owned:
+            state.engine_or_none = RewardEngine.from_settings(settings.judge, settings.shaping)
+        logger.info("reward server ready: judge %s", state.engine.judge.fingerprint)
+        try:
+            yield
+        finally:
+            if state.tasks:  # let admitted work finish (it fills the cache), but not forever
+                _, late = await asyncio.wait(list(state.tasks), timeout=SHUTDOWN_GRACE_S)
+                for task in late:
+                    task.cancel()
+                await asyncio.gather(*late, return_exceptions=True)
+            if owned and state.engine_or_none is not None:
+                await state.engine_or_none.aclose()
+
+    app = FastAPI(title="rubricate reward server", version=rubricate.__version__, lifespan=lifespan)
+    app.state.rubricate = state
+
+    def route(
+        name: str, handler: Handler, *, auth: bool = True
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            start = time.perf_counter()
+            state.in_flight += 1
+            try:
+                if auth and not _authorized(request, settings.api_key):
+                    raise ServerError(
+                        401,
+                        "unauthorized",
+                        "missing or wrong bearer token",
+                        headers={"WWW-Authenticate": "Bearer"},
+                    )
+                response = await handler(request, state)
+            except ServerError as error:
+                response = JSONResponse(
+                    error.body(), status_code=error.status, headers=error.headers
+                )
+            except Exception:
+                logger.exception("%s failed", name)
+                response = JSONResponse(
+                    {"error": {"code": "internal", "message": "internal error"}}, status_code=500
+                )
+            finally:
+                state.in_flight -= 1
+            state.metrics.inc("requests_total", endpoint=name, status=str(response.status_code))
+            state.metrics.observe(
+                "request_duration_seconds", time.perf_counter() - start, endpoint=name
+            )
+            return response
+
+        endpoint.__name__ = name.strip("/").replace("/", "_") or "root"
+        return endpoint
+
+    async def get_reward(request: Request, state: _State) -> Response:
+        body = validate(GetRewardRequest, await read_json(request, settings.max_body_bytes))
+        samples = openrlhf_samples(body, state.book)
+        results = await _grade(state, samples, _deadline(request, settings.deadline_s))
+        groups = [group_key(s.messages, s.rubric) for s in samples]
+        return JSONResponse(_openrlhf_reply(state.engine.shape(results, groups), settings.shaping))
+
+    async def grade(request: Request, state: _State) -> Response:
+        body = validate(SamplesRequest, await read_json(request, settings.max_body_bytes))
+        samples, _ = native_samples(body, state.book)
+        results = await _grade(state, samples, _deadline(request, settings.deadline_s))
+        return JSONResponse({"results": [r.model_dump(mode="json") for r in results]})
+
+    async def reward(request: Request, state: _State) -> Response:
+        body = validate(SamplesRequest, await read_json(request, settings.max_body_bytes))
+        samples, groups = native_samples(body, state.book)
+        results = await _grade(state, samples, _deadline(request, settings.deadline_s))
+        outcomes = state.engine.shape(results, groups)
+        return JSONResponse(
+            {
+                "rewards": [o.reward for o in outcomes],
+                "scores": [o.result.score for o in outcomes],
+                "axes": [o.result.axes for o in outcomes],
+                "gate_failed": [o.result.gate_failed for o in outcomes],
+                "n_errors": [o.n_errors for o in outcomes],
+            }
+        )
+
+    async def healthz(request: Request, state: _State) -> Response:
+        ready = state.engine_or_none is not None
+        body = {"status": "ok" if ready else "starting", "version": rubricate.__version__}
+        if ready:
+            body["judge"] = state.engine.judge.fingerprint
+        body["queue"] = {"pending": state.admission.pending, "capacity": state.admission.capacity}
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    async def metrics(request: Request, state: _State) -> Response:
+        return PlainTextResponse(state.metrics.render(), media_type="text/plain; version=0.0.4")
+
+    app.add_api_route("/get_reward", route("/get_reward", get_reward), methods=["POST"])
+    app.add_api_route("/v1/grade", route("/v1/grade", grade), methods=["POST"])
+    app.add_api_route("/v1/reward", route("/v1/reward", reward), methods=["POST"])
+    app.add_api_route("/healthz", route("/healthz", healthz, auth=False), methods=["GET"])
+    app.add_api_route("/metrics", route("/metrics", metrics), methods=["GET"])
+    return app

@@ -1,0 +1,321 @@
+"""HTTP bodies -> samples: size limit, JSON, validation errors that name the field, rubric lookup."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from starlette.requests import Request
+
+from rubricate.errors import InputError
+from rubricate.formats._records import iter_jsonl
+from rubricate.judge._types import Message, Sample
+from rubricate.rewards._inputs import group_key, messages_of, parse_rubric
+from rubricate.rubric import Rubric
+
+__all__ = [
+    "GetRewardRequest",
+    "RubricBook",
+    "SamplesRequest",
+    "ServerError",
+    "native_samples",
+    "openrlhf_samples",
+    "read_json",
+    "response_after_prompt",
+    "validate",
+]
+
+T = TypeVar("T")
+
+# End-of-turn markers a policy's decoded text may end with (OpenRLHF decodes with special tokens).
+END_MARKERS = (
+    "<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end_of_text|>", "</s>", "<|end|>",
+    "<end_of_turn>", "<eos>", "<|eos|>", "<｜end▁of▁sentence｜>", "<|return|>",
+)  # fmt: skip
+_CHATML = re.compile(r"<\|im_start\|>(\w+)\n(.*?)<\|im_end\|>", re.DOTALL)
+_LLAMA3 = re.compile(
+    r"<\|start_header_id\|>(\w+)<\|end_header_id\|>\n\n(.*?)<\|eot_id\|>", re.DOTALL
+)
+
+
+class ServerError(Exception):
+    """An HTTP error reply: status, stable code, message and (for bad input) the field."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        field: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+        self.headers = dict(headers or {})
+
+    def body(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.field is not None:
+            error["field"] = self.field
+        return {"error": error}
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """The JSON body, refusing more than ``limit`` bytes whatever the framing (413)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ServerError(
+            413, "payload_too_large", f"body of {declared} bytes exceeds the limit of {limit}"
+        )
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ServerError(413, "payload_too_large", f"body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    try:
+        return json.loads(b"".join(chunks))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ServerError(400, "invalid_json", f"body is not valid JSON: {error}") from None
+
+
+def _location(loc: Sequence[Any]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "body"
+
+
+def validate(model: type[BaseModel], data: Any) -> Any:
+    """``model`` from ``data``, or a 422 naming the first bad field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = _location([p for p in first["loc"] if p not in ("function-after",)])
+        raise ServerError(
+            422, "invalid_input", f"field '{field}': {first['msg']}", field=field
+        ) from None
+
+
+class GetRewardRequest(BaseModel):
+    """OpenRLHF's remote reward request."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    query: list[str] = Field(min_length=1)
+    prompts: list[str] | None = None
+    labels: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _same_lengths(self) -> GetRewardRequest:
+        for name in ("prompts", "labels"):
+            values = getattr(self, name)
+            if values is not None and len(values) != len(self.query):
+                raise ValueError(f"'{name}' has {len(values)} items for {len(self.query)} queries")
+        return self
+
+
+class SampleIn(BaseModel):
+    """One sample of the native API."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = None
+    prompt: str | list[dict[str, Any]]
+    response: str
+    rubric: list[Any] | dict[str, Any] | str | None = None
+    rubric_id: str | None = None
+    group: str | None = None
+
+
+class SamplesRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    samples: list[SampleIn] = Field(min_length=1)
+
+
+class RubricBook:
+    """Rubrics loaded at start-up, by id (JSONL lines or a JSON list / mapping)."""
+
+    def __init__(
+        self, entries: Mapping[str, tuple[Rubric, tuple[Message, ...] | None]], source: str = ""
+    ) -> None:
+        self.entries = dict(entries)
+        self.source = source
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    @classmethod
+    def load(cls, path: str | Path) -> RubricBook:
+        """Read ``path``; each record has an id (``id``, ``rubric_id`` or ``prompt_id``), criteria
+        (``rubric``, ``rubrics`` or ``criteria``) and optionally its ``prompt`` messages."""
+        name = str(path)
+        if not Path(path).exists():
+            raise InputError("file not found", file=name)
+        records: list[tuple[int, Any]]
+        if name.endswith(".json"):
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            if isinstance(data, Mapping):
+                data = [{"id": key, "rubric": value} for key, value in data.items()]
+            records = list(enumerate(data, start=1))
+        else:
+            records = list(iter_jsonl(path))
+        entries: dict[str, tuple[Rubric, tuple[Message, ...] | None]] = {}
+        for line, record in records:
+            if isinstance(record, InputError):
+                raise record
+            key = next(
+                (record.get(k) for k in ("id", "rubric_id", "prompt_id") if record.get(k)), None
+            )
+            items_key = next((k for k in ("rubric", "rubrics", "criteria") if k in record), None)
+            if key is None or items_key is None:
+                raise InputError("needs an id and a rubric", file=name, line=line)
+            try:
+                rubric = parse_rubric(record[items_key], items_key, str(key))
+                prompt = messages_of(record["prompt"], "prompt") if record.get("prompt") else None
+            except InputError as error:
+                raise InputError(error.reason, file=name, line=line, field=error.field) from None
+            entries[str(key)] = (rubric, prompt)
+        return cls(entries, name)
+
+
+def response_after_prompt(query: str, prompt: str | None) -> str:
+    """The policy's response: the query after its prompt, without trailing end-of-turn markers."""
+    text = query
+    if prompt:
+        at = query.find(prompt)
+        if at >= 0:
+            text = query[at + len(prompt) :]
+        else:  # the tokenizer round trip changed the prompt a little: cut the common prefix
+            common = 0
+            for a, b in zip(query, prompt, strict=False):
+                if a != b:
+                    break
+                common += 1
+            text = query[common:]
+    text = text.rstrip()
+    while True:
+        marker = next((m for m in END_MARKERS if text.endswith(m)), None)
+        if marker is None:
+            return text.strip()
+        text = text[: -len(marker)].rstrip()
+
+
+def messages_from_template(prompt: str) -> tuple[Message, ...]:
+    """Chat messages from a ChatML or Llama-3 templated prompt; else the text as one user turn."""
+    for pattern in (_CHATML, _LLAMA3):
+        found = pattern.findall(prompt)
+        if found:
+            return tuple(Message(role, content.strip()) for role, content in found)
+    return (Message("user", prompt),)
+
+
+def _label_rubric(
+    label: Any, index: int, book: RubricBook
+) -> tuple[Rubric, tuple[Message, ...] | None]:
+    field = f"labels[{index}]"
+    if isinstance(label, str) and label in book.entries:
+        return book.entries[label]
+    value = label
+    if isinstance(label, str):
+        try:
+            value = json.loads(label)
+        except json.JSONDecodeError:
+            known = (
+                f"{len(book)} loaded from {book.source}"
+                if book.source
+                else "none loaded: start with --rubrics FILE"
+            )
+            raise ServerError(
+                422,
+                "invalid_input",
+                f"field '{field}': not a JSON rubric and not a known rubric id ({known})",
+                field=field,
+            ) from None
+    prompt = None
+    if isinstance(value, Mapping):
+        raw_prompt = value.get("prompt", value.get("messages"))
+        if raw_prompt is not None:
+            prompt = _as_input(lambda: messages_of(raw_prompt, f"{field}.prompt"))
+        if isinstance(value.get("rubric_id"), str) and value["rubric_id"] in book.entries:
+            rubric, stored = book.entries[value["rubric_id"]]
+            return rubric, prompt or stored
+        items = next((value[k] for k in ("rubric", "rubrics", "criteria") if k in value), value)
+        rubric_id = str(value.get("id") or f"label-{index}")
+    else:
+        items, rubric_id = value, f"label-{index}"
+    return _as_input(lambda: parse_rubric(items, field, rubric_id)), prompt
+
+
+def _as_input(make: Callable[[], T]) -> T:
+    try:
+        return make()
+    except InputError as error:
+        raise ServerError(
+            422, "invalid_input", f"field '{error.field}': {error.reason}", field=error.field
+        ) from None
+
+
+def openrlhf_samples(request: GetRewardRequest, book: RubricBook) -> list[Sample]:
+    """Samples of a ``/get_reward`` request: response = query after prompt, rubric from the label."""
+    if request.labels is None:
+        raise ServerError(
+            422,
+            "invalid_input",
+            "field 'labels': each query needs a label carrying its rubric",
+            field="labels",
+        )
+    samples = []
+    for index, query in enumerate(request.query):
+        prompt = request.prompts[index] if request.prompts is not None else None
+        rubric, messages = _label_rubric(request.labels[index], index, book)
+        if messages is None:
+            messages = (
+                messages_from_template(prompt)
+                if prompt
+                else (Message("user", "(no prompt given)"),)
+            )
+        response = response_after_prompt(query, prompt)
+        samples.append(Sample(f"q{index}", messages, rubric, response, {}))
+    return samples
+
+
+def native_samples(request: SamplesRequest, book: RubricBook) -> tuple[list[Sample], list[str]]:
+    """Samples and group keys of a ``/v1/grade`` or ``/v1/reward`` request."""
+    samples, groups = [], []
+    for index, item in enumerate(request.samples):
+        base = f"samples[{index}]"
+        messages = _as_input(
+            lambda item=item, base=base: messages_of(item.prompt, f"{base}.prompt")
+        )
+        if item.rubric is not None:
+            rubric = _as_input(
+                lambda item=item, base=base: parse_rubric(
+                    item.rubric, f"{base}.rubric", item.id or base
+                )
+            )
+        elif item.rubric_id is not None and item.rubric_id in book.entries:
+            rubric = book.entries[item.rubric_id][0]
+        else:
+            field = f"{base}.rubric_id" if item.rubric_id is not None else f"{base}.rubric"
+            message = (
+                "unknown rubric id"
+                if item.rubric_id is not None
+                else "give a rubric or a rubric_id"
+            )
+            raise ServerError(422, "invalid_input", f"field '{field}': {message}", field=field)
+        key = group_key(messages, rubric)
+        samples.append(Sample(item.id or f"s{index}", messages, rubric, item.response, {}))
+        groups.append(item.group or key)
+    return samples, groups

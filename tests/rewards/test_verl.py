@@ -1,0 +1,199 @@
+"""verl entry points, called exactly as verl's reward managers call them, against a loopback judge.
+
+Call sites (volcengine/verl): ``NaiveRewardManager.__call__`` calls
+``compute_score(data_source=, solution_str=, ground_truth=, extra_info=)`` once per sample,
+with ``extra_info`` gaining ``num_turns`` and ``rollout_reward_scores``; the reward-loop
+manager makes the same call through ``loop.run_in_executor`` (sync) or awaits it (async);
+``BatchRewardManager.verify`` calls ``compute_score(data_sources=, solution_strs=,
+ground_truths=, extra_infos=, **reward_kwargs)``. ``get_custom_reward_fn`` merges the config's
+``reward_kwargs`` into every call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import math
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from rubricate.errors import ConfigError, InputError
+from rubricate.rewards import verl as rv
+from tests.rewards.rows import RESPONSES, RUBRIC, own_scores, ruscarl_row
+from tests.support.judge_server import JudgeServer
+
+EXTRA_KEYS = {"score", "rubric_score", "ungradable", "n_criteria", "n_errors", "gate_failed"}
+
+
+def naive_call(row: dict, response: str, **reward_kwargs: object) -> dict[str, float]:
+    """What NaiveRewardManager does for one item (plus get_custom_reward_fn's kwargs merge)."""
+    extra_info = copy.deepcopy(row.get("extra_info", {}))
+    extra_info["num_turns"] = None
+    extra_info["rollout_reward_scores"] = {}
+    return rv.compute_score(
+        data_source=row["data_source"],
+        solution_str=response,
+        ground_truth=row["reward_model"]["ground_truth"],
+        extra_info=extra_info,
+        **reward_kwargs,
+    )
+
+
+def batch_call(
+    rows: list[dict], responses: list[str], **reward_kwargs: object
+) -> list[dict[str, float]]:
+    """What BatchRewardManager.verify does."""
+    extras = [copy.deepcopy(r.get("extra_info", {})) for r in rows]
+    for extra in extras:
+        extra["rollout_reward_scores"] = {}
+    return rv.compute_score_batch(
+        data_sources=[r["data_source"] for r in rows],
+        solution_strs=responses,
+        ground_truths=[r["reward_model"].get("ground_truth", None) for r in rows],
+        extra_infos=extras,
+        **reward_kwargs,
+    )
+
+
+def test_naive_call_scores_equal_rubricate_grading(
+    judge_server: JudgeServer, judge_kwargs: dict
+) -> None:
+    row = ruscarl_row()
+    got = [naive_call(row, text, **judge_kwargs) for text in RESPONSES]
+    expected = own_scores(judge_server.url, RESPONSES)
+    assert [g["score"] for g in got] == pytest.approx(expected)
+    assert [g["rubric_score"] for g in got] == pytest.approx(expected)
+    assert all(set(g) == EXTRA_KEYS for g in got)  # same keys for every sample: verl stacks them
+    assert all(g["n_criteria"] == len(RUBRIC) and g["ungradable"] == 0.0 for g in got)
+
+
+def test_batch_call_grades_concurrently_with_axes_and_equal_scores(
+    judge_server: JudgeServer, judge_kwargs: dict
+) -> None:
+    rows = [ruscarl_row() for _ in RESPONSES]
+    got = batch_call(rows, RESPONSES, **judge_kwargs)
+    assert [g["score"] for g in got] == pytest.approx(own_scores(judge_server.url, RESPONSES))
+    keys = EXTRA_KEYS | {"axis/accuracy", "axis/completeness", "axis/communication"}
+    assert all(set(g) == keys for g in got)
+    assert all(0.0 <= g["axis/accuracy"] <= 1.0 for g in got)
+
+
+def test_batch_normalization_zscores_within_a_prompt_group(judge_kwargs: dict) -> None:
+    other = ruscarl_row(prompt=[{"role": "user", "content": "What is 3 + 3?"}])
+    rows = [ruscarl_row()] * 3 + [other] * 3
+    responses = RESPONSES[:3] + RESPONSES[3:6]
+    raw = batch_call(rows, responses, **judge_kwargs)
+    shaped = batch_call(rows, responses, normalize="zscore", **judge_kwargs)
+    for group in (slice(0, 3), slice(3, 6)):
+        values = [g["score"] for g in shaped[group]]
+        assert sum(values) == pytest.approx(0.0, abs=1e-9)
+        # the order within a group is the raw order
+        order_raw = sorted(range(3), key=lambda i: raw[group][i]["rubric_score"])
+        order_shaped = sorted(range(3), key=lambda i: values[i])
+        assert [raw[group][i]["rubric_score"] for i in order_raw] == [
+            raw[group][i]["rubric_score"] for i in order_shaped
+        ]
+
+
+def test_configured_axes_are_reported_per_sample_with_nan_when_absent(judge_kwargs: dict) -> None:
+    got = naive_call(ruscarl_row(), RESPONSES[0], axes=["accuracy", "safety"], **judge_kwargs)
+    assert 0.0 <= got["axis/accuracy"] <= 1.0 and math.isnan(got["axis/safety"])
+
+
+def test_rubric_in_ground_truth_and_extra_info_rubrics(
+    judge_server: JudgeServer, judge_kwargs: dict
+) -> None:
+    import json
+
+    expected = own_scores(judge_server.url, RESPONSES[:1])[0]
+    in_truth = rv.compute_score(
+        "src", RESPONSES[0], json.dumps(RUBRIC), {"prompt": ruscarl_row()["prompt"]}, **judge_kwargs
+    )
+    in_extra = rv.compute_score(
+        "src",
+        RESPONSES[0],
+        "",
+        {"prompt": ruscarl_row()["prompt"], "rubrics": RUBRIC},
+        **judge_kwargs,
+    )
+    assert in_truth["score"] == pytest.approx(expected) and in_extra["score"] == pytest.approx(
+        expected
+    )
+
+
+def test_bad_rows_name_the_field(judge_kwargs: dict) -> None:
+    row = ruscarl_row()
+    no_prompt = {"reward_model": row["extra_info"]["reward_model"]}
+    with pytest.raises(InputError, match=r"extra_info\.prompt"):
+        rv.compute_score("src", "x", "", no_prompt, **judge_kwargs)
+    with pytest.raises(InputError, match=r"extra_infos\[1\].reward_model.rubrics"):
+        rv.compute_score_batch(
+            ["a", "b"], ["x", "y"], ["", ""], [row["extra_info"], {"prompt": "hi"}], **judge_kwargs
+        )
+    with pytest.raises(ConfigError, match="unknown reward setting"):
+        rv.compute_score("src", "x", "", row["extra_info"], judge_urll="typo", **judge_kwargs)
+    with pytest.raises(ConfigError, match="compute_score_batch"):
+        rv.compute_score("src", "x", "", row["extra_info"], normalize="rank", **judge_kwargs)
+
+
+def test_ungradable_sample_gets_the_fallback_and_is_reported() -> None:
+    with JudgeServer(fault_rate=1.0, faults=("500",)) as server:
+        kwargs = {
+            "judge_url": server.url,
+            "judge_model": "stub",
+            "no_cache": True,
+            "max_retries": 0,
+        }
+        got = naive_call(ruscarl_row(), RESPONSES[0], fallback=-1.0, **kwargs)
+    assert got["score"] == -1.0 and got["ungradable"] == 1.0 and got["n_errors"] == len(RUBRIC)
+
+
+def test_executor_threads_share_one_engine_and_dedupe(judge_server: JudgeServer, tmp_path) -> None:
+    """verl's reward loop runs sync compute_score in executor threads: they share one engine,
+    so each distinct judgment is made once (in flight together, or from the shared cache)."""
+    row = ruscarl_row()
+    texts = RESPONSES[:3] * 8
+    kwargs = {
+        "judge_url": judge_server.url,
+        "judge_model": "stub",
+        "cache": str(tmp_path / "c.sqlite"),
+    }
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        got = list(pool.map(lambda t: naive_call(row, t, **kwargs), texts))
+    assert judge_server.requests == 3 * len(RUBRIC)
+    expected = own_scores(judge_server.url, RESPONSES[:3])
+    assert [g["score"] for g in got] == pytest.approx(expected * 8)
+
+
+async def test_sync_form_works_inside_a_running_loop_and_async_form_matches(
+    judge_kwargs: dict,
+) -> None:
+    row = ruscarl_row()
+    sync_result = naive_call(row, RESPONSES[1], **judge_kwargs)  # called with a loop running
+    async_result = await rv.compute_score_async(
+        data_source="hb",
+        solution_str=RESPONSES[1],
+        ground_truth="",
+        extra_info=row["extra_info"],
+        **judge_kwargs,
+    )
+    batch = await rv.compute_score_batch_async(
+        ["hb"], [RESPONSES[1]], [""], [row["extra_info"]], **judge_kwargs
+    )
+    assert sync_result == async_result
+    assert batch[0]["score"] == sync_result["score"]
+    results = await asyncio.gather(
+        *(rv.compute_score_async("hb", t, "", row["extra_info"], **judge_kwargs) for t in RESPONSES)
+    )
+    assert len(results) == len(RESPONSES)
+
+
+def test_settings_come_from_the_environment(
+    judge_server: JudgeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RUBRICATE_JUDGE_URL", judge_server.url)
+    monkeypatch.setenv("RUBRICATE_JUDGE_MODEL", "stub")
+    monkeypatch.setenv("RUBRICATE_REWARD_CLIP", "true")
+    got = naive_call(ruscarl_row(), RESPONSES[2], no_cache=True)
+    assert 0.0 <= got["score"] <= 1.0
