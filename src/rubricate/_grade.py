@@ -47,7 +47,8 @@ class GradeOptions:
         max_tokens: completion budget per call (default depends on mode and ``explain``).
         reasks: how many times an unparseable or incomplete reply is asked again.
         concurrency: judge calls in flight at once.
-        window: samples in flight at once (bounds memory; default 4 x concurrency).
+        window: samples in flight at once (bounds memory; default 4 x concurrency, or 1
+            when calls go one at a time).
     """
 
     mode: Mode = "per-criterion"
@@ -398,7 +399,11 @@ class Grader:
         yielded as ``SkippedSample``; the caller decides whether that stops the run.
         At most ``options.window`` samples are in flight, so memory stays flat.
         """
-        window = self.options.window or max(8, 4 * self.options.concurrency)
+        window = self.options.window or (
+            # One call at a time: finish a sample before starting the next, so a judge that
+            # caches only the last prompt's prefix sees a sample's criteria back to back.
+            1 if self.options.concurrency == 1 else max(8, 4 * self.options.concurrency)
+        )
         pending: deque[asyncio.Future[SampleResult | SkippedSample]] = deque()
         try:
             for item in samples:

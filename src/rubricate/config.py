@@ -50,6 +50,7 @@ _ENV = {
     "cache": "RUBRICATE_CACHE",
     "threads": "RUBRICATE_THREADS",
     "context": "RUBRICATE_CONTEXT",
+    "on_overflow": "RUBRICATE_ON_OVERFLOW",
 }
 
 
@@ -68,6 +69,7 @@ class JudgeSettings(BaseModel):
     local_model: str | None = None  # a GGUF path or a known local model name
     threads: int | None = None
     context: int = 8192
+    on_overflow: Literal["error", "truncate"] = "error"  # local judge: prompt longer than context
     concurrency: int = 16
     rpm: float | None = None
     tpm: float | None = None
@@ -158,7 +160,11 @@ def build_judge(settings: JudgeSettings) -> Judge:
 
     path = resolve_model(settings.local_model)
     return LlamaCppJudge(
-        path, n_threads=settings.threads, n_ctx=settings.context, explain=settings.explain
+        path,
+        n_threads=settings.threads,
+        n_ctx=settings.context,
+        explain=settings.explain,
+        on_overflow=settings.on_overflow,
     )
 
 

@@ -132,6 +132,12 @@ def grade(
     ] = None,
     threads: Annotated[int | None, typer.Option(help="Local judge CPU threads.")] = None,
     context: Annotated[int | None, typer.Option(help="Local judge context size in tokens.")] = None,
+    on_overflow: Annotated[
+        str | None,
+        typer.Option(
+            help="Local judge, prompt longer than the context: 'error' (an error verdict, counted) or 'truncate' (cut the middle of the response, reported)."
+        ),
+    ] = None,
     concurrency: Annotated[int | None, typer.Option(help="Judge calls in flight.")] = None,
     rpm: Annotated[float | None, typer.Option(help="Requests-per-minute budget.")] = None,
     tpm: Annotated[float | None, typer.Option(help="Tokens-per-minute budget.")] = None,
@@ -204,6 +210,7 @@ def grade(
             local_model=local_model,
             threads=threads,
             context=context,
+            on_overflow=on_overflow,
             concurrency=concurrency,
             rpm=rpm,
             tpm=tpm,
