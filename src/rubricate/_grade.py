@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -427,7 +426,3 @@ def _done(value: SkippedSample) -> asyncio.Future[SampleResult | SkippedSample]:
     )
     future.set_result(value)
     return future
-
-
-def elapsed_since(start: float) -> float:
-    return time.perf_counter() - start
