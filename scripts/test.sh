@@ -5,7 +5,7 @@ ensure_venv
 # torch first and pinned: this exact version is a CPU wheel on disk here; any other
 # torch requirement would pull gigabytes of CUDA packages.
 pip_install torch==2.13.0
-pip_install -e "$ROOT[dev,local,server,parquet,ray,rl]"
+pip_install -e "$ROOT[dev,local,server,parquet,ray,rl,generate,embed]"
 # verl and OpenRLHF only for their real call sites in the reward tests: without their
 # dependencies (verl pins transformers<5.11, which would break TRL), in their own folder
 # appended to sys.path after site-packages, minus the top-level packages they ship by mistake.

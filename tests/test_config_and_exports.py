@@ -16,6 +16,9 @@ def test_public_exports_resolve() -> None:
         "rubricate.store",
         "rubricate.backends",
         "rubricate.formats",
+        "rubricate.generate",
+        "rubricate.rewards",
+        "rubricate.models",
     ):
         module = importlib.import_module(module_name)
         for name in module.__all__:

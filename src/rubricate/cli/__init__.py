@@ -1,5 +1,6 @@
 """The command line: thin over the library. Each command lives in its own module."""
 
+from rubricate.cli import generate as _generate  # noqa: F401  (registers generate)
 from rubricate.cli import grade as _grade  # noqa: F401  (registers grade, score)
 from rubricate.cli import models as _models  # noqa: F401  (registers models)
 from rubricate.cli import serve as _serve  # noqa: F401  (registers serve)
