@@ -152,7 +152,9 @@ class Grader:
         self._inflight: dict[str, asyncio.Future[Verdict] | None] = {}
         self.on_progress: Callable[[Grader], None] | None = None
         self.criteria_decided = 0  # verdicts known so far (cached, judged or errored)
-        self._unwritten: list[tuple[str, Verdict]] = []
+        # Decided but not yet committed: looked up like the store, so that a sample arriving
+        # between a decision and its commit does not ask for it again.
+        self._unwritten: dict[str, Verdict] = {}
 
     # --- responses --------------------------------------------------------------
 
@@ -262,7 +264,9 @@ class Grader:
                 # Group commit: everything decided in this turn of the event loop is written
                 # in one transaction at the start of the next, microseconds later.
                 asyncio.get_running_loop().call_soon(self.flush)
-            self._unwritten.extend((key, verdicts[c.id]) for c, key in unit)
+            self._unwritten.update(
+                (key, verdicts[c.id]) for c, key in unit if verdicts[c.id].label != "error"
+            )
         for criterion, key in unit:
             future = self._inflight.pop(key, None)
             if future is not None and not future.done():
@@ -286,6 +290,8 @@ class Grader:
             for c in rubric.criteria
         ]
         hits = self.store.get_judgments(keys) if self.store is not None else {}
+        if self._unwritten:
+            hits.update((k, self._unwritten[k]) for k in keys if k in self._unwritten)
         verdicts: dict[str, Verdict] = {}
         waits: list[tuple[Criterion, asyncio.Future[Verdict]]] = []
         misses: list[tuple[Criterion, str]] = []
@@ -328,8 +334,8 @@ class Grader:
     def flush(self) -> None:
         """Write decided verdicts to the store (called automatically each loop turn)."""
         if self._unwritten and self.store is not None:
-            pending, self._unwritten = self._unwritten, []
-            self.store.put_judgments(pending)
+            pending, self._unwritten = self._unwritten, {}
+            self.store.put_judgments(list(pending.items()))
 
     # --- samples ----------------------------------------------------------------
 

@@ -151,6 +151,24 @@ def test_identical_pending_judgments_are_asked_once() -> None:
     assert [r.score for r in result.results] == [1.0, 1.0]
 
 
+async def test_a_judgment_decided_but_not_yet_committed_is_not_asked_again(tmp_path) -> None:
+    # The commit runs on the next loop turn; a sample graded in the same turn must still reuse it.
+    store = rubricate.Store(tmp_path / "c.sqlite")
+    judge = ScriptedJudge()
+    grader = rubricate.Grader(judge, store=store)
+    one = make_sample("s", [3])
+    two = rubricate.Sample("t", one.messages, one.rubric, one.response)
+    await grader.grade_sample(one)
+    second = await grader.grade_sample(two)
+    assert judge.calls == 1 and grader.counts.cache_hits == 1
+    assert second.score == 1.0
+    await asyncio.sleep(0)  # the commit
+    fresh = ScriptedJudge()
+    await rubricate.Grader(fresh, store=store).grade_sample(one)
+    assert fresh.calls == 0
+    store.close()
+
+
 def test_probabilities_flow_into_verdicts_and_soft_scores() -> None:
     judge = ScriptedJudge(probability=0.8)
     hard = rubricate.grade([make_sample("s", [1])], judge)
