@@ -529,7 +529,7 @@ def report(runs: list[Measured], samples: list[Sample]) -> list[str]:
             f"{num(None if prompt_s is None else prompt_s / n, 2):>14} "
             f"{ratio(prompt_s, base_server[0]):>7}"
             f"{num(None if gen_s is None else gen_s / n, 2):>8} {ratio(gen_s, base_server[1]):>7}"
-            f"{run.load[0]:>8.1f} - {run.load[1]:<4.1f}"
+            f"{run.load[0]:>8.1f} - {run.load[1]:.1f}"
         )
     lines += [
         "",
@@ -565,17 +565,17 @@ def targets(runs: list[Measured]) -> list[str]:
         if run is None:
             lines.append(f"  vs {other}: not run -> n/a")
             return
-        tokens = base.uncached / max(run.uncached, 1)
-        wall = base.wall_s / run.wall_s
-        if strict:
-            ok = tokens < token_limit and wall < wall_limit
-        else:
-            ok = tokens <= token_limit and wall <= wall_limit
         sign = "<" if strict else "<="
-        lines.append(
-            f"  vs {other}: uncached prompt tokens {tokens:.2f}x ({sign} {token_limit:.2f}), "
-            f"wall {wall:.2f}x ({sign} {wall_limit:.2f}) -> {'PASS' if ok else 'FAIL'}"
-        )
+        verdicts = []
+        parts = []
+        for label, value, limit in (
+            ("uncached prompt tokens", base.uncached / max(run.uncached, 1), token_limit),
+            ("wall", base.wall_s / run.wall_s, wall_limit),
+        ):
+            ok = value < limit if strict else value <= limit
+            verdicts.append(ok)
+            parts.append(f"{label} {value:.3f}x ({sign} {limit:.3f}: {'ok' if ok else 'no'})")
+        lines.append(f"  vs {other}: {', '.join(parts)} -> {'PASS' if all(verdicts) else 'FAIL'}")
 
     check("healthbench", TOKEN_TARGET, WALL_TARGET, strict=False)
     check("autorubric-per-criterion", 1.0, 1.0, strict=True)
