@@ -1,6 +1,7 @@
 """Judge cost per criterion on one real OpenAI-compatible server: rubricate against two other patterns.
 
-The same N HealthBench examples (physician-written ideal completions as the responses) are
+The same N HealthBench examples (physician-written ideal completions as the responses; by
+default those whose criterion counts are nearest the file's median, 12) are
 graded by each method in turn against a real llama-cpp-python server on loopback (a GGUF
 model shipped on PyPI, prompt caching on), restarted before every method so that none
 reuses another's cache:
@@ -27,7 +28,8 @@ autorubric sends OpenAI's ``json_schema`` response format, which this server rej
 requests go through ``SchemaProxy`` (bench/_llama_server.py), which rewrites only that field
 to the server's own ``json_object`` + ``schema`` form of the same constraint.
 
-    python bench/judge_efficiency.py [--model smollm2-135m|qwen2.5-coder-1.5b] [--n 3]
+    python bench/judge_efficiency.py [--model smollm2-135m|qwen2.5-coder-1.5b] [--n 2]
+        [--select typical|fewest]
         [--threads 1] [--ctx 8192] [--max-tokens 512] [--methods a,b,...]
 """
 
@@ -439,12 +441,17 @@ def measure_embedded(model_path: Path, samples: list[Sample], args: argparse.Nam
     )
 
 
-def select_samples(n: int) -> list[Sample]:
-    """The ``n`` examples with the fewest criteria among those with an ideal completion (file order breaks ties)."""
+def select_samples(n: int, how: str = "typical") -> list[Sample]:
+    """``n`` examples with an ideal completion: ``typical`` = criterion counts nearest the
+    file's median, ``fewest`` = the fewest criteria (file order breaks ties in both)."""
     found = [
         s for s in rubricate.read_samples(DATA, response_source="ideal") if isinstance(s, Sample)
     ]
-    return sorted(found, key=lambda s: len(s.rubric.criteria))[:n]
+    counts = sorted(len(s.rubric.criteria) for s in found)
+    median = counts[len(counts) // 2]
+    if how == "fewest":
+        return sorted(found, key=lambda s: len(s.rubric.criteria))[:n]
+    return sorted(found, key=lambda s: abs(len(s.rubric.criteria) - median))[:n]
 
 
 # --- report --------------------------------------------------------------------------
@@ -590,8 +597,12 @@ def main() -> None:
         default="smollm2-135m",
         help="smollm2-135m or qwen2.5-coder-1.5b (or a GGUF path)",
     )
+    parser.add_argument("--n", type=int, default=2, help="how many examples")
     parser.add_argument(
-        "--n", type=int, default=3, help="examples (those with the fewest criteria)"
+        "--select",
+        choices=("typical", "fewest"),
+        default="typical",
+        help="typical: criterion counts nearest the median (12); fewest: the smallest rubrics",
     )
     parser.add_argument(
         "--threads",
@@ -623,7 +634,7 @@ def main() -> None:
         args.logs.mkdir(parents=True, exist_ok=True)
 
     model_path = resolve_model(args.model)
-    samples = select_samples(args.n)
+    samples = select_samples(args.n, args.select)
     n_criteria = sum(len(s.rubric.criteria) for s in samples)
     tokens = PromptTokens(model_path)
     print(

@@ -13,11 +13,14 @@ import random
 import re
 import ssl
 import time
-from collections.abc import Mapping, Sequence
+import urllib.request
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
+from rubricate.backends._http import HttpPool, RawResponse
 from rubricate.backends._limits import RateLimiter, estimate_tokens
 from rubricate.backends._retry import SleepFn, http_error, with_retries
 from rubricate.errors import BackendError, ConfigError
@@ -32,11 +35,17 @@ _TOP_LOGPROBS = 10
 _CONNECTIONS_PER_CLIENT = 4
 
 
-class OpenAIJudge:
-    """A ``Judge`` speaking the OpenAI chat-completions protocol over async httpx.
+Post = Callable[[bytes], Awaitable["RawResponse | httpx.Response"]]
 
-    At most ``concurrency`` calls are in flight, each on a keep-alive connection. An instance
-    belongs to the event loop that first uses it; close it with ``aclose`` (or ``async with``).
+
+class OpenAIJudge:
+    """A ``Judge`` speaking the OpenAI chat-completions protocol.
+
+    At most ``concurrency`` calls are in flight, each on a keep-alive connection. Calls go
+    through a lean HTTP/1.1 pool (``_http.HttpPool``, a fraction of httpx's CPU per call);
+    httpx takes over when the environment routes the URL through a proxy or a test injects a
+    ``transport``. An instance belongs to the event loop that first uses it; close it with
+    ``aclose`` (or ``async with``).
 
     Args:
         base_url: server root including ``/v1``, e.g. ``http://127.0.0.1:8000/v1``.
@@ -105,8 +114,11 @@ class OpenAIJudge:
         if key:
             self._headers["authorization"] = f"Bearer {key}"
         self._transport = transport
+        self.uses_httpx = transport is not None or _proxied(self.base_url)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._clients: list[httpx.AsyncClient] = []
+        self._pool: HttpPool | None = None
+        self._posts: list[Post] = []
         self._slots: asyncio.LifoQueue[int] = asyncio.LifoQueue()
 
     def __repr__(self) -> str:
@@ -121,17 +133,32 @@ class OpenAIJudge:
     async def aclose(self) -> None:
         """Close the connections (the judge stays usable and reconnects when called again)."""
         clients, self._clients, loop, self._loop = self._clients, [], self._loop, None
+        pool, self._pool, self._posts = self._pool, None, []
         if loop is asyncio.get_running_loop():
+            if pool is not None:
+                pool.close()
             await asyncio.gather(*(client.aclose() for client in clients))
 
-    def _bind(self) -> tuple[asyncio.LifoQueue[int], list[httpx.AsyncClient]]:
-        """Slots and clients for the running loop, created on first use in each loop."""
+    def _bind(self) -> tuple[asyncio.LifoQueue[int], list[Post]]:
+        """Slots and senders for the running loop, created on first use in each loop."""
         loop = asyncio.get_running_loop()
         if loop is self._loop:
-            return self._slots, self._clients
+            return self._slots, self._posts
         # Connections and queues belong to one event loop. A sync wrapper that runs every
         # batch in a fresh loop (asyncio.run) gets fresh ones instead of a dead pool.
         self._loop = loop
+        self._slots = asyncio.LifoQueue()
+        if not self.uses_httpx:
+            self._pool = HttpPool(
+                self.base_url,
+                headers=self._headers,
+                ssl_context=_ssl_context() if self.base_url.startswith("https:") else None,
+            )
+            self._posts = [functools.partial(self._pool.post, "/chat/completions")]
+            # LIFO so that a lightly loaded judge keeps reusing its warm connections.
+            for _ in range(self.concurrency):
+                self._slots.put_nowait(0)
+            return self._slots, self._posts
         # httpcore scans every connection of its pool on each request, so one pool of N
         # connections costs O(N) per call; small pools keep it flat (2x the throughput at 64).
         per_client = min(self.concurrency, _CONNECTIONS_PER_CLIENT)
@@ -147,12 +174,11 @@ class OpenAIJudge:
             )
             for _ in range(math.ceil(self.concurrency / per_client))
         ]
-        # One token per permitted call in flight, naming its client. LIFO so that a lightly
-        # loaded judge keeps reusing its warm keep-alive connections.
-        self._slots = asyncio.LifoQueue()
+        self._posts = [_httpx_post(client) for client in self._clients]
+        # One token per permitted call in flight, naming its client.
         for slot in range(self.concurrency):
             self._slots.put_nowait(slot % len(self._clients))
-        return self._slots, self._clients
+        return self._slots, self._posts
 
     async def complete(self, request: JudgeRequest) -> JudgeReply:
         """Ask the judge; with ``want_probabilities``, also read the choices' token probabilities."""
@@ -225,23 +251,21 @@ class OpenAIJudge:
         return JudgeReply(text=text, usage=usage, latency_s=latency), payload
 
     async def _attempt(self, raw: bytes, estimate: int) -> tuple[dict[str, Any], float]:
-        slots, clients = self._bind()
+        slots, posts = self._bind()
         slot = await slots.get()
         try:
             if self._limiter is not None:
                 await self._limiter.acquire(estimate)
             start = time.perf_counter()
             try:
-                # httpx's timeouts bound each read; wait_for bounds the whole attempt, so a
-                # server that trickles bytes cannot hold a slot forever.
-                response = await asyncio.wait_for(
-                    clients[slot].post("/chat/completions", content=raw), self.timeout
-                )
+                # wait_for bounds the whole attempt, connecting included, so a server that
+                # trickles bytes cannot hold a slot forever.
+                response = await asyncio.wait_for(posts[slot](raw), self.timeout)
             except (asyncio.TimeoutError, httpx.TimeoutException) as exc:
                 raise BackendError(
                     f"judge call timed out after {self.timeout:g}s", retryable=True
                 ) from exc
-            except httpx.TransportError as exc:
+            except (httpx.TransportError, OSError) as exc:
                 raise BackendError(
                     f"judge connection failed: {type(exc).__name__}: {exc}", retryable=True
                 ) from exc
@@ -249,6 +273,22 @@ class OpenAIJudge:
         finally:
             slots.put_nowait(slot)
         return _parse_response(response), latency
+
+
+def _httpx_post(client: httpx.AsyncClient) -> Post:
+    async def post(raw: bytes) -> httpx.Response:
+        return await client.post("/chat/completions", content=raw)
+
+    return post
+
+
+def _proxied(base_url: str) -> bool:
+    """Whether the environment (``HTTP(S)_PROXY``, ``ALL_PROXY``, ``NO_PROXY``) proxies the URL."""
+    parts = urlsplit(base_url)
+    proxies = urllib.request.getproxies_environment()
+    if not (proxies.get(parts.scheme) or proxies.get("all")):
+        return False
+    return not urllib.request.proxy_bypass_environment(parts.netloc, proxies)
 
 
 @functools.lru_cache(maxsize=1)
@@ -290,14 +330,20 @@ def _messages(messages: Sequence[Message]) -> list[dict[str, str]]:
     return [{"role": m.role, "content": m.content} for m in messages]
 
 
-def _parse_response(response: httpx.Response) -> dict[str, Any]:
-    status = response.status_code
+def _parse_response(response: RawResponse | httpx.Response) -> dict[str, Any]:
+    if isinstance(response, RawResponse):
+        status, body = response.status, response.body
+        if not 200 <= status < 300:
+            response = httpx.Response(status, headers=response.headers, content=body)
+    else:
+        status, body = response.status_code, response.content
     if 200 <= status < 300:
         try:
-            payload = response.json()
+            payload = json.loads(body)
         except (ValueError, UnicodeDecodeError):
+            text = body[:200].decode("utf-8", "replace")
             raise BackendError(
-                f"malformed body (not JSON): {response.text[:200]!r}", retryable=True, status=status
+                f"malformed body (not JSON): {text!r}", retryable=True, status=status
             ) from None
         choices = payload.get("choices") if isinstance(payload, dict) else None
         first = choices[0] if isinstance(choices, list) and choices else None
@@ -306,7 +352,8 @@ def _parse_response(response: httpx.Response) -> dict[str, Any]:
             message.get("content", ""), (str, type(None))
         ):
             raise BackendError(
-                f"malformed body (no choices[0].message.content): {response.text[:200]!r}",
+                f"malformed body (no choices[0].message.content): "
+                f"{body[:200].decode('utf-8', 'replace')!r}",
                 retryable=True,
                 status=status,
             )
