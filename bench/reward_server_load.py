@@ -5,11 +5,13 @@ call and a cap on calls it serves at once), the reward server (``python -m rubri
 and this load generator. Each step sends ``--rollouts`` requests at once (one rollout each, as
 OpenRLHF's executor does), ``--group-size`` completions per prompt, ``--criteria`` per rubric;
 every step uses fresh completions, so nothing comes from the cache. Reports per step: time as a
-ratio to the ideal bound ceil(judgments / cap) x latency, p50 / p99 request latency, errors
+ratio to the ideal bound ceil(judgments / cap) x latency (and to the same bound over the calls
+the judge served, retries included), p50 / p99 request latency, errors
 (HTTP failures and criteria left without a verdict), CPU seconds of the reward server and the
 judge, and the server's resident memory (current and peak).
 
     python bench/reward_server_load.py [--steps 10] [--latency 0.2] [--cap 64] [--fault-rate 0.1]
+        [--hedge-after 1.0]
 
 Run from the repository root (the judge server lives in ``tests/support``).
 """
@@ -158,6 +160,8 @@ async def _run(args: argparse.Namespace) -> int:
         f"--concurrency {args.concurrency or 2 * args.cap} --timeout {args.judge_timeout} "
         f"--max-retries 6 --max-pending {args.rollouts * args.criteria}"
     )
+    if args.hedge_after is not None:
+        server_flags += f" --hedge-after {args.hedge_after}"
     cache = ["--cache", str(workdir / "cache.sqlite")]
     env = {k: v for k, v in os.environ.items() if not k.startswith("RUBRICATE_")}
     command = [sys.executable, "-m", "rubricate.server", *server_flags.split(), *cache]
@@ -166,14 +170,16 @@ async def _run(args: argparse.Namespace) -> int:
     bound = math.ceil(calls / args.cap) * args.latency
     print(
         f"rollouts={args.rollouts} criteria={args.criteria} judgments/step={calls} cap={args.cap} "
-        f"latency={args.latency}s fault_rate={args.fault_rate} ({args.faults}) ideal bound={bound:.2f}s"
+        f"latency={args.latency}s fault_rate={args.fault_rate} ({args.faults}) "
+        f"judge_timeout={args.judge_timeout}s hedge_after={args.hedge_after} "
+        f"ideal bound={bound:.2f}s"
     )
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
     print(
-        "step  time_s  ratio  p50_s  p99_s  http_err  crit_err  rss_mib  peak_mib  "
+        "step  time_s  ratio  ratio_calls  p50_s  p99_s  http_err  crit_err  rss_mib  peak_mib  "
         "judge_requests  server_cpu_s  judge_cpu_s"
     )
-    ratios, memory, errors_total = [], [], 0
+    ratios, calls_ratios, memory, errors_total = [], [], [], 0
     try:
         await _wait_healthy(url, server)
         limits = httpx.Limits(
@@ -194,10 +200,15 @@ async def _run(args: argparse.Namespace) -> int:
                 )
                 rss, peak = _memory_mib(server.pid)
                 ratios.append(elapsed / bound)
+                # The same bound over the calls the judge really served (retries and backups
+                # included): what the faults themselves cost the judge, not the client.
+                calls_bound = math.ceil(requests / args.cap) * args.latency
+                calls_ratios.append(elapsed / calls_bound)
                 memory.append(rss)
                 errors_total += http_errors + criterion_errors
                 print(
                     f"{step:>4}  {elapsed:6.2f}  {elapsed / bound:5.3f}  "
+                    f"{elapsed / calls_bound:11.3f}  "
                     f"{_percentile(latencies, 0.5):5.2f}  {_percentile(latencies, 0.99):5.2f}  "
                     f"{http_errors:>8}  {criterion_errors:>8}  {rss:7.1f}  {peak:8.1f}  "
                     f"{requests:>14}  {cpu[0]:12.2f}  {cpu[1]:11.2f}"
@@ -208,6 +219,7 @@ async def _run(args: argparse.Namespace) -> int:
         growth = memory[-1] - memory[min(1, len(memory) - 1)]
         print(
             f"summary: ratio median={sorted(ratios)[len(ratios) // 2]:.3f} max={max(ratios):.3f}; "
+            f"ratio_calls median={sorted(calls_ratios)[len(calls_ratios) // 2]:.3f}; "
             f"errors (http + criterion) total={errors_total}; rss step2->last {growth:+.1f} MiB; "
             f"load average {os.getloadavg()[0]:.2f} at end; server log {workdir / 'server.log'}"
         )
@@ -245,6 +257,12 @@ def main() -> int:
     )
     parser.add_argument(
         "--judge-timeout", type=float, default=10.0, help="reward server's per-call timeout"
+    )
+    parser.add_argument(
+        "--hedge-after",
+        type=float,
+        default=None,
+        help="reward server's --hedge-after: back up a judge call unanswered this long",
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)

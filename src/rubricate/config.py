@@ -41,6 +41,7 @@ _ENV = {
     "tpm": "RUBRICATE_TPM",
     "timeout": "RUBRICATE_TIMEOUT",
     "max_retries": "RUBRICATE_MAX_RETRIES",
+    "hedge_after": "RUBRICATE_HEDGE_AFTER",
     "temperature": "RUBRICATE_TEMPERATURE",
     "mode": "RUBRICATE_MODE",
     "group_size": "RUBRICATE_GROUP_SIZE",
@@ -75,6 +76,7 @@ class JudgeSettings(BaseModel):
     tpm: float | None = None
     timeout: float = 120.0
     max_retries: int = 5
+    hedge_after: float | None = Field(default=None, gt=0)
     temperature: float = 0.0
     mode: Literal["per-criterion", "grouped"] = "per-criterion"
     group_size: int = 4
@@ -154,6 +156,7 @@ def build_judge(settings: JudgeSettings) -> Judge:
             concurrency=settings.concurrency,
             rpm=settings.rpm,
             tpm=settings.tpm,
+            hedge_after=settings.hedge_after,
         )
     from rubricate.backends.llamacpp import LlamaCppJudge
     from rubricate.models import resolve_model

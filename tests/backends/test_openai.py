@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from rubricate.backends._limits import Slots
 from rubricate.backends._retry import backoff_delay, parse_retry_after, with_retries
 from rubricate.backends.openai import OpenAIJudge, choice_probabilities
 from rubricate.errors import BackendError, ConfigError
@@ -502,3 +503,97 @@ def test_server_runs_as_a_process_and_counts_into_a_file(tmp_path: Path) -> None
         finally:
             process.terminate()
         assert process.wait(timeout=10) == 0
+
+
+# --- slots and hedged calls -------------------------------------------------------------
+
+
+async def test_slots_serve_retries_before_first_attempts_and_survive_cancellation() -> None:
+    slots = Slots([1, 2])
+    held = [await slots.acquire(), await slots.acquire()]
+    assert sorted(held) == [1, 2]
+    order: list[str] = []
+
+    async def take(name: str, urgent: bool) -> None:
+        token = await slots.acquire(urgent=urgent)
+        order.append(name)
+        slots.release(token)
+
+    waiters = [asyncio.ensure_future(take(f"first{i}", False)) for i in range(3)]
+    cancelled = asyncio.ensure_future(take("gone", True))
+    retry = asyncio.ensure_future(take("retry", True))
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    await asyncio.sleep(0)
+    assert slots.waiting == 4  # the cancelled waiter left the queue
+    for token in held:
+        slots.release(token)
+    await asyncio.gather(*waiters, retry)
+    assert order == ["retry", "first0", "first1", "first2"]
+    assert sorted([await slots.acquire(), await slots.acquire()]) == [1, 2]  # none leaked
+
+
+async def test_a_stalled_call_is_answered_by_its_backup_copy_without_a_retry() -> None:
+    sleeps = Recorder()
+    # The first request stalls for 20 s; the call's own timeout is longer still.
+    with JudgeServer(fail_first_n=1, faults=("timeout",), timeout_s=20.0) as server:
+        async with OpenAIJudge(
+            base_url=server.url, model="stub", timeout=60, hedge_after=0.3, sleep=sleeps
+        ) as judge:
+            reply = await judge.complete(judge_request(0))
+            assert judge.hedged_calls == 1
+        assert server.requests == 2 and server.injected == {"timeout": 1}
+    with JudgeServer() as clean:
+        async with loopback_judge(clean) as plain:
+            expected = await plain.complete(judge_request(0))
+    assert reply.text == expected.text and sleeps.sleeps == []
+
+
+async def test_a_backup_that_fails_fast_is_retried_while_the_first_call_stalls() -> None:
+    sleeps = Recorder()
+    # Request 1 stalls, request 2 (the backup) gets a 500, request 3 (its retry) answers.
+    with JudgeServer(fail_first_n=2, faults=("timeout", "500"), timeout_s=20.0) as server:
+        async with OpenAIJudge(
+            base_url=server.url, model="stub", timeout=60, hedge_after=0.3, sleep=sleeps
+        ) as judge:
+            reply = await judge.complete(judge_request(1))
+            assert judge.hedged_calls == 1
+        assert server.requests == 3 and server.injected == {"timeout": 1, "500": 1}
+    assert len(sleeps.sleeps) == 1 and json.loads(reply.text)["verdict"] in ("met", "not_met")
+
+
+async def test_a_stalled_backup_is_backed_up_in_turn() -> None:
+    with JudgeServer(fail_first_n=2, faults=("timeout",), timeout_s=20.0) as server:
+        async with OpenAIJudge(
+            base_url=server.url, model="stub", timeout=60, hedge_after=0.3
+        ) as judge:
+            reply = await judge.complete(judge_request(2))
+            assert judge.hedged_calls == 2
+        assert server.requests == 3 and server.injected == {"timeout": 2}
+    assert json.loads(reply.text)["verdict"] in ("met", "not_met")
+
+
+async def test_hedging_starts_its_clock_on_the_wire_not_in_the_queue() -> None:
+    # 20 calls through one slot queue for far longer than hedge_after; each is quick on the
+    # wire, so none is duplicated.
+    with JudgeServer(latency_s=0.05) as server:
+        async with OpenAIJudge(
+            base_url=server.url, model="stub", concurrency=1, hedge_after=0.6
+        ) as judge:
+            await asyncio.gather(*(judge.complete(judge_request(i)) for i in range(20)))
+            assert judge.hedged_calls == 0
+        assert server.requests == 20
+
+
+async def test_a_stalled_call_frees_the_servers_slot_when_the_client_hangs_up() -> None:
+    with JudgeServer(
+        fail_first_n=1, faults=("timeout",), timeout_s=30.0, max_concurrent=1
+    ) as server:
+        async with loopback_judge(server, timeout=0.3, concurrency=1) as judge:
+            reply = await judge.complete(judge_request(0))
+        assert server.requests == 2 and json.loads(reply.text)["verdict"] in ("met", "not_met")
+
+
+def test_hedge_after_must_be_positive() -> None:
+    with pytest.raises(ConfigError, match="hedge_after"):
+        OpenAIJudge(base_url="http://x/v1", model="m", hedge_after=0)

@@ -164,7 +164,7 @@ class _Core:
                 if request is None:
                     return
                 method, path, headers, body = request
-                answer = await self._dispatch(method, path, headers, body)
+                answer = await self._dispatch(method, path, headers, body, reader.at_eof)
                 if answer is None:  # "drop": hang up without a word
                     return
                 status, extra, payload, content_type = answer
@@ -186,11 +186,16 @@ class _Core:
             writer.close()
 
     async def _dispatch(
-        self, method: str, path: str, headers: dict[str, str], body: bytes
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        body: bytes,
+        client_gone: Callable[[], bool] = lambda: False,
     ) -> tuple[int, str, bytes, str] | None:
         path = path.split("?", 1)[0].rstrip("/")
         if method == "POST" and path == "/v1/chat/completions":
-            return await self._chat(headers, body)
+            return await self._chat(headers, body, client_gone)
         if method == "GET" and path in ("/health", "/v1/health"):
             return _json(200, {"status": "ok"})
         if method == "GET" and path == "/stats":
@@ -221,7 +226,7 @@ class _Core:
         return faults[int.from_bytes(draw[8:], "big") % len(faults)]
 
     async def _chat(
-        self, headers: dict[str, str], body: bytes
+        self, headers: dict[str, str], body: bytes, client_gone: Callable[[], bool]
     ) -> tuple[int, str, bytes, str] | None:
         number = self._count()
         try:
@@ -251,16 +256,27 @@ class _Core:
             return None
         if self._semaphore is not None:
             async with self._semaphore:
-                return await self._answer(request, messages, last, fault)
-        return await self._answer(request, messages, last, fault)
+                return await self._answer(request, messages, last, fault, client_gone)
+        return await self._answer(request, messages, last, fault, client_gone)
 
     async def _answer(
-        self, request: dict[str, Any], messages: list[Any], last: str, fault: str | None
-    ) -> tuple[int, str, bytes, str]:
+        self,
+        request: dict[str, Any],
+        messages: list[Any],
+        last: str,
+        fault: str | None,
+        client_gone: Callable[[], bool],
+    ) -> tuple[int, str, bytes, str] | None:
         if self.o.latency_s > 0:
             await asyncio.sleep(self.o.latency_s)
         if fault == "timeout":
-            await asyncio.sleep(self.o.timeout_s)
+            # Stall, but give the slot back once the client hangs up, as vLLM and llama.cpp
+            # abort a request whose connection closed.
+            until = time.monotonic() + self.o.timeout_s
+            while time.monotonic() < until:
+                if client_gone():
+                    return None
+                await asyncio.sleep(min(0.05, max(0.0, until - time.monotonic())))
         if fault == "malformed":
             if hashlib.blake2b(last.encode(), digest_size=1).digest()[0] % 2:
                 return 200, "", b"<html><body>502 Bad Gateway</body></html>", "text/html"

@@ -1,16 +1,57 @@
-"""Client-side request and token budgets (token buckets), so a run stays under a provider's limits."""
+"""Client-side limits: calls in flight (``Slots``) and request and token budgets (token buckets)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
 
 from rubricate.backends._retry import SleepFn
 from rubricate.errors import ConfigError
 from rubricate.judge._types import Message
 
-__all__ = ["RateLimiter", "estimate_tokens"]
+__all__ = ["RateLimiter", "Slots", "estimate_tokens"]
+
+
+class Slots:
+    """Tokens for the calls allowed in flight; urgent waiters (retries) are served first.
+
+    A retry has already waited its turn once. Sent to the back of a queue of thousands of
+    first attempts, every fault would finish at the end of a large batch and stretch it.
+    Free tokens are reused last-in first-out, so a light load keeps its warm connections.
+    """
+
+    def __init__(self, tokens: Iterable[int]) -> None:
+        self._free = list(tokens)
+        self._urgent: deque[asyncio.Future[int]] = deque()
+        self._normal: deque[asyncio.Future[int]] = deque()
+
+    @property
+    def waiting(self) -> int:
+        return len(self._urgent) + len(self._normal)
+
+    async def acquire(self, *, urgent: bool = False) -> int:
+        if self._free and not self.waiting:
+            return self._free.pop()
+        queue = self._urgent if urgent else self._normal
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        queue.append(future)
+        try:
+            return await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self.release(future.result())  # handed over just as we were cancelled
+            else:
+                queue.remove(future)
+            raise
+
+    def release(self, token: int) -> None:
+        for queue in (self._urgent, self._normal):
+            if queue:
+                queue.popleft().set_result(token)
+                return
+        self._free.append(token)
 
 
 def estimate_tokens(messages: Sequence[Message], max_tokens: int) -> int:

@@ -15,13 +15,13 @@ import ssl
 import time
 import urllib.request
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 
 from rubricate.backends._http import HttpPool, RawResponse
-from rubricate.backends._limits import RateLimiter, estimate_tokens
+from rubricate.backends._limits import RateLimiter, Slots, estimate_tokens
 from rubricate.backends._retry import SleepFn, http_error, with_retries
 from rubricate.errors import BackendError, ConfigError
 from rubricate.judge._types import JudgeReply, JudgeRequest, Message, Usage
@@ -33,8 +33,12 @@ logger = logging.getLogger(__name__)
 _API_KEY_ENV = ("RUBRICATE_API_KEY", "OPENAI_API_KEY")
 _TOP_LOGPROBS = 10
 _CONNECTIONS_PER_CLIENT = 4
+# Copies of one stalled call: enough that a stalled backup is backed up in turn, few enough
+# that a server where everything stalls sees at most three copies of each call.
+_MAX_BACKUPS = 2
 
 
+T = TypeVar("T")
 Post = Callable[[bytes], Awaitable["RawResponse | httpx.Response"]]
 
 
@@ -61,6 +65,10 @@ class OpenAIJudge:
         extra_body: extra JSON fields merged into every request body (they win on conflict).
         seed: sampling seed sent to the server, when given.
         backoff_base, backoff_max: exponential backoff parameters in seconds.
+        hedge_after: send a backup copy of a call that has been on the wire this many seconds
+            without an answer, and take whichever answers first (tail latency under load: a
+            stuck call costs this long instead of ``timeout``). Off by default: it spends extra
+            judge calls (counted in ``hedged_calls``).
         transport, sleep, rng: injection points for tests.
     """
 
@@ -82,6 +90,7 @@ class OpenAIJudge:
         seed: int | None = None,
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
+        hedge_after: float | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: SleepFn = asyncio.sleep,
         rng: random.Random | None = None,
@@ -96,6 +105,8 @@ class OpenAIJudge:
             raise ConfigError(f"max_retries must be >= 0, got {max_retries}")
         if timeout <= 0:
             raise ConfigError(f"timeout must be positive, got {timeout}")
+        if hedge_after is not None and hedge_after <= 0:
+            raise ConfigError(f"hedge_after must be positive, got {hedge_after}")
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.temperature = temperature
@@ -103,6 +114,8 @@ class OpenAIJudge:
         self.max_retries = max_retries
         self.concurrency = concurrency
         self.seed = seed
+        self.hedge_after = hedge_after
+        self.hedged_calls = 0
         self.extra_body: dict[str, Any] = dict(extra_body or {})
         self.fingerprint = _fingerprint(model, temperature, seed, self.extra_body)
         self._backoff = (backoff_base, backoff_max)
@@ -119,7 +132,7 @@ class OpenAIJudge:
         self._clients: list[httpx.AsyncClient] = []
         self._pool: HttpPool | None = None
         self._posts: list[Post] = []
-        self._slots: asyncio.LifoQueue[int] = asyncio.LifoQueue()
+        self._slots = Slots(())
 
     def __repr__(self) -> str:
         return f"OpenAIJudge(base_url={self.base_url!r}, model={self.model!r})"
@@ -139,7 +152,7 @@ class OpenAIJudge:
                 pool.close()
             await asyncio.gather(*(client.aclose() for client in clients))
 
-    def _bind(self) -> tuple[asyncio.LifoQueue[int], list[Post]]:
+    def _bind(self) -> tuple[Slots, list[Post]]:
         """Slots and senders for the running loop, created on first use in each loop."""
         loop = asyncio.get_running_loop()
         if loop is self._loop:
@@ -147,7 +160,6 @@ class OpenAIJudge:
         # Connections and queues belong to one event loop. A sync wrapper that runs every
         # batch in a fresh loop (asyncio.run) gets fresh ones instead of a dead pool.
         self._loop = loop
-        self._slots = asyncio.LifoQueue()
         if not self.uses_httpx:
             self._pool = HttpPool(
                 self.base_url,
@@ -155,9 +167,7 @@ class OpenAIJudge:
                 ssl_context=_ssl_context() if self.base_url.startswith("https:") else None,
             )
             self._posts = [functools.partial(self._pool.post, "/chat/completions")]
-            # LIFO so that a lightly loaded judge keeps reusing its warm connections.
-            for _ in range(self.concurrency):
-                self._slots.put_nowait(0)
+            self._slots = Slots([0] * self.concurrency)
             return self._slots, self._posts
         # httpcore scans every connection of its pool on each request, so one pool of N
         # connections costs O(N) per call; small pools keep it flat (2x the throughput at 64).
@@ -176,8 +186,7 @@ class OpenAIJudge:
         ]
         self._posts = [_httpx_post(client) for client in self._clients]
         # One token per permitted call in flight, naming its client.
-        for slot in range(self.concurrency):
-            self._slots.put_nowait(slot % len(self._clients))
+        self._slots = Slots(slot % len(self._clients) for slot in range(self.concurrency))
         return self._slots, self._posts
 
     async def complete(self, request: JudgeRequest) -> JudgeReply:
@@ -234,9 +243,26 @@ class OpenAIJudge:
         # Serialised once: every retry sends identical bytes.
         raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         estimate = estimate_tokens(messages, max_tokens)
+        attempts = 0
+
+        async def attempt() -> tuple[dict[str, Any], float]:
+            nonlocal attempts
+            attempts += 1
+            if self.hedge_after is None:
+                return await self._attempt(raw, estimate, urgent=attempts > 1)
+            return await self._hedged(raw, estimate, urgent=attempts > 1)
+
+        payload, latency = await self._retrying(attempt)
+        usage = _usage(payload.get("usage"))
+        if self._limiter is not None and usage.prompt_tokens + usage.completion_tokens > 0:
+            self._limiter.settle(estimate, usage.prompt_tokens + usage.completion_tokens)
+        text = payload["choices"][0]["message"].get("content") or ""
+        return JudgeReply(text=text, usage=usage, latency_s=latency), payload
+
+    def _retrying(self, attempt: Callable[[], Awaitable[T]]) -> Awaitable[T]:
         base, cap = self._backoff
-        payload, latency = await with_retries(
-            lambda: self._attempt(raw, estimate),
+        return with_retries(
+            attempt,
             max_retries=self.max_retries,
             base_delay=base,
             max_delay=cap,
@@ -244,18 +270,65 @@ class OpenAIJudge:
             sleep=self._sleep,
             describe=f"POST {self.base_url}/chat/completions",
         )
-        usage = _usage(payload.get("usage"))
-        if self._limiter is not None and usage.prompt_tokens + usage.completion_tokens > 0:
-            self._limiter.settle(estimate, usage.prompt_tokens + usage.completion_tokens)
-        text = payload["choices"][0]["message"].get("content") or ""
-        return JudgeReply(text=text, usage=usage, latency_s=latency), payload
 
-    async def _attempt(self, raw: bytes, estimate: int) -> tuple[dict[str, Any], float]:
+    async def _hedged(
+        self, raw: bytes, estimate: int, *, urgent: bool, backups: int = _MAX_BACKUPS
+    ) -> tuple[dict[str, Any], float]:
+        """One attempt, backed up once it has been on the wire ``hedge_after`` seconds without
+        an answer: a copy is sent, retried on its own (and itself backed up, ``backups`` deep),
+        and the first good answer wins."""
+        assert self.hedge_after is not None
+        sent = asyncio.Event()
+        first = asyncio.ensure_future(self._attempt(raw, estimate, urgent=urgent, sent=sent))
+        tasks: list[asyncio.Future[Any]] = [first]
+        try:
+            # The clock starts when the request is sent, not while it queues for a slot.
+            on_wire = asyncio.ensure_future(sent.wait())
+            tasks.append(on_wire)
+            await asyncio.wait((first, on_wire), return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait((first,), timeout=self.hedge_after)
+            if done:
+                return first.result()  # answered or failed in time: no backup
+            self.hedged_calls += 1
+            # A backup that fails fast (a 500, a dropped connection) is retried at once rather
+            # than left waiting on the stalled first call's timeout.
+            backup = asyncio.ensure_future(
+                self._retrying(
+                    lambda: (
+                        self._hedged(raw, estimate, urgent=True, backups=backups - 1)
+                        if backups > 1
+                        else self._attempt(raw, estimate, urgent=True)
+                    )
+                )
+            )
+            tasks.append(backup)
+            pending: set[asyncio.Future[Any]] = {first, backup}
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    if task.exception() is None:
+                        return task.result()
+            error = backup.exception()
+            if isinstance(error, BackendError):
+                # The backup spent a whole retry budget: do not start another round.
+                raise BackendError(
+                    f"{error} (hedged call)", retryable=False, status=error.status
+                ) from error
+            raise error  # type: ignore[misc]
+        finally:
+            for task in tasks:
+                task.cancel()
+
+    async def _attempt(
+        self, raw: bytes, estimate: int, *, urgent: bool = False, sent: asyncio.Event | None = None
+    ) -> tuple[dict[str, Any], float]:
         slots, posts = self._bind()
-        slot = await slots.get()
+        slot = await slots.acquire(urgent=urgent)
         try:
             if self._limiter is not None:
                 await self._limiter.acquire(estimate)
+            if sent is not None:
+                sent.set()
             start = time.perf_counter()
             try:
                 # wait_for bounds the whole attempt, connecting included, so a server that
@@ -271,7 +344,7 @@ class OpenAIJudge:
                 ) from exc
             latency = time.perf_counter() - start
         finally:
-            slots.put_nowait(slot)
+            slots.release(slot)
         return _parse_response(response), latency
 
 

@@ -145,6 +145,10 @@ def grade(
     max_retries: Annotated[
         int | None, typer.Option(help="Retries per call on 429/5xx/timeouts.")
     ] = None,
+    hedge_after: Annotated[
+        float | None,
+        typer.Option(help="Send a backup copy of a judge call unanswered after this many seconds."),
+    ] = None,
     mode: Annotated[
         str | None,
         typer.Option(help="per-criterion (one call each, prefix-cache friendly) or grouped."),
@@ -216,6 +220,7 @@ def grade(
             tpm=tpm,
             timeout=timeout,
             max_retries=max_retries,
+            hedge_after=hedge_after,
             mode=mode,
             group_size=group_size,
             method=method,

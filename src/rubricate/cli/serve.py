@@ -96,6 +96,10 @@ def serve(
     max_retries: Annotated[
         int | None, typer.Option(help="Retries per call on 429/5xx/timeouts.")
     ] = None,
+    hedge_after: Annotated[
+        float | None,
+        typer.Option(help="Send a backup copy of a judge call unanswered after this many seconds."),
+    ] = None,
     mode: Annotated[str | None, typer.Option(help="per-criterion or grouped.")] = None,
     group_size: Annotated[
         int | None, typer.Option(help="Criteria per call in grouped mode.")
@@ -155,6 +159,7 @@ def serve(
                 "tpm": tpm,
                 "timeout": timeout,
                 "max_retries": max_retries,
+                "hedge_after": hedge_after,
                 "mode": mode,
                 "group_size": group_size,
                 "method": method,
