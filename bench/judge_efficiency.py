@@ -28,7 +28,7 @@ autorubric sends OpenAI's ``json_schema`` response format, which this server rej
 requests go through ``SchemaProxy`` (bench/_llama_server.py), which rewrites only that field
 to the server's own ``json_object`` + ``schema`` form of the same constraint.
 
-    python bench/judge_efficiency.py [--model smollm2-135m|qwen2.5-coder-1.5b] [--n 2]
+    python bench/judge_efficiency.py [--model qwen2.5-coder-1.5b|smollm2-135m] [--n 2]
         [--select typical|fewest]
         [--threads 1] [--ctx 8192] [--max-tokens 512] [--methods a,b,...]
 """
@@ -594,8 +594,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--model",
-        default="smollm2-135m",
-        help="smollm2-135m or qwen2.5-coder-1.5b (or a GGUF path)",
+        default="qwen2.5-coder-1.5b",
+        help="qwen2.5-coder-1.5b (the demo judge) or smollm2-135m (or a GGUF path)",
     )
     parser.add_argument("--n", type=int, default=2, help="how many examples")
     parser.add_argument(

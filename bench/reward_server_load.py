@@ -8,7 +8,7 @@ every step uses fresh completions, so nothing comes from the cache. Reports per 
 ratio to the ideal bound ceil(judgments / cap) x latency (and to the same bound over the calls
 the judge served, retries included), p50 / p99 request latency, errors
 (HTTP failures and criteria left without a verdict), CPU seconds of the reward server and the
-judge, and the server's resident memory (current and peak).
+judge and this load generator, and the server's resident memory (current and peak).
 
     python bench/reward_server_load.py [--steps 10] [--latency 0.2] [--cap 64] [--fault-rate 0.1]
         [--hedge-after 1.0]
@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from rubricate.backends._http import HttpPool
 
 ROOT = Path(__file__).resolve().parents[1]
 logger = logging.getLogger("bench.reward_server_load")
@@ -122,20 +124,19 @@ async def _wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("reward server did not become healthy")
 
 
-async def _step(
-    client: httpx.AsyncClient, url: str, bodies: list[dict[str, Any]]
-) -> tuple[float, list[float], int]:
-    async def one(body: dict[str, Any]) -> tuple[float, bool]:
+async def _step(pool: HttpPool, bodies: list[dict[str, Any]]) -> tuple[float, list[float], int]:
+    async def one(body: bytes) -> tuple[float, bool]:
         start = time.perf_counter()
         try:
-            reply = await client.post(f"{url}/get_reward", json=body)
-            ok = reply.status_code == 200 and len(reply.json()["rewards"]) == 1
-        except httpx.HTTPError:
+            reply = await pool.post("/get_reward", body)
+            ok = reply.status == 200 and len(json.loads(reply.body)["rewards"]) == 1
+        except (OSError, ValueError, KeyError):
             ok = False
         return time.perf_counter() - start, ok
 
+    payloads = [json.dumps(b).encode() for b in bodies]
     start = time.perf_counter()
-    results = await asyncio.gather(*(one(b) for b in bodies))
+    results = await asyncio.gather(*(one(p) for p in payloads))
     elapsed = time.perf_counter() - start
     return elapsed, [r[0] for r in results], sum(1 for r in results if not r[1])
 
@@ -177,22 +178,24 @@ async def _run(args: argparse.Namespace) -> int:
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
     print(
         "step  time_s  ratio  ratio_calls  p50_s  p99_s  http_err  crit_err  rss_mib  peak_mib  "
-        "judge_requests  server_cpu_s  judge_cpu_s"
+        "judge_requests  server_cpu_s  judge_cpu_s  client_cpu_s"
     )
     ratios, calls_ratios, memory, errors_total = [], [], [], 0
     try:
         await _wait_healthy(url, server)
-        limits = httpx.Limits(
-            max_connections=args.rollouts, max_keepalive_connections=args.rollouts
-        )
-        async with httpx.AsyncClient(timeout=600, limits=limits) as client:
+        # The load itself goes through rubricate's lean HTTP pool: httpx would spend more CPU
+        # sending 512 requests than the reward server spends answering them.
+        pool = HttpPool(url, headers={"content-type": "application/json"})
+        async with httpx.AsyncClient(timeout=600) as client:
             for step in range(1, args.steps + 1):
                 bodies = _bodies(step, args.rollouts, args.group_size, args.criteria)
                 before = (await client.get(judge_stats)).json()["requests"]
                 counters = _counters((await client.get(f"{url}/metrics")).text)
                 cpu = _cpu_seconds(server.pid), _cpu_seconds(judge.pid)
-                elapsed, latencies, http_errors = await _step(client, url, bodies)
+                client_cpu = time.process_time()
+                elapsed, latencies, http_errors = await _step(pool, bodies)
                 cpu = _cpu_seconds(server.pid) - cpu[0], _cpu_seconds(judge.pid) - cpu[1]
+                client_cpu = time.process_time() - client_cpu
                 requests = (await client.get(judge_stats)).json()["requests"] - before
                 after = _counters((await client.get(f"{url}/metrics")).text)
                 criterion_errors = int(
@@ -211,8 +214,9 @@ async def _run(args: argparse.Namespace) -> int:
                     f"{elapsed / calls_bound:11.3f}  "
                     f"{_percentile(latencies, 0.5):5.2f}  {_percentile(latencies, 0.99):5.2f}  "
                     f"{http_errors:>8}  {criterion_errors:>8}  {rss:7.1f}  {peak:8.1f}  "
-                    f"{requests:>14}  {cpu[0]:12.2f}  {cpu[1]:11.2f}"
+                    f"{requests:>14}  {cpu[0]:12.2f}  {cpu[1]:11.2f}  {client_cpu:12.2f}"
                 )
+        pool.close()
         final = _counters(httpx.get(f"{url}/metrics").text)
         keys = ("judge_calls_total", "judge_failed_calls_total", "criterion_errors_total")
         print("server counters:", ", ".join(f"{k}={final.get(k, 0):.0f}" for k in keys))

@@ -58,3 +58,15 @@ def test_local_judge_is_the_default_without_urls(monkeypatch) -> None:
 
 def test_version() -> None:
     assert rubricate.__version__.count(".") == 2
+
+
+def test_hedge_after_reaches_every_pool_member(monkeypatch) -> None:
+    from rubricate.config import build_judge
+
+    monkeypatch.setenv("RUBRICATE_HEDGE_AFTER", "0.75")
+    settings = JudgeSettings.from_env(judge_urls=["http://a/v1", "http://b/v1"], judge_model="m")
+    judge = build_judge(settings)
+    assert [m.judge.hedge_after for m in judge._members] == [0.75, 0.75]
+    monkeypatch.setenv("RUBRICATE_HEDGE_AFTER", "0")
+    with pytest.raises(ConfigError, match="RUBRICATE_HEDGE_AFTER"):
+        JudgeSettings.from_env()
