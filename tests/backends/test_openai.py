@@ -17,7 +17,7 @@ import pytest
 
 from rubricate.backends._limits import Slots
 from rubricate.backends._retry import backoff_delay, parse_retry_after, with_retries
-from rubricate.backends.openai import OpenAIJudge, choice_probabilities
+from rubricate.backends.openai import OpenAIJudge, _within, choice_probabilities
 from rubricate.errors import BackendError, ConfigError
 from rubricate.judge import ANSWER_PREFIX, JudgeRequest, Message
 from tests.support.judge_server import DEFAULT_FAULTS, GARBAGE_CONTENT, JudgeServer
@@ -597,3 +597,15 @@ async def test_a_stalled_call_frees_the_servers_slot_when_the_client_hangs_up() 
 def test_hedge_after_must_be_positive() -> None:
     with pytest.raises(ConfigError, match="hedge_after"):
         OpenAIJudge(base_url="http://x/v1", model="m", hedge_after=0)
+
+
+async def test_a_cancelled_call_stays_cancelled_when_its_reply_lands_in_the_same_turn() -> None:
+    # Ctrl-C cancels the run while a reply arrives: the cancellation must win, or the run
+    # finishes as if never interrupted.
+    reply: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    call = asyncio.ensure_future(_within(reply, 10.0))
+    await asyncio.sleep(0)
+    reply.set_result("verdict")
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call

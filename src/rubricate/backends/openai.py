@@ -12,6 +12,7 @@ import os
 import random
 import re
 import ssl
+import sys
 import time
 import urllib.request
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -331,9 +332,9 @@ class OpenAIJudge:
                 sent.set()
             start = time.perf_counter()
             try:
-                # wait_for bounds the whole attempt, connecting included, so a server that
+                # The bound covers the whole attempt, connecting included, so a server that
                 # trickles bytes cannot hold a slot forever.
-                response = await asyncio.wait_for(posts[slot](raw), self.timeout)
+                response = await _within(posts[slot](raw), self.timeout)
             except (asyncio.TimeoutError, httpx.TimeoutException) as exc:
                 raise BackendError(
                     f"judge call timed out after {self.timeout:g}s", retryable=True
@@ -346,6 +347,16 @@ class OpenAIJudge:
         finally:
             slots.release(slot)
         return _parse_response(response), latency
+
+
+async def _within(awaitable: Awaitable[T], seconds: float) -> T:
+    """``awaitable`` bounded by ``seconds`` (raises ``TimeoutError``)."""
+    if sys.version_info >= (3, 11):
+        # Not wait_for: on 3.11 it returns the result, and swallows the cancellation, when
+        # the caller is cancelled just as the call completes; Ctrl-C would then be lost.
+        async with asyncio.timeout(seconds):
+            return await awaitable
+    return await asyncio.wait_for(awaitable, seconds)
 
 
 def _httpx_post(client: httpx.AsyncClient) -> Post:
