@@ -533,6 +533,20 @@ async def test_slots_serve_retries_before_first_attempts_and_survive_cancellatio
     assert sorted([await slots.acquire(), await slots.acquire()]) == [1, 2]  # none leaked
 
 
+async def test_a_slot_released_before_a_cancelled_waiter_wakes_goes_to_the_next() -> None:
+    slots = Slots([7])
+    held = await slots.acquire()
+    first = asyncio.ensure_future(slots.acquire())
+    second = asyncio.ensure_future(slots.acquire())
+    await asyncio.sleep(0)
+    first.cancel()
+    slots.release(held)  # before the cancelled waiter has run its cleanup
+    assert await second == 7
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert slots.waiting == 0
+
+
 async def test_a_stalled_call_is_answered_by_its_backup_copy_without_a_retry() -> None:
     sleeps = Recorder()
     # The first request stalls for 20 s; the call's own timeout is longer still.

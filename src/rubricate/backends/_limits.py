@@ -42,15 +42,17 @@ class Slots:
         except asyncio.CancelledError:
             if future.done() and not future.cancelled():
                 self.release(future.result())  # handed over just as we were cancelled
-            else:
+            elif future in queue:  # release() may already have dropped it
                 queue.remove(future)
             raise
 
     def release(self, token: int) -> None:
         for queue in (self._urgent, self._normal):
-            if queue:
-                queue.popleft().set_result(token)
-                return
+            while queue:
+                future = queue.popleft()
+                if not future.done():  # a cancelled waiter may not have left yet
+                    future.set_result(token)
+                    return
         self._free.append(token)
 
 
