@@ -36,12 +36,24 @@ def run_to_end(cmd: list[str]) -> subprocess.CompletedProcess:
     return done
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT])
 def test_killed_run_resumes_without_repeating_judgments(tmp_path, how) -> None:
     out, cache = tmp_path / "run", tmp_path / "cache.sqlite"
     with JudgeServer(latency_s=0.04, record=False) as server:
         cmd = command(server.url, out, cache)
-        child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        child = subprocess.Popen(
+            cmd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            # A shell starts background jobs with SIGINT ignored, and the child would inherit
+            # that; the test is about a user's Ctrl-C, so give it the terminal's default.
+            preexec_fn=_default_sigint,
+        )
         deadline = time.monotonic() + 120
         while server.requests < 60 and time.monotonic() < deadline and child.poll() is None:
             time.sleep(0.01)
