@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -14,12 +14,16 @@ from rubricate.judge._types import Message
 from rubricate.rubric import Criterion, Rubric, derive_criterion_id
 
 __all__ = [
+    "convert_record",
     "criteria_from_records",
     "get_path",
     "iter_jsonl",
     "messages_from",
+    "read_jsonl_as",
     "rubric_from",
 ]
+
+T = TypeVar("T")
 
 _TEXT_KEYS = ("text", "criterion", "description", "title", "rubric")
 _POINT_KEYS = ("points", "weight", "score")
@@ -59,6 +63,34 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | InputEr
                 )
                 continue
             yield number, value
+
+
+def convert_record(
+    convert: Callable[..., T], *args: Any, file: str, line: int, **kwargs: Any
+) -> T | InputError:
+    """``convert(*args, **kwargs)``, or the ``InputError`` naming file and line when it rejects
+    its record (``KeyError``: a required field is missing; ``ValueError``: a bad value)."""
+    try:
+        return convert(*args, **kwargs)
+    except KeyError as error:
+        return InputError(
+            "required field is missing", file=file, line=line, field=str(error.args[0])
+        )
+    except ValueError as error:
+        return InputError(str(error), file=file, line=line)
+
+
+def read_jsonl_as(
+    path: str | Path, convert: Callable[[dict[str, Any], int], T]
+) -> Iterator[T | InputError]:
+    """``convert(record, line_number)`` per line of a JSONL file, lazily; an unreadable line
+    or a rejected record yields an ``InputError`` naming it (see ``convert_record``)."""
+    name = str(path)
+    for number, record in iter_jsonl(path):
+        if isinstance(record, InputError):
+            yield record
+        else:
+            yield convert_record(convert, record, number, file=name, line=number)
 
 
 def get_path(record: Mapping[str, Any], path: str) -> Any:

@@ -7,7 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from rubricate.errors import InputError
-from rubricate.formats._records import get_path, iter_jsonl, messages_from, rubric_from
+from rubricate.formats._records import (
+    get_path,
+    iter_jsonl,
+    messages_from,
+    read_jsonl_as,
+    rubric_from,
+)
 from rubricate.judge._types import Sample
 
 __all__ = ["DEFAULT_FIELDS", "read_generic", "read_responses", "sample_from_record"]
@@ -64,19 +70,10 @@ def read_generic(
     path: str | Path, fields: Mapping[str, str] | None = None
 ) -> Iterator[Sample | InputError]:
     """Samples of a JSONL file in any layout described by ``fields``."""
-    name = str(path)
-    for number, record in iter_jsonl(path):
-        if isinstance(record, InputError):
-            yield record
-            continue
-        try:
-            yield sample_from_record(record, fields, fallback_id=f"line-{number}")
-        except KeyError as error:
-            yield InputError(
-                "required field is missing", file=name, line=number, field=str(error.args[0])
-            )
-        except ValueError as error:
-            yield InputError(str(error), file=name, line=number)
+    yield from read_jsonl_as(
+        path,
+        lambda record, number: sample_from_record(record, fields, fallback_id=f"line-{number}"),
+    )
 
 
 def read_responses(path: str | Path) -> dict[str, str]:

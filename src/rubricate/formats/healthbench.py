@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rubricate.errors import InputError
-from rubricate.formats._records import iter_jsonl, messages_from, rubric_from
+from rubricate.formats._records import messages_from, read_jsonl_as, rubric_from
 from rubricate.judge._types import Sample
 
 ResponseSource = Literal["field", "ideal", "none"]
@@ -59,16 +59,6 @@ def read_healthbench(
     path: str | Path, *, response_source: ResponseSource = "field"
 ) -> Iterator[Sample | InputError]:
     """Samples of a HealthBench JSONL file; a bad line yields an ``InputError`` naming it."""
-    name = str(path)
-    for number, record in iter_jsonl(path):
-        if isinstance(record, InputError):
-            yield record
-            continue
-        try:
-            yield sample_from_healthbench(record, response_source=response_source)
-        except KeyError as error:
-            yield InputError(
-                "required field is missing", file=name, line=number, field=str(error.args[0])
-            )
-        except ValueError as error:
-            yield InputError(str(error), file=name, line=number)
+    yield from read_jsonl_as(
+        path, lambda record, _: sample_from_healthbench(record, response_source=response_source)
+    )

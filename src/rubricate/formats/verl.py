@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from rubricate.errors import InputError, MissingDependency
-from rubricate.formats._records import messages_from, rubric_from
+from rubricate.formats._records import convert_record, messages_from, rubric_from
 from rubricate.judge._types import Sample
 
 __all__ = ["read_verl_parquet", "rubric_items_from_verl", "sample_from_verl_row"]
@@ -62,14 +62,10 @@ def read_verl_parquet(path: str | Path, *, batch_size: int = 1024) -> Iterator[S
     for batch in handle.iter_batches(batch_size=batch_size):
         for row in batch.to_pylist():
             row_number += 1
-            try:
-                yield sample_from_verl_row(row, fallback_id=f"row-{row_number}")
-            except KeyError as error:
-                yield InputError(
-                    "required field is missing",
-                    file=name,
-                    line=row_number,
-                    field=str(error.args[0]),
-                )
-            except ValueError as error:
-                yield InputError(str(error), file=name, line=row_number)
+            yield convert_record(
+                sample_from_verl_row,
+                row,
+                fallback_id=f"row-{row_number}",
+                file=name,
+                line=row_number,
+            )

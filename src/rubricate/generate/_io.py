@@ -8,7 +8,7 @@ from typing import Any
 
 from rubricate import __version__
 from rubricate.errors import InputError
-from rubricate.formats._records import get_path, iter_jsonl, messages_from, rubric_from
+from rubricate.formats._records import get_path, messages_from, read_jsonl_as, rubric_from
 from rubricate.generate._types import GeneratedRubric, GenerationItem, Provenance, RubricItem
 from rubricate.judge._types import Message
 from rubricate.rubric import Criterion, Rubric
@@ -141,19 +141,9 @@ def read_generation_items(path: str | Path) -> Iterator[GenerationItem | InputEr
     """Items of a JSONL file, lazily; a bad line yields an ``InputError`` naming it."""
     if not Path(path).exists():
         raise InputError("file not found", file=str(path))
-    name = str(path)
-    for number, record in iter_jsonl(path):
-        if isinstance(record, InputError):
-            yield record
-            continue
-        try:
-            yield item_from_record(record, fallback_id=f"line-{number}")
-        except KeyError as error:
-            yield InputError(
-                "required field is missing", file=name, line=number, field=str(error.args[0])
-            )
-        except ValueError as error:
-            yield InputError(str(error), file=name, line=number)
+    yield from read_jsonl_as(
+        path, lambda record, number: item_from_record(record, fallback_id=f"line-{number}")
+    )
 
 
 def record_rubric(items: Sequence[RubricItem], rubric_id: str) -> Rubric:
