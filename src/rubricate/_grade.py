@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, replace
 
+from rubricate._ordered import map_in_order
 from rubricate._results import Counts, SampleResult, Tokens, VerdictRecord
 from rubricate.backends._protocol import Judge
 from rubricate.errors import BackendError, ConfigError, InputError, VerdictError
@@ -409,20 +410,17 @@ class Grader:
             # caches only the last prompt's prefix sees a sample's criteria back to back.
             1 if self.options.concurrency == 1 else max(8, 4 * self.options.concurrency)
         )
-        pending: deque[asyncio.Future[SampleResult | SkippedSample]] = deque()
+
+        def start(item: Sample | InputError) -> Awaitable[SampleResult | SkippedSample]:
+            if isinstance(item, InputError):
+                return _done(SkippedSample(str(item)))
+            return self._graded_or_skipped(item)
+
         try:
-            for item in samples:
-                if isinstance(item, InputError):
-                    pending.append(_done(SkippedSample(str(item))))
-                else:
-                    pending.append(asyncio.ensure_future(self._graded_or_skipped(item)))
-                while len(pending) >= window or (pending and pending[0].done()):
-                    yield await pending.popleft()
-            while pending:
-                yield await pending.popleft()
+            async with aclosing(map_in_order(samples, start, window)) as results:
+                async for result in results:
+                    yield result
         finally:
-            for future in pending:
-                future.cancel()
             self.flush()
 
 

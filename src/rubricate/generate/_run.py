@@ -7,18 +7,18 @@ every judgment is cached in the store, so re-running a killed job resumes at no 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rubricate._api import _open_store
 from rubricate._grade import GradeOptions, Grader
+from rubricate._ordered import map_in_order
 from rubricate._run import run_id_for
 from rubricate._sync import run_sync
 from rubricate.backends._protocol import Judge
@@ -159,7 +159,6 @@ class RubricGenerator:
     ) -> AsyncIterator[Generated | InputError]:
         """Results in input order; a bad record comes back as its ``InputError`` (counted as skipped)."""
         window = max(1, self.options.concurrency)
-        pending: deque[asyncio.Future[Generated | InputError]] = deque()
 
         async def one(item: GenerationItem | InputError) -> Generated | InputError:
             if isinstance(item, InputError):
@@ -171,16 +170,9 @@ class RubricGenerator:
                 self.on_item(generated)
             return generated
 
-        try:
-            for item in items:
-                pending.append(asyncio.ensure_future(one(item)))
-                while len(pending) >= window or (pending and pending[0].done()):
-                    yield await pending.popleft()
-            while pending:
-                yield await pending.popleft()
-        finally:
-            for future in pending:
-                future.cancel()
+        async with aclosing(map_in_order(items, one, window)) as results:
+            async for result in results:
+                yield result
 
 
 @dataclass(frozen=True)
