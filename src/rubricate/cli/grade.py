@@ -13,6 +13,26 @@ import typer
 from rubricate._grade import Grader
 from rubricate._run import grade_to_dir, rescore_results
 from rubricate.cli._app import EXIT_BACKEND, app, console, exit_on_error, setup_logging
+from rubricate.cli._options import (
+    CacheOption,
+    ConcurrencyOption,
+    ContextOption,
+    ExplainOption,
+    GroupSizeOption,
+    HedgeAfterOption,
+    JudgeModelOption,
+    JudgeOption,
+    JudgeUrlOption,
+    MaxRetriesOption,
+    MaxTokensOption,
+    MethodOption,
+    ProbabilitiesOption,
+    RpmOption,
+    SoftOption,
+    ThreadsOption,
+    TimeoutOption,
+    TpmOption,
+)
 from rubricate.cli._render import GradeProgress, summary_table
 from rubricate.config import JudgeSettings, build_judge, build_policy
 from rubricate.errors import ConfigError, InputError
@@ -115,68 +135,40 @@ def grade(
     policy_max_tokens: Annotated[
         int, typer.Option(help="Completion budget of sampled responses.")
     ] = 1024,
-    judge: Annotated[
-        str | None,
-        typer.Option(help="'openai' or 'local' (default: openai when --judge-url is given)."),
-    ] = None,
-    judge_url: Annotated[
-        list[str] | None,
-        typer.Option(help="OpenAI-compatible base URL (…/v1); repeat for a balanced pool."),
-    ] = None,
-    judge_model: Annotated[str | None, typer.Option(help="Judge model name on the server.")] = None,
+    judge: JudgeOption = None,
+    judge_url: JudgeUrlOption = None,
+    judge_model: JudgeModelOption = None,
     local_model: Annotated[
         str | None,
         typer.Option(
             help="Local judge: a GGUF path or a known model name (see `rubricate models`)."
         ),
     ] = None,
-    threads: Annotated[int | None, typer.Option(help="Local judge CPU threads.")] = None,
-    context: Annotated[int | None, typer.Option(help="Local judge context size in tokens.")] = None,
+    threads: ThreadsOption = None,
+    context: ContextOption = None,
     on_overflow: Annotated[
         str | None,
         typer.Option(
             help="Local judge, prompt longer than the context: 'error' (an error verdict, counted) or 'truncate' (cut the middle of the response, reported)."
         ),
     ] = None,
-    concurrency: Annotated[int | None, typer.Option(help="Judge calls in flight.")] = None,
-    rpm: Annotated[float | None, typer.Option(help="Requests-per-minute budget.")] = None,
-    tpm: Annotated[float | None, typer.Option(help="Tokens-per-minute budget.")] = None,
-    timeout: Annotated[float | None, typer.Option(help="Per-request timeout in seconds.")] = None,
-    max_retries: Annotated[
-        int | None, typer.Option(help="Retries per call on 429/5xx/timeouts.")
-    ] = None,
-    hedge_after: Annotated[
-        float | None,
-        typer.Option(help="Send a backup copy of a judge call unanswered after this many seconds."),
-    ] = None,
+    concurrency: ConcurrencyOption = None,
+    rpm: RpmOption = None,
+    tpm: TpmOption = None,
+    timeout: TimeoutOption = None,
+    max_retries: MaxRetriesOption = None,
+    hedge_after: HedgeAfterOption = None,
     mode: Annotated[
         str | None,
         typer.Option(help="per-criterion (one call each, prefix-cache friendly) or grouped."),
     ] = None,
-    group_size: Annotated[
-        int | None, typer.Option(help="Criteria per call in grouped mode.")
-    ] = None,
-    method: Annotated[
-        str | None, typer.Option(help="healthbench, normalized or weighted_mean.")
-    ] = None,
-    soft: Annotated[
-        bool, typer.Option("--soft", help="Score with the judge's P(met) where known.")
-    ] = False,
-    explain: Annotated[
-        bool, typer.Option("--explain", help="Ask for a short explanation per verdict.")
-    ] = False,
-    probabilities: Annotated[
-        bool, typer.Option("--probabilities", help="Ask remote judges for log-probabilities.")
-    ] = False,
-    max_tokens: Annotated[
-        int | None, typer.Option(help="Completion budget per judge call.")
-    ] = None,
-    cache: Annotated[
-        Path | None,
-        typer.Option(
-            help="SQLite cache file (default ~/.cache/rubricate/store.sqlite or RUBRICATE_CACHE)."
-        ),
-    ] = None,
+    group_size: GroupSizeOption = None,
+    method: MethodOption = None,
+    soft: SoftOption = False,
+    explain: ExplainOption = False,
+    probabilities: ProbabilitiesOption = False,
+    max_tokens: MaxTokensOption = None,
+    cache: CacheOption = None,
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Neither read nor write the cache (no resume).")
     ] = False,
