@@ -17,12 +17,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from rubricate._grade import GradeOptions, Grader
-from rubricate._run import grade_to_dir
 from rubricate.backends.scripted import ScriptedJudge
-from rubricate.judge import Message, Sample, build_request, load_template, render_shared
+from rubricate.engine import GradeOptions, Grader
+from rubricate.judge import build_request, load_template, render_shared
 from rubricate.rubric import Criterion, Rubric
+from rubricate.runs import grade_to_dir
 from rubricate.store import Store
+from rubricate.types import Message, Sample
 
 TARGET = 20_000
 

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from rubricate.backends.openai import OpenAIJudge
-from rubricate.judge import JudgeRequest, Message
+from rubricate.types import JudgeRequest, Message
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -51,11 +51,11 @@ import httpx
 
 import rubricate
 from _llama_server import LlamaServer, SchemaProxy
-from rubricate.backends._protocol import Judge
+from rubricate.backends import Judge
 from rubricate.backends.llamacpp import LlamaCppJudge
 from rubricate.backends.openai import OpenAIJudge
-from rubricate.judge import JudgeReply, JudgeRequest, Message, Sample
 from rubricate.models import resolve_model
+from rubricate.types import JudgeReply, JudgeRequest, Message, Sample
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "healthbench_dev.jsonl"
 BASELINE = "rubricate-per-criterion"

@@ -31,17 +31,10 @@ from pathlib import Path
 
 from rubricate.backends.llamacpp import LlamaCppJudge
 from rubricate.errors import VerdictError
-from rubricate.judge import (
-    JudgeRequest,
-    Message,
-    Sample,
-    build_request,
-    load_template,
-    render_shared,
-)
-from rubricate.judge._parse import parse_single_reply
+from rubricate.judge import build_request, load_template, parse_single_reply, render_shared
 from rubricate.models import MODELS, model_status, resolve_model
 from rubricate.rubric import Criterion, Rubric
+from rubricate.types import JudgeRequest, Message, Sample
 
 CHECKS = Path(__file__).resolve().parent.parent / "tests" / "data" / "judge_checks.jsonl"
 

@@ -1,7 +1,7 @@
 """A GRPO-sized step against ``rubricate serve``: concurrent OpenRLHF ``/get_reward`` requests.
 
 Three processes on loopback: the fake judge (``tests.support.judge_server``, fixed latency per
-call and a cap on calls it serves at once), the reward server (``python -m rubricate.server``)
+call and a cap on calls it serves at once), the reward server (``python -m rubricate serve``)
 and this load generator. Each step sends ``--rollouts`` requests at once (one rollout each, as
 OpenRLHF's executor does), ``--group-size`` completions per prompt, ``--criteria`` per rubric;
 every step uses fresh completions, so nothing comes from the cache. Reports per step: time as a
@@ -34,7 +34,7 @@ from typing import Any
 
 import httpx
 
-from rubricate.backends._http import HttpPool
+from rubricate.backends import HttpPool
 
 ROOT = Path(__file__).resolve().parents[1]
 logger = logging.getLogger("bench.reward_server_load")
@@ -165,7 +165,7 @@ async def _run(args: argparse.Namespace) -> int:
         server_flags += f" --hedge-after {args.hedge_after}"
     cache = ["--cache", str(workdir / "cache.sqlite")]
     env = {k: v for k, v in os.environ.items() if not k.startswith("RUBRICATE_")}
-    command = [sys.executable, "-m", "rubricate.server", *server_flags.split(), *cache]
+    command = [sys.executable, "-m", "rubricate", "serve", *server_flags.split(), *cache]
     server = _start(command, workdir / "server.log", env=env)
     calls = args.rollouts * args.criteria
     bound = math.ceil(calls / args.cap) * args.latency

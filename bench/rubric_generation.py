@@ -29,10 +29,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rubricate._grade import Grader
-from rubricate._results import SampleResult
-from rubricate.backends._protocol import Judge
+from rubricate.backends import Judge
 from rubricate.config import JudgeSettings, build_judge
+from rubricate.engine import Grader
 from rubricate.generate import (
     Generated,
     GenerateOptions,
@@ -40,11 +39,12 @@ from rubricate.generate import (
     RubricGenerator,
     item_from_record,
 )
-from rubricate.judge._parse import _json_objects
-from rubricate.judge._types import JudgeRequest, Message, Sample, Verdict
+from rubricate.judge import json_objects
+from rubricate.results import SampleResult
 from rubricate.rubric import Rubric
 from rubricate.scoring import score_sample
 from rubricate.store import Store
+from rubricate.types import JudgeRequest, Message, Sample, Verdict
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "judgebench_gpt-4o.jsonl"
@@ -102,7 +102,7 @@ async def _ask_pairwise(judge: Judge, question: str, first: str, second: str) ->
     if reply.probabilities:
         return reply.probabilities.get("A")
     text = reply.text if reply.text.lstrip().startswith("{") else PAIRWISE_PREFIX + reply.text
-    for value in _json_objects(text):
+    for value in json_objects(text):
         if isinstance(value, dict) and value.get("better") in ("A", "B"):
             return 1.0 if value["better"] == "A" else 0.0
     return None

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rubricate.judge import Message, Sample
 from rubricate.rubric import Criterion, Rubric
+from rubricate.types import Message, Sample
 
 
 def make_sample(

@@ -10,17 +10,16 @@ Rubrics in, verdicts out, scores and rewards on top::
     print(result.summary.score)
 """
 
-__version__ = "0.1.0"
-
 from rubricate._api import GradeResult, grade, grade_async
-from rubricate._grade import GradeOptions, Grader
-from rubricate._results import RunSummary, SampleResult, VerdictRecord
-from rubricate._run import grade_to_dir, rescore_results
+from rubricate.engine import GradeOptions, Grader
 from rubricate.formats import read_samples
-from rubricate.judge import Message, Sample, Verdict
+from rubricate.results import RunSummary, SampleResult, VerdictRecord
 from rubricate.rubric import Criterion, Rubric, Scale
+from rubricate.runs import grade_to_dir, rescore_results
 from rubricate.scoring import SampleScore, score_sample, summarize
 from rubricate.store import Store
+from rubricate.types import Message, Sample, Verdict
+from rubricate.version import __version__
 
 __all__ = [
     "Criterion",

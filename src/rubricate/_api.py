@@ -7,14 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rubricate._grade import GradeOptions, Grader, SkippedSample
-from rubricate._results import RunSummary, SampleResult
-from rubricate._run import RunAccumulator
-from rubricate._sync import run_sync
-from rubricate.backends._protocol import Judge
+from rubricate.backends import Judge
+from rubricate.engine import GradeOptions, Grader, SkippedSample, run_sync
 from rubricate.errors import InputError
-from rubricate.judge._types import Sample
-from rubricate.store import Store
+from rubricate.results import RunSummary, SampleResult
+from rubricate.runs import RunAccumulator
+from rubricate.store import Store, open_store
+from rubricate.types import Sample
 
 __all__ = ["GradeResult", "grade", "grade_async"]
 
@@ -25,12 +24,6 @@ class GradeResult:
 
     results: list[SampleResult]
     summary: RunSummary
-
-
-def _open_store(store: Store | str | Path | None) -> tuple[Store | None, bool]:
-    if store is None or isinstance(store, Store):
-        return store, False
-    return Store(store), True
 
 
 async def grade_async(
@@ -54,7 +47,7 @@ async def grade_async(
         seed: bootstrap seed of the summary.
         **options: fields of ``GradeOptions`` (mode, group_size, method, soft, explain, ...).
     """
-    opened, owned = _open_store(store)
+    opened, owned = open_store(store)
     grader = Grader(judge, store=opened, options=GradeOptions(**options), policy=policy)
     accumulator = RunAccumulator()
     results: list[SampleResult] = []

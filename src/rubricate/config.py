@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from rubricate._grade import GradeOptions
-from rubricate.backends._protocol import Judge
+from rubricate.backends import Judge
+from rubricate.engine import GradeOptions
 from rubricate.errors import ConfigError
 
 __all__ = ["JudgeSettings", "build_judge", "build_policy", "default_cache_path"]

@@ -23,14 +23,14 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from rubricate._grade import Grader
-from rubricate._results import Counts, RunSummary, SampleResult, Tokens
-from rubricate._run import OnInvalid, RunAccumulator, _write_json
 from rubricate.config import JudgeSettings, build_judge
+from rubricate.engine import Grader
 from rubricate.errors import ConfigError, InputError, MissingDependency
-from rubricate.judge._types import Message, Sample
+from rubricate.results import Counts, RunSummary, SampleResult, Tokens
 from rubricate.rubric import Rubric
+from rubricate.runs import OnInvalid, RunAccumulator, write_json
 from rubricate.store import Store
+from rubricate.types import Message, Sample
 
 __all__ = ["grade_on_ray", "sample_from_row", "sample_to_row"]
 
@@ -230,7 +230,7 @@ def grade_on_ray(
         elapsed_s=time.perf_counter() - started,
         seed=seed,
     )
-    _write_json(out / "summary.json", summary.model_dump(mode="json"))
+    write_json(out / "summary.json", summary.model_dump(mode="json"))
     return summary
 
 

@@ -13,7 +13,7 @@ import trustme
 from rubricate.backends._http import HttpPool, ProtocolViolation
 from rubricate.backends.openai import OpenAIJudge, _proxied
 from rubricate.errors import BackendError
-from rubricate.judge import JudgeRequest, Message
+from rubricate.types import JudgeRequest, Message
 
 # One scripted reply per request: bytes to write, then whether to close the connection.
 Reply = tuple[bytes, bool]

@@ -8,7 +8,7 @@ import pytest
 
 from rubricate.backends._limits import RateLimiter, estimate_tokens
 from rubricate.errors import ConfigError
-from rubricate.judge import Message
+from rubricate.types import Message
 
 
 class FakeClock:

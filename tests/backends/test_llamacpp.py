@@ -12,18 +12,12 @@ from pathlib import Path
 import pytest
 
 import rubricate
-from rubricate.backends.llamacpp import LlamaCppJudge, _choice_of, _JsonEnd, _PrefixTurns
+from rubricate.backends.llamacpp import LlamaCppJudge, _choice_of, _PrefixTurns
 from rubricate.errors import BackendError, MissingDependency, ModelError
-from rubricate.judge import (
-    JudgeRequest,
-    Message,
-    Sample,
-    build_request,
-    load_template,
-    render_shared,
-)
+from rubricate.judge import JsonEnd, build_request, load_template, render_shared
 from rubricate.judge._parse import parse_single_reply
 from rubricate.rubric import Criterion, Rubric
+from rubricate.types import JudgeRequest, Message, Sample
 
 # --- pure helpers (no model) ------------------------------------------------------
 
@@ -56,7 +50,7 @@ def test_choice_tokens_ignore_case_and_one_leading_space() -> None:
 
 
 def test_json_end_finds_the_closing_brace_outside_strings() -> None:
-    scanner = _JsonEnd()
+    scanner = JsonEnd()
     assert not scanner.feed(b'Sure "x}" {"explanation": "a } and \\" quote", ')
     assert not scanner.feed(b'"nested": {"a": 1}')
     assert scanner.feed(b', "verdict": "met"} trailing')

@@ -19,7 +19,8 @@ from rubricate.backends._limits import Slots
 from rubricate.backends._retry import backoff_delay, parse_retry_after, with_retries
 from rubricate.backends.openai import OpenAIJudge, _within, choice_probabilities
 from rubricate.errors import BackendError, ConfigError
-from rubricate.judge import ANSWER_PREFIX, JudgeRequest, Message
+from rubricate.judge import ANSWER_PREFIX
+from rubricate.types import JudgeRequest, Message
 from tests.support.judge_server import DEFAULT_FAULTS, GARBAGE_CONTENT, JudgeServer
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,7 +11,7 @@ import pytest
 from rubricate.backends.openai import OpenAIJudge
 from rubricate.backends.pool import POOL_MEMBER_RETRIES, JudgePool, create_openai_judge
 from rubricate.errors import BackendError, ConfigError
-from rubricate.judge import JudgeReply, JudgeRequest, Message
+from rubricate.types import JudgeReply, JudgeRequest, Message
 from tests.support.judge_server import JudgeServer, default_decide
 
 REQUEST = JudgeRequest(messages=(Message("user", "hi"),), criterion_ids=("c",))

@@ -8,8 +8,8 @@ import pytest
 import rubricate
 from rubricate.backends.scripted import ScriptedJudge, criteria_in
 from rubricate.errors import BackendError, InputError
-from rubricate.judge import JudgeReply
 from rubricate.rubric import Criterion, Rubric
+from rubricate.types import JudgeReply
 from tests.helpers import make_sample
 
 

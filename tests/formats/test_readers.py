@@ -4,7 +4,7 @@ import pytest
 
 from rubricate.errors import InputError
 from rubricate.formats import detect_format, read_responses, read_samples
-from rubricate.judge import Sample
+from rubricate.types import Sample
 from tests.helpers import SHARED_DATA, healthbench_line, write_jsonl
 
 SHARED = SHARED_DATA / "healthbench_dev.jsonl"

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from rubricate.backends.scripted import ScriptedJudge, criteria_in
-from rubricate.judge._types import JudgeRequest
+from rubricate.types import JudgeRequest
 
 _RESPONSE = re.compile(r"<(response-[0-9a-f]{16})>\n(.*?)\n</\1>", re.DOTALL)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rubricate.generate import GenerateOptions, GenerationItem, generate_rubrics
 from rubricate.generate._contrastive import consistent
-from rubricate.judge._types import JudgeRequest, Message
 from rubricate.store import Store
+from rubricate.types import JudgeRequest, Message
 
 from .conftest import criteria_json, scripted
 

@@ -6,7 +6,7 @@ import json
 
 from rubricate.formats import read_healthbench
 from rubricate.generate import GenerationItem, generate_rubrics, read_generation_items
-from rubricate.judge._types import JudgeRequest, Message
+from rubricate.types import JudgeRequest, Message
 
 from .conftest import criteria_json, generation_prompts, scripted
 

@@ -22,9 +22,9 @@ from rubricate.generate import (
     RubricBank,
     generate_rubrics,
 )
-from rubricate.judge._types import Message
 from rubricate.rubric import Criterion, Rubric
 from rubricate.store import Store
+from rubricate.types import Message
 
 MODEL = "smollm2-135m"
 

@@ -8,8 +8,8 @@ import pytest
 
 from rubricate.errors import ConfigError
 from rubricate.generate import GenerateOptions, GenerationItem, RefineOptions, generate_rubrics
-from rubricate.judge._types import JudgeRequest, Message
 from rubricate.rubric import Criterion, Rubric
+from rubricate.types import JudgeRequest, Message
 
 from .conftest import criteria_json, scripted
 

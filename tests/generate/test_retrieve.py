@@ -8,8 +8,8 @@ import pytest
 
 from rubricate.errors import ConfigError, InputError
 from rubricate.generate import BankEntry, GenerationItem, RubricBank, generate_rubrics
-from rubricate.judge._types import JudgeRequest, Message
 from rubricate.rubric import Criterion
+from rubricate.types import JudgeRequest, Message
 
 from .conftest import criteria_json, generation_prompts, scripted
 

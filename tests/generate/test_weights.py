@@ -12,8 +12,8 @@ from rubricate.generate import (
     redundant_pairs,
     satisfaction_rates,
 )
-from rubricate.judge._types import Verdict
 from rubricate.rubric import Criterion
+from rubricate.types import Verdict
 
 # Six responses in three labelled pairs (0 > 1, 2 > 3, 4 > 5), two criteria.
 MATRIX = np.array([[1, 0], [0, 0], [0, 1], [0, 0], [1, 1], [0, 1]], dtype=float)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rubricate.generate import GenerateOptions, Rules
 from rubricate.generate._write import Writer
-from rubricate.judge._types import JudgeRequest, Message
 from rubricate.store import Store
+from rubricate.types import JudgeRequest, Message
 
 from .conftest import criteria_json, generation_prompts, scripted
 

@@ -13,7 +13,7 @@ import pytest
 import rubricate
 from rubricate.backends.openai import OpenAIJudge
 from rubricate.formats import read_samples
-from rubricate.judge import Sample
+from rubricate.types import Sample
 from tests.helpers import SHARED_DATA
 from tests.support.judge_server import JudgeServer
 

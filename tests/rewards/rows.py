@@ -6,10 +6,10 @@ import copy
 from typing import Any
 
 import rubricate
-from rubricate._sync import run_sync
 from rubricate.backends.openai import OpenAIJudge
-from rubricate.judge import Message, Sample
+from rubricate.engine import run_sync
 from rubricate.rewards._inputs import parse_rubric
+from rubricate.types import Message, Sample
 
 RUBRIC: list[dict[str, Any]] = [
     {"criterion": "States that the answer is 4", "points": 5, "tags": {"axis": "accuracy"}},

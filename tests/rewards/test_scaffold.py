@@ -8,7 +8,6 @@ from itertools import pairwise
 import pytest
 
 from rubricate.errors import ConfigError
-from rubricate.judge import Message
 from rubricate.rewards import (
     group_fraction,
     reveal_fraction,
@@ -17,6 +16,7 @@ from rubricate.rewards import (
     step_fraction,
 )
 from rubricate.rubric import Criterion, Rubric
+from rubricate.types import Message
 
 RUBRIC = Rubric(
     id="r",

@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 
 from rubricate.backends.scripted import ScriptedJudge
 from rubricate.errors import ConfigError
-from rubricate.judge import Message, Sample, Verdict
 from rubricate.rewards import RewardEngine, Shaping, normalize_groups, shape_scores, with_fallback
 from rubricate.rewards._settings import reward_settings
 from rubricate.rubric import Criterion, Rubric
 from rubricate.scoring import score_sample
+from rubricate.types import Message, Sample, Verdict
 
 scores = st.lists(st.one_of(st.none(), st.floats(-3, 3, allow_nan=False)), min_size=1, max_size=12)
 

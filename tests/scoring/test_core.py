@@ -4,9 +4,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rubricate.judge import Verdict
 from rubricate.rubric import Criterion, Rubric, Scale
 from rubricate.scoring import criterion_value, score_sample, summarize
+from rubricate.types import Verdict
 
 
 def rubric_of(points, tags=None, required=None, **kwargs) -> Rubric:

@@ -56,7 +56,7 @@ def test_serve_process_answers_openrlhf(tmp_path: Path) -> None:
     env["PYTHONPATH"] = str(ROOT / "src")
     with JudgeServer() as judge:
         command = [
-            sys.executable, "-m", "rubricate.server", "--port", str(port), "--judge-url", judge.url,
+            sys.executable, "-m", "rubricate", "serve", "--port", str(port), "--judge-url", judge.url,
             "--judge-model", "stub", "--cache", str(tmp_path / "c.sqlite"), "--rubrics", str(book),
             "--max-retries", "0",
         ]  # fmt: skip

@@ -3,8 +3,8 @@ import sqlite3
 import pytest
 
 from rubricate.errors import ConfigError
-from rubricate.judge import Verdict
 from rubricate.store import Store, judgment_key
+from rubricate.types import Verdict
 
 
 def test_roundtrip_and_errors_not_cached(tmp_path) -> None:

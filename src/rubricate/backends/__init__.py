@@ -5,6 +5,7 @@
 the CPU, ``ScriptedJudge`` answers from a function for unit tests.
 """
 
+from rubricate.backends._http import HttpPool
 from rubricate.backends._limits import RateLimiter
 from rubricate.backends._protocol import Judge
 from rubricate.backends._retry import with_retries
@@ -13,6 +14,7 @@ from rubricate.backends.pool import JudgePool, create_openai_judge
 from rubricate.backends.scripted import ScriptedJudge
 
 __all__ = [
+    "HttpPool",
     "Judge",
     "JudgePool",
     "OpenAIJudge",

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from rubricate.backends._retry import SleepFn
 from rubricate.errors import ConfigError
-from rubricate.judge._types import Message
+from rubricate.types import Message
 
 __all__ = ["RateLimiter", "Slots", "estimate_tokens"]
 

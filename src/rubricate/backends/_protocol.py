@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from rubricate.judge._types import JudgeReply, JudgeRequest
+from rubricate.types import JudgeReply, JudgeRequest
 
 
 @runtime_checkable

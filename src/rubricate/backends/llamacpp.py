@@ -36,7 +36,8 @@ from typing import Any, Literal
 import numpy as np
 
 from rubricate.errors import BackendError, ConfigError, MissingDependency, ModelError
-from rubricate.judge._types import JudgeReply, JudgeRequest, Message, Usage
+from rubricate.judge import JsonEnd
+from rubricate.types import JudgeReply, JudgeRequest, Message, Usage
 
 __all__ = ["LlamaCppJudge"]
 
@@ -67,34 +68,6 @@ def _import_llama_cpp() -> Any:
 class _Prompt:
     tokens: list[int]
     cut: tuple[int, int] | None  # token range that may be shortened on overflow
-
-
-class _JsonEnd:
-    """Finds where the first top-level JSON object of a byte stream closes."""
-
-    def __init__(self) -> None:
-        self.depth = 0
-        self.in_string = False
-        self.escaped = False
-
-    def feed(self, data: bytes) -> bool:
-        for byte in data:
-            if self.in_string:
-                if self.escaped:
-                    self.escaped = False
-                elif byte == 0x5C:
-                    self.escaped = True
-                elif byte == 0x22:
-                    self.in_string = False
-            elif byte == 0x22 and self.depth:  # quotes in prose before the object are not JSON
-                self.in_string = True
-            elif byte == 0x7B:
-                self.depth += 1
-            elif byte == 0x7D and self.depth:
-                self.depth -= 1
-                if self.depth == 0:
-                    return True
-        return False
 
 
 def _choice_of(piece: bytes, choices: tuple[str, ...]) -> int | None:
@@ -510,7 +483,7 @@ class LlamaCppJudge:
         budget = max(1, request.max_tokens)
         tokens = self._fit(self._prompt(request, prefill), reserve=budget)
         reused = self._evaluate(tokens)
-        scanner = _JsonEnd()
+        scanner = JsonEnd()
         scanner.feed(prefill.encode("utf-8"))
         out: list[int] = []
         for _ in range(budget):

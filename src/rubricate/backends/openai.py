@@ -25,7 +25,7 @@ from rubricate.backends._http import HttpPool, RawResponse
 from rubricate.backends._limits import RateLimiter, Slots, estimate_tokens
 from rubricate.backends._retry import SleepFn, http_error, with_retries
 from rubricate.errors import BackendError, ConfigError
-from rubricate.judge._types import JudgeReply, JudgeRequest, Message, Usage
+from rubricate.types import JudgeReply, JudgeRequest, Message, Usage
 
 __all__ = ["OpenAIJudge", "choice_probabilities"]
 

@@ -14,7 +14,7 @@ from rubricate.backends._protocol import Judge
 from rubricate.backends._retry import SleepFn, backoff_delay
 from rubricate.backends.openai import OpenAIJudge
 from rubricate.errors import BackendError, ConfigError
-from rubricate.judge._types import JudgeReply, JudgeRequest, Message
+from rubricate.types import JudgeReply, JudgeRequest, Message
 
 __all__ = ["POOL_MEMBER_RETRIES", "JudgePool", "MemberState", "create_openai_judge"]
 

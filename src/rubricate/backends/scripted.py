@@ -9,7 +9,7 @@ import json
 import re
 from collections.abc import Callable
 
-from rubricate.judge._types import JudgeReply, JudgeRequest, Usage
+from rubricate.types import JudgeReply, JudgeRequest, Usage
 
 __all__ = ["ScriptedJudge", "criteria_in"]
 

@@ -9,8 +9,8 @@ from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn,
 from rich.table import Table
 from rich.text import Text
 
-from rubricate._grade import Grader
-from rubricate._results import RunSummary
+from rubricate.engine import Grader
+from rubricate.results import RunSummary
 
 
 class _RateColumn(ProgressColumn):

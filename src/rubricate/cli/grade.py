@@ -10,8 +10,6 @@ from typing import Annotated, Any
 
 import typer
 
-from rubricate._grade import Grader
-from rubricate._run import grade_to_dir, rescore_results
 from rubricate.cli._app import EXIT_BACKEND, app, console, exit_on_error, setup_logging
 from rubricate.cli._options import (
     CacheOption,
@@ -35,10 +33,12 @@ from rubricate.cli._options import (
 )
 from rubricate.cli._render import GradeProgress, summary_table
 from rubricate.config import JudgeSettings, build_judge, build_policy
+from rubricate.engine import Grader
 from rubricate.errors import ConfigError, InputError
 from rubricate.formats import read_responses, read_samples
-from rubricate.judge._types import Sample
+from rubricate.runs import grade_to_dir, rescore_results
 from rubricate.store import Store
+from rubricate.types import Sample
 
 GRADE_HELP = """Grade a dataset with an LLM judge and write a run directory.
 

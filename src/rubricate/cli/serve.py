@@ -132,7 +132,7 @@ def serve(
             from rubricate.server import ServerSettings, create_app
         except ImportError as error:
             raise MissingDependency("fastapi and uvicorn", "server") from error
-        from rubricate.rewards._settings import reward_settings
+        from rubricate.rewards import reward_settings
 
         if max_pending < 1:
             raise ConfigError("--max-pending must be at least 1")

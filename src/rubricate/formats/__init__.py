@@ -7,6 +7,15 @@ from pathlib import Path
 from typing import Literal
 
 from rubricate.errors import InputError
+from rubricate.formats._records import (
+    convert_record,
+    criteria_from_records,
+    get_path,
+    iter_jsonl,
+    messages_from,
+    read_jsonl_as,
+    rubric_from,
+)
 from rubricate.formats.generic import (
     DEFAULT_FIELDS,
     read_generic,
@@ -15,7 +24,7 @@ from rubricate.formats.generic import (
 )
 from rubricate.formats.healthbench import ResponseSource, read_healthbench, sample_from_healthbench
 from rubricate.formats.verl import read_verl_parquet, rubric_items_from_verl, sample_from_verl_row
-from rubricate.judge._types import Sample
+from rubricate.types import Sample
 
 Format = Literal["auto", "healthbench", "verl", "jsonl"]
 
@@ -23,12 +32,19 @@ __all__ = [
     "DEFAULT_FIELDS",
     "Format",
     "ResponseSource",
+    "convert_record",
+    "criteria_from_records",
     "detect_format",
+    "get_path",
+    "iter_jsonl",
+    "messages_from",
     "read_generic",
     "read_healthbench",
+    "read_jsonl_as",
     "read_responses",
     "read_samples",
     "read_verl_parquet",
+    "rubric_from",
     "rubric_items_from_verl",
     "sample_from_healthbench",
     "sample_from_record",

@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from rubricate.errors import InputError
-from rubricate.judge._types import Message
 from rubricate.rubric import Criterion, Rubric, derive_criterion_id
+from rubricate.types import Message
 
 __all__ = [
     "convert_record",

@@ -14,7 +14,7 @@ from rubricate.formats._records import (
     read_jsonl_as,
     rubric_from,
 )
-from rubricate.judge._types import Sample
+from rubricate.types import Sample
 
 __all__ = ["DEFAULT_FIELDS", "read_generic", "read_responses", "sample_from_record"]
 

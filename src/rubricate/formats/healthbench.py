@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from rubricate.errors import InputError
 from rubricate.formats._records import messages_from, read_jsonl_as, rubric_from
-from rubricate.judge._types import Sample
+from rubricate.types import Sample
 
 ResponseSource = Literal["field", "ideal", "none"]
 

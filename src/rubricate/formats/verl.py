@@ -8,7 +8,7 @@ from typing import Any
 
 from rubricate.errors import InputError, MissingDependency
 from rubricate.formats._records import convert_record, messages_from, rubric_from
-from rubricate.judge._types import Sample
+from rubricate.types import Sample
 
 __all__ = ["read_verl_parquet", "rubric_items_from_verl", "sample_from_verl_row"]
 

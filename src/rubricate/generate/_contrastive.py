@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import logging
 
-from rubricate._grade import Grader
-from rubricate._results import SampleResult
+from rubricate.engine import Grader
 from rubricate.generate._templates import load_generation_template
 from rubricate.generate._types import Generated, GenerationItem
 from rubricate.generate._validate import Rules
 from rubricate.generate._write import ANSWER_PREFIX, Writer
-from rubricate.judge._prompt import response_nonce
-from rubricate.judge._types import Sample
+from rubricate.judge import response_nonce
+from rubricate.results import SampleResult
 from rubricate.rubric import Criterion, Rubric
+from rubricate.types import Sample
 
 __all__ = ["consistent", "contrastive"]
 

@@ -6,12 +6,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from rubricate import __version__
 from rubricate.errors import InputError
-from rubricate.formats._records import get_path, messages_from, read_jsonl_as, rubric_from
+from rubricate.formats import get_path, messages_from, read_jsonl_as, rubric_from
 from rubricate.generate._types import GeneratedRubric, GenerationItem, Provenance, RubricItem
-from rubricate.judge._types import Message
 from rubricate.rubric import Criterion, Rubric
+from rubricate.types import Message
+from rubricate.version import __version__
 
 __all__ = ["item_from_record", "read_generation_items", "record_rubric", "rubric_record"]
 

@@ -17,8 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from rubricate._grade import Grader
-from rubricate._results import SampleResult
+from rubricate.engine import Grader
 from rubricate.errors import ConfigError
 from rubricate.generate._dedup import text_similarity
 from rubricate.generate._templates import load_generation_template
@@ -32,9 +31,10 @@ from rubricate.generate._weights import (
     satisfaction_rates,
 )
 from rubricate.generate._write import Writer
-from rubricate.judge._types import Sample, Verdict
+from rubricate.results import SampleResult
 from rubricate.rubric import Criterion, Rubric
 from rubricate.scoring import score_sample
+from rubricate.types import Sample, Verdict
 
 __all__ = ["RefineOptions", "refine"]
 

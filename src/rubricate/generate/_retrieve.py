@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from rubricate.errors import InputError, MissingDependency
-from rubricate.formats._records import iter_jsonl, messages_from, rubric_from
+from rubricate.formats import iter_jsonl, messages_from, rubric_from
 from rubricate.generate._dedup import Embedder
 from rubricate.generate._from_prompt import from_prompt
 from rubricate.generate._types import Generated, GenerationItem

@@ -16,12 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rubricate._api import _open_store
-from rubricate._grade import GradeOptions, Grader
-from rubricate._ordered import map_in_order
-from rubricate._run import run_id_for
-from rubricate._sync import run_sync
-from rubricate.backends._protocol import Judge
+from rubricate.backends import Judge
+from rubricate.engine import GradeOptions, Grader, map_in_order, run_sync
 from rubricate.errors import ConfigError, InputError
 from rubricate.generate._contrastive import contrastive
 from rubricate.generate._dedup import Embedder
@@ -39,7 +35,8 @@ from rubricate.generate._types import (
     Strategy,
 )
 from rubricate.generate._write import Writer
-from rubricate.store import Store
+from rubricate.runs import run_id_for
+from rubricate.store import Store, open_store
 
 __all__ = [
     "GenerationResult",
@@ -194,7 +191,7 @@ async def generate_rubrics_async(
     **kwargs: Any,
 ) -> GenerationResult:
     """Generate rubrics for ``items`` with ``strategy``; ``kwargs`` go to ``RubricGenerator``."""
-    opened, owned = _open_store(store)
+    opened, owned = open_store(store)
     try:
         runner = RubricGenerator(strategy, generator, store=opened, **kwargs)
         rubrics: list[GeneratedRubric] = []

@@ -8,7 +8,7 @@ from functools import lru_cache
 from importlib import resources
 from string import Template
 
-from rubricate.judge._types import Message
+from rubricate.types import Message
 
 __all__ = ["TEMPLATE_NAMES", "GenerationTemplate", "load_generation_template"]
 

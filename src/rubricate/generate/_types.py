@@ -10,8 +10,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from rubricate.errors import ConfigError
-from rubricate.judge._types import Message
 from rubricate.rubric import Criterion, Rubric
+from rubricate.types import Message
 
 __all__ = [
     "IMPORTANCE_POINTS",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rubricate.errors import VerdictError
-from rubricate.judge._parse import _json_objects
+from rubricate.judge import json_objects
 from rubricate.rubric import Criterion
 
 __all__ = [
@@ -124,7 +124,7 @@ class Rejection:
 def parse_criteria_reply(text: str) -> list[Any]:
     """The ``criteria`` list of a reply; ``VerdictError`` when there is not exactly one such object."""
     found = []
-    for value in _json_objects(text):
+    for value in json_objects(text):
         if isinstance(value, dict) and isinstance(value.get("criteria"), list):
             found.append(value["criteria"])
     if not found:

@@ -11,9 +11,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from rubricate.judge._types import Verdict
 from rubricate.rubric import Criterion
 from rubricate.scoring import criterion_value
+from rubricate.types import Verdict
 
 __all__ = [
     "correlation_weights",

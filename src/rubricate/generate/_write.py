@@ -14,8 +14,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from rubricate.backends._protocol import Judge
-from rubricate.backends.llamacpp import _JsonEnd
+from rubricate.backends import Judge
 from rubricate.errors import BackendError, VerdictError
 from rubricate.generate._dedup import Embedder, dedup_criteria
 from rubricate.generate._types import GenerateOptions, GenerationStats
@@ -26,9 +25,10 @@ from rubricate.generate._validate import (
     describe_rejections,
     parse_criteria_reply,
 )
-from rubricate.judge._types import JudgeRequest, Message
+from rubricate.judge import JsonEnd
 from rubricate.rubric import Criterion
 from rubricate.store import Store
+from rubricate.types import JudgeRequest, Message
 
 __all__ = ["ANSWER_PREFIX", "Writer", "Written", "generation_key"]
 
@@ -100,7 +100,7 @@ class Written:
 
 def _cut_off(text: str) -> bool:
     """Whether a reply stops inside its first JSON object (the token limit cut it)."""
-    scanner = _JsonEnd()
+    scanner = JsonEnd()
     return not scanner.feed(text.encode("utf-8")) and scanner.depth > 0
 
 

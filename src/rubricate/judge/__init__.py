@@ -1,5 +1,12 @@
 """Judge requests, prompt templates and verdict parsing (pure, no I/O)."""
 
+from rubricate.judge._json import JsonEnd
+from rubricate.judge._parse import (
+    json_objects,
+    normalise_label,
+    parse_group_reply,
+    parse_single_reply,
+)
 from rubricate.judge._prompt import (
     ANSWER_PREFIX,
     Mode,
@@ -10,33 +17,18 @@ from rubricate.judge._prompt import (
     render_shared,
     response_nonce,
 )
-from rubricate.judge._types import (
-    GRADABLE_LABELS,
-    VERDICT_LABELS,
-    JudgeReply,
-    JudgeRequest,
-    Message,
-    Sample,
-    Usage,
-    Verdict,
-    VerdictLabel,
-)
 
 __all__ = [
     "ANSWER_PREFIX",
-    "GRADABLE_LABELS",
-    "VERDICT_LABELS",
-    "JudgeReply",
-    "JudgeRequest",
-    "Message",
+    "JsonEnd",
     "Mode",
     "PromptTemplate",
-    "Sample",
-    "Usage",
-    "Verdict",
-    "VerdictLabel",
     "build_request",
+    "json_objects",
     "load_template",
+    "normalise_label",
+    "parse_group_reply",
+    "parse_single_reply",
     "render_for_debug",
     "render_shared",
     "response_nonce",

@@ -15,10 +15,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from rubricate.errors import VerdictError
-from rubricate.judge._types import Verdict
 from rubricate.rubric import Criterion
+from rubricate.types import Verdict
 
-__all__ = ["normalise_label", "parse_group_reply", "parse_single_reply"]
+__all__ = ["json_objects", "normalise_label", "parse_group_reply", "parse_single_reply"]
 
 _FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
 _decoder = json.JSONDecoder()
@@ -60,7 +60,7 @@ def normalise_label(value: Any) -> str | None:
     return _LABEL_ALIASES.get(key)
 
 
-def _json_objects(text: str) -> list[Any]:
+def json_objects(text: str) -> list[Any]:
     """Top-level JSON values in ``text``: the whole text, else fenced blocks, else objects in prose."""
     stripped = text.strip()
     try:
@@ -177,7 +177,7 @@ def parse_single_reply(
     if canonical is not None and criterion.scale.kind != "ordinal":
         return Verdict(criterion.id, canonical, probability=p_met)
     found: list[Verdict] = []
-    for value in _json_objects(text):
+    for value in json_objects(text):
         candidates: list[Mapping[str, Any]] = []
         if isinstance(value, dict):
             items = value.get("verdicts")
@@ -238,7 +238,7 @@ def parse_group_reply(
     by_id = {c.id: c for c in criteria}
     found: dict[str, Verdict] = {}
     conflicted: set[str] = set()
-    for value in _json_objects(text):
+    for value in json_objects(text):
         for ident, entry in _group_entries(value):
             criterion = by_id.get(ident)
             if criterion is None:

@@ -15,8 +15,8 @@ from importlib import resources
 from string import Template
 from typing import Literal
 
-from rubricate.judge._types import JudgeRequest, Message, Sample
 from rubricate.rubric import Criterion
+from rubricate.types import JudgeRequest, Message, Sample
 
 Mode = Literal["per-criterion", "grouped"]
 

@@ -15,6 +15,7 @@ from rubricate.rewards._engine import (
     close_engines,
     shared_engine,
 )
+from rubricate.rewards._inputs import group_key, messages_of, parse_rubric
 from rubricate.rewards._settings import reward_settings
 from rubricate.rewards._shaping import (
     NORMALIZATIONS,
@@ -43,7 +44,10 @@ __all__ = [
     "Shaping",
     "close_engines",
     "group_fraction",
+    "group_key",
+    "messages_of",
     "normalize_groups",
+    "parse_rubric",
     "reveal_fraction",
     "reward_settings",
     "scaffold",

@@ -17,15 +17,15 @@ from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from rubricate._grade import GradeOptions, Grader
-from rubricate._results import SampleResult
-from rubricate.backends._protocol import Judge
+from rubricate.backends import Judge
 from rubricate.config import JudgeSettings, build_judge
+from rubricate.engine import GradeOptions, Grader
 from rubricate.errors import ConfigError
-from rubricate.judge._types import Sample
+from rubricate.results import SampleResult
 from rubricate.rewards._settings import reward_settings, settings_key
 from rubricate.rewards._shaping import Shaping, shape_scores
 from rubricate.store import Store
+from rubricate.types import Sample
 
 __all__ = ["BackgroundEngine", "RewardEngine", "RewardOutcome", "close_engines", "shared_engine"]
 

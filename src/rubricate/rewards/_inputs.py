@@ -8,10 +8,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rubricate.errors import InputError
-from rubricate.formats import rubric_items_from_verl
-from rubricate.formats._records import messages_from, rubric_from
-from rubricate.judge._types import Message, Sample
+from rubricate.formats import messages_from, rubric_from, rubric_items_from_verl
 from rubricate.rubric import Rubric
+from rubricate.types import Message, Sample
 
 __all__ = [
     "completion_text",

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from rubricate.errors import ConfigError
-from rubricate.judge._types import Message
 from rubricate.rubric import Criterion, Rubric
+from rubricate.types import Message
 
 __all__ = [
     "Scaffold",

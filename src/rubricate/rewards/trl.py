@@ -21,10 +21,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from rubricate.errors import InputError
-from rubricate.judge._types import Sample
 from rubricate.rewards._engine import RewardEngine, RewardOutcome, shared_engine
 from rubricate.rewards._inputs import completion_text, group_key, messages_of, parse_rubric
 from rubricate.rewards._settings import reward_settings
+from rubricate.types import Sample
 
 __all__ = ["AsyncRubricReward", "RubricReward", "rubric_reward", "rubric_reward_async"]
 

@@ -30,10 +30,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rubricate.errors import ConfigError, InputError
-from rubricate.judge._types import Sample
 from rubricate.rewards._engine import RewardEngine, RewardOutcome, shared_engine
 from rubricate.rewards._inputs import group_key, verl_sample
 from rubricate.rewards._shaping import Shaping
+from rubricate.types import Sample
 
 __all__ = [
     "compute_score",

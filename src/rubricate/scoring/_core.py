@@ -26,8 +26,8 @@ from typing import Literal
 
 import numpy as np
 
-from rubricate.judge._types import Verdict
 from rubricate.rubric import Criterion, Rubric
+from rubricate.types import Verdict
 
 Method = Literal["healthbench", "normalized", "weighted_mean"]
 METHODS: tuple[str, ...] = ("healthbench", "normalized", "weighted_mean")

@@ -21,13 +21,9 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-import rubricate
-from rubricate._results import SampleResult
 from rubricate.config import JudgeSettings
-from rubricate.judge._types import Sample
-from rubricate.rewards._engine import RewardEngine, RewardOutcome
-from rubricate.rewards._inputs import group_key
-from rubricate.rewards._shaping import Shaping
+from rubricate.results import SampleResult
+from rubricate.rewards import RewardEngine, RewardOutcome, Shaping, group_key
 from rubricate.server._metrics import Metrics
 from rubricate.server._queue import Admission
 from rubricate.server._requests import (
@@ -40,6 +36,8 @@ from rubricate.server._requests import (
     read_json,
     validate,
 )
+from rubricate.types import Sample
+from rubricate.version import __version__
 
 __all__ = ["ServerSettings", "create_app"]
 
@@ -252,7 +250,7 @@ def create_app(
             if owned and state.engine_or_none is not None:
                 await state.engine_or_none.aclose()
 
-    app = FastAPI(title="rubricate reward server", version=rubricate.__version__, lifespan=lifespan)
+    app = FastAPI(title="rubricate reward server", version=__version__, lifespan=lifespan)
     app.state.rubricate = state
 
     def route(
@@ -320,7 +318,7 @@ def create_app(
 
     async def healthz(request: Request, state: _State) -> Response:
         ready = state.engine_or_none is not None
-        body = {"status": "ok" if ready else "starting", "version": rubricate.__version__}
+        body = {"status": "ok" if ready else "starting", "version": __version__}
         if ready:
             body["judge"] = state.engine.judge.fingerprint
         body["queue"] = {"pending": state.admission.pending, "capacity": state.admission.capacity}

@@ -12,10 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from starlette.requests import Request
 
 from rubricate.errors import InputError
-from rubricate.formats._records import iter_jsonl
-from rubricate.judge._types import Message, Sample
-from rubricate.rewards._inputs import group_key, messages_of, parse_rubric
+from rubricate.formats import iter_jsonl
+from rubricate.rewards import group_key, messages_of, parse_rubric
 from rubricate.rubric import Rubric
+from rubricate.types import Message, Sample
 
 __all__ = [
     "GetRewardRequest",

@@ -1,5 +1,5 @@
 """SQLite judgment cache and run journal."""
 
-from rubricate.store._sqlite import RunRecord, Store, judgment_key, response_key
+from rubricate.store._sqlite import RunRecord, Store, judgment_key, open_store, response_key
 
-__all__ = ["RunRecord", "Store", "judgment_key", "response_key"]
+__all__ = ["RunRecord", "Store", "judgment_key", "open_store", "response_key"]

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from rubricate.errors import ConfigError
-from rubricate.judge._types import Verdict
+from rubricate.types import Verdict
 
-__all__ = ["RunRecord", "Store", "judgment_key", "response_key"]
+__all__ = ["RunRecord", "Store", "judgment_key", "open_store", "response_key"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS judgments (
@@ -206,3 +206,10 @@ class Store:
         return RunRecord(
             row[0], row[1], row[2], row[3], row[4], json.loads(row[5]) if row[5] else None
         )
+
+
+def open_store(store: Store | str | Path | None) -> tuple[Store | None, bool]:
+    """``store`` as a ``Store`` (opening a path), and whether the caller owns (must close) it."""
+    if store is None or isinstance(store, Store):
+        return store, False
+    return Store(store), True

@@ -17,17 +17,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from rubricate import __version__
-from rubricate._grade import Grader, SkippedSample
-from rubricate._results import Counts, RunSummary, SampleResult, Tokens
+from rubricate.version import __version__
+from rubricate.engine import Grader, SkippedSample
+from rubricate.results import Counts, RunSummary, SampleResult, Tokens
 from rubricate.errors import InputError
-from rubricate.judge._types import Verdict
+from rubricate.types import Verdict
 from rubricate.rubric import Criterion, Rubric, Scale
 from rubricate.scoring import Method, SampleScore, score_sample, summarize
 
 __all__ = [
     "OnInvalid",
     "RunAccumulator",
+    "run_id_for",
+    "write_json",
     "grade_to_dir",
     "read_results",
     "rescore_results",
@@ -97,7 +99,7 @@ def run_id_for(config: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def _write_json(path: Path, data: Any) -> None:
+def write_json(path: Path, data: Any) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(tmp, path)
@@ -151,7 +153,7 @@ async def grade_to_dir(
             elapsed_s=time.perf_counter() - started,
             seed=seed,
         )
-        _write_json(out / "summary.json", summary.model_dump(mode="json"))
+        write_json(out / "summary.json", summary.model_dump(mode="json"))
         status = "complete"
         return summary
     finally:

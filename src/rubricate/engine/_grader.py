@@ -13,16 +13,22 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequen
 from contextlib import aclosing
 from dataclasses import dataclass, replace
 
-from rubricate._ordered import map_in_order
-from rubricate._results import Counts, SampleResult, Tokens, VerdictRecord
-from rubricate.backends._protocol import Judge
+from rubricate.backends import Judge
+from rubricate.engine._ordered import map_in_order
 from rubricate.errors import BackendError, ConfigError, InputError, VerdictError
-from rubricate.judge._parse import parse_group_reply, parse_single_reply
-from rubricate.judge._prompt import Mode, build_request, load_template, render_shared
-from rubricate.judge._types import JudgeRequest, Message, Sample, Verdict
+from rubricate.judge import (
+    Mode,
+    build_request,
+    load_template,
+    parse_group_reply,
+    parse_single_reply,
+    render_shared,
+)
+from rubricate.results import Counts, SampleResult, Tokens, VerdictRecord
 from rubricate.rubric import Criterion
 from rubricate.scoring import Method, SampleScore, score_sample
 from rubricate.store import Store, judgment_key, response_key
+from rubricate.types import JudgeRequest, Message, Sample, Verdict
 
 __all__ = ["GradeOptions", "Grader", "SkippedSample"]
 
