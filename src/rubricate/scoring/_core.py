@@ -32,6 +32,7 @@ from typing import Literal
 import numpy as np
 
 from rubricate.rubric import Criterion, Rubric
+from rubricate.scoring._native import NativeScore, native_sample_score
 from rubricate.types import Verdict
 
 Method = Literal["healthbench", "normalized", "weighted_mean"]
@@ -96,6 +97,8 @@ class SampleScore:
         axes: the same score recomputed over the criteria tagged ``axis:NAME``.
         gate_failed: ids of required criteria whose gate failed (score set to the floor).
         gate_unknown: ids of required criteria without a usable verdict.
+        native: the score on the benchmark's own scale, when the rubric names one
+            (``rubric.metadata["native"]``, see ``native_sample_score``).
     """
 
     score: float | None
@@ -106,6 +109,7 @@ class SampleScore:
     n_scored: int = 0
     n_cannot_assess: int = 0
     n_errors: int = 0
+    native: NativeScore | None = None
 
 
 def _gate_fails(criterion: Criterion, value: float) -> bool:
@@ -160,6 +164,7 @@ def score_sample(
         n_scored=len(values),
         n_cannot_assess=n_cannot,
         n_errors=n_errors,
+        native=native_sample_score(rubric, verdicts),
     )
 
 
