@@ -104,7 +104,7 @@ def _criterion_block(criterion: Criterion) -> str:
     if criterion.scale.kind == "ternary":
         notes.append("partial allowed")
     if criterion.scale.kind == "blocking":
-        notes.append('"blocked" if the response relies on a source the context forbids')
+        notes.append("blocked allowed")
     attrs = f' id="{criterion.id}"'
     if notes:
         attrs += f' note="{", ".join(notes)}"'
