@@ -47,7 +47,7 @@ def _mapped_item(item: Mapping[str, Any], mapping: Mapping[str, str], where: str
         try:
             value = get_path(item, path)
         except KeyError:
-            if name in ("text", "levels"):
+            if name == "text":
                 raise ValueError(f"'{where}' has no '{path}' (mapped to criterion.{name})") from None
             continue
         if name == "levels":

@@ -7,7 +7,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from rubricate.errors import InputError
+from rubricate.errors import ConfigError, InputError
+from rubricate.formats._criteria import criterion_fields_from
 from rubricate.formats.drb2 import read_drb2
 from rubricate.formats.generic import read_generic
 from rubricate.formats.healthbench import ResponseSource, read_healthbench
@@ -117,12 +118,17 @@ def read_samples(
     """Samples of ``path`` in the given (or detected) format, lazily.
 
     ``fields`` applies to the generic ``jsonl`` format, and its ``id`` entry also to
-    ``verl`` parquet rows (rows without an id are ``row-N``, N counted from 1).
+    ``verl`` parquet rows (rows without an id are ``row-N``, N counted from 1). Raises
+    ``ConfigError`` for an unknown ``criterion.`` field mapping.
     """
     if not Path(path).exists():
         raise InputError("file not found", file=str(path))
     if format not in FORMATS:
         raise InputError(f"unknown format '{format}' (expected one of {', '.join(FORMATS)})")
+    try:
+        criterion_fields_from(fields)
+    except ValueError as error:
+        raise ConfigError(str(error)) from error
     chosen = detect_format(path) if format == "auto" else format
     if chosen == "healthbench":
         return read_healthbench(path, response_source=response_source)
