@@ -32,9 +32,7 @@ def _first_line(text: str) -> str:
     return text.split("\n", 1)[0]
 
 
-def _grade(
-    path: Path, fmt: str, answer: Callable[[str], dict[str, Any]]
-) -> list[SampleResult]:
+def _grade(path: Path, fmt: str, answer: Callable[[str], dict[str, Any]]) -> list[SampleResult]:
     """Grade every sample of ``path`` with a judge that answers ``answer(criterion text)``."""
 
     def reply(request: JudgeRequest) -> str:
@@ -93,10 +91,18 @@ def test_drb2_dimensions_total_and_blocked_rate_match_its_aggregation_duplicates
         }
         expected: dict[str, float | None] = {}
         ones = minus = total = 0
-        for dim, out in (("info_recall", "inforecall"), ("analysis", "analysis"), ("presentation", "presentation")):
+        for dim, out in (
+            ("info_recall", "inforecall"),
+            ("analysis", "analysis"),
+            ("presentation", "presentation"),
+        ):
             values = [v["score"] for v in payload[dim].values()]
             expected[out] = values.count(1) / len(values) if values else None
-            ones, minus, total = ones + values.count(1), minus + values.count(-1), total + len(values)
+            ones, minus, total = (
+                ones + values.count(1),
+                minus + values.count(-1),
+                total + len(values),
+            )
         expected["total"] = ones / total
         expected["blocked_rate"] = minus / total
         per_task.append(expected)
@@ -172,7 +178,8 @@ def test_researchrubrics_compliance_matches_its_script() -> None:
         scores = [1.0 if verdict(r["criterion"]) == "Satisfied" else 0.0 for r in record["rubrics"]]
         weights = [r["weight"] for r in record["rubrics"]]
         compliance.append(
-            sum(s * w for s, w in zip(scores, weights, strict=True)) / sum(w for w in weights if w > 0)
+            sum(s * w for s, w in zip(scores, weights, strict=True))
+            / sum(w for w in weights if w > 0)
         )
         assert result.native_score == pytest.approx(compliance[-1])
         assert set(result.axes) == {r["axis"] for r in record["rubrics"]}
@@ -245,4 +252,6 @@ def test_healthbench_themes_and_clusters_match_simple_evals() -> None:
         if tag.startswith(("theme:", "cluster:"))
     }
     assert summary == pytest.approx(expected)
-    assert any(t.startswith("cluster:") for t in summary) and any(t.startswith("theme:") for t in summary)
+    assert any(t.startswith("cluster:") for t in summary) and any(
+        t.startswith("theme:") for t in summary
+    )

@@ -80,31 +80,57 @@ def _bad(tmp_path: Path, fmt: str, record: object) -> InputError:
 
 
 def test_bad_native_records_name_line_and_field(tmp_path: Path) -> None:
-    band = {"name": "N", "criteria_description": "D", "1-2": "a", "3-4": "b", "5-6": "c", "7-8": "d"}
+    band = {
+        "name": "N",
+        "criteria_description": "D",
+        "1-2": "a",
+        "3-4": "b",
+        "5-6": "c",
+        "7-8": "d",
+    }
     error = _bad(tmp_path, "writingbench", {"index": 1, "query": "q", "checklist": [band]})
     assert error.field == "checklist[0].9-10"
     error = _bad(
         tmp_path,
         "drb2",
-        {"idx": 1, "prompt": "p", "content": {"rubric": {"recall": ["x"]}, "blocked": {"title": "t"}}},
+        {
+            "idx": 1,
+            "prompt": "p",
+            "content": {"rubric": {"recall": ["x"]}, "blocked": {"title": "t"}},
+        },
     )
     assert "unknown dimensions: recall" in str(error)
     error = _bad(
         tmp_path,
         "prbench",
-        {"task": "t", "prompt_0": "p", "rubric": [{"id": "a", "title": "T", "annotations": {"weight_class": "important"}}]},
+        {
+            "task": "t",
+            "prompt_0": "p",
+            "rubric": [{"id": "a", "title": "T", "annotations": {"weight_class": "important"}}],
+        },
     )
     assert error.field == "rubric[0].annotations.important_weight"
-    error = _bad(tmp_path, "researchrubrics", {"sample_id": "s", "prompt": "p", "rubrics": [{"criterion": "c"}]})
+    error = _bad(
+        tmp_path,
+        "researchrubrics",
+        {"sample_id": "s", "prompt": "p", "rubrics": [{"criterion": "c"}]},
+    )
     assert error.field == "rubrics[0].weight"
-    path = write_jsonl(tmp_path / "pairs.jsonl", [{"pair_id": "1", "question": "q", "response_A": "a", "response_B": "b", "label": "A=B"}])
+    path = write_jsonl(
+        tmp_path / "pairs.jsonl",
+        [{"pair_id": "1", "question": "q", "response_A": "a", "response_B": "b", "label": "A=B"}],
+    )
     (pair,) = read_judgebench(path)
     assert isinstance(pair, InputError) and "label" in str(pair)
 
 
 def test_researchqa_array_items_are_located_by_position(tmp_path: Path) -> None:
     path = tmp_path / "rq.json"
-    path.write_text(json.dumps([{"id": "a", "query": "q", "rubric": [{"rubric_item": "r"}]}, {"id": "b", "query": "q"}]))
+    path.write_text(
+        json.dumps(
+            [{"id": "a", "query": "q", "rubric": [{"rubric_item": "r"}]}, {"id": "b", "query": "q"}]
+        )
+    )
     first, second = read_samples(path)
     assert isinstance(first, Sample) and first.rubric.criteria[0].scale.values == (1, 2, 3, 4, 5)
     assert isinstance(second, InputError) and second.line == 2 and second.field == "rubric"
@@ -123,7 +149,11 @@ def test_generic_mapping_reaches_inside_criteria(tmp_path: Path) -> None:
                 ],
             },
             {"uid": "s2", "question": "Q?", "items": ["Mentions X", "Mentions Y"]},
-            {"uid": "s3", "question": "Q?", "items": {"recall": ["Names A"], "style": [{"name": "Short", "w": 1}]}},
+            {
+                "uid": "s3",
+                "question": "Q?",
+                "items": {"recall": ["Names A"], "style": [{"name": "Short", "w": 1}]},
+            },
         ],
     )
     fields = {
@@ -140,23 +170,36 @@ def test_generic_mapping_reaches_inside_criteria(tmp_path: Path) -> None:
     first, second = one.rubric.criteria
     assert (first.text, first.points, first.tags) == ("Cites a source", 3.0, ("axis:evidence",))
     assert second.points == -2.0 and second.scale.levels == ("never", "sometimes", "always")
-    assert [(c.text, c.points) for c in two.rubric.criteria] == [("Mentions X", 1.0), ("Mentions Y", 1.0)]
+    assert [(c.text, c.points) for c in two.rubric.criteria] == [
+        ("Mentions X", 1.0),
+        ("Mentions Y", 1.0),
+    ]
     assert [(c.text, c.tags) for c in three.rubric.criteria] == [
         ("Names A", ("axis:recall",)),
         ("Short", ("axis:style",)),
     ]
-    with pytest.raises(ConfigError, match="criterion.colour"):
+    with pytest.raises(ConfigError, match=r"criterion\.colour"):
         read_samples(path, fields={"criterion.colour": "c"})
 
 
-def test_verl_rows_take_ids_from_a_mapped_field_and_rubrics_from_either_place(tmp_path: Path) -> None:
+def test_verl_rows_take_ids_from_a_mapped_field_and_rubrics_from_either_place(
+    tmp_path: Path,
+) -> None:
     pq = pytest.importorskip("pyarrow.parquet")
     pa = pytest.importorskip("pyarrow")
     rubric = json.dumps([{"criterion": "Says hi", "points": 1}])
     table = pa.Table.from_pylist(
         [
-            {"prompt": [{"role": "user", "content": "hi"}], "reward_model": {"rubrics": rubric}, "extra_info": {"qid": "q1"}},
-            {"prompt": [{"role": "user", "content": "yo"}], "reward_model": {"rubrics": None}, "extra_info": {"qid": "q2", "reward_model": {"rubrics": rubric}}},
+            {
+                "prompt": [{"role": "user", "content": "hi"}],
+                "reward_model": {"rubrics": rubric},
+                "extra_info": {"qid": "q1"},
+            },
+            {
+                "prompt": [{"role": "user", "content": "yo"}],
+                "reward_model": {"rubrics": None},
+                "extra_info": {"qid": "q2", "reward_model": {"rubrics": rubric}},
+            },
         ]
     )
     path = tmp_path / "rows.parquet"

@@ -5,25 +5,43 @@ from __future__ import annotations
 import pytest
 
 from rubricate.errors import VerdictError
-from rubricate.judge import build_request, load_template, parse_group_reply, parse_single_reply, render_shared
+from rubricate.judge import (
+    build_request,
+    load_template,
+    parse_group_reply,
+    parse_single_reply,
+    render_shared,
+)
 from rubricate.rubric import Criterion, Rubric, Scale
 from rubricate.types import Message, Sample
 
 TEN = Criterion(
     id="c",
     text="Depth: how deep",
-    scale=Scale(kind="ordinal", levels=tuple(f"band {i}" for i in range(10)), values=tuple(range(1, 11))),
+    scale=Scale(
+        kind="ordinal", levels=tuple(f"band {i}" for i in range(10)), values=tuple(range(1, 11))
+    ),
 )
 BLOCKING = Criterion(id="b", text="States the 2021 figure.", scale=Scale(kind="blocking"))
 BINARY = Criterion(id="y", text="Says hi.")
 
 
-@pytest.mark.parametrize(("reply", "level"), [('{"score": 7}', 6), ('{"score": 10, "reason": "x"}', 9), ('{"level": 3}', 3), ('{"score": 4, "level": 3}', 3)])
+@pytest.mark.parametrize(
+    ("reply", "level"),
+    [
+        ('{"score": 7}', 6),
+        ('{"score": 10, "reason": "x"}', 9),
+        ('{"level": 3}', 3),
+        ('{"score": 4, "level": 3}', 3),
+    ],
+)
 def test_a_score_on_the_criterion_scale_is_its_level(reply: str, level: int) -> None:
     assert parse_single_reply(reply, TEN).level == level
 
 
-@pytest.mark.parametrize("reply", ['{"score": 0}', '{"score": 11}', '{"score": 7, "level": 2}', '{"score": true}'])
+@pytest.mark.parametrize(
+    "reply", ['{"score": 0}', '{"score": 11}', '{"score": 7, "level": 2}', '{"score": true}']
+)
 def test_a_score_off_the_scale_or_contradicting_the_level_is_no_verdict(reply: str) -> None:
     with pytest.raises(VerdictError):
         parse_single_reply(reply, TEN)
@@ -31,7 +49,13 @@ def test_a_score_off_the_scale_or_contradicting_the_level_is_no_verdict(reply: s
 
 @pytest.mark.parametrize(
     ("reply", "label"),
-    [('{"score": 1}', "met"), ('{"score": 0}', "not_met"), ('{"score": -1}', "blocked"), ('{"verdict": "blocked"}', "blocked"), ("blocked", "blocked")],
+    [
+        ('{"score": 1}', "met"),
+        ('{"score": 0}', "not_met"),
+        ('{"score": -1}', "blocked"),
+        ('{"verdict": "blocked"}', "blocked"),
+        ("blocked", "blocked"),
+    ],
 )
 def test_blocking_scale_takes_three_outcomes(reply: str, label: str) -> None:
     assert parse_single_reply(reply, BLOCKING).label == label

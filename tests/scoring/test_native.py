@@ -26,7 +26,13 @@ def test_length_adjustment_is_the_published_formula() -> None:
         length_adjusted_score(0.6, 100, -1.0)
 
 
-@given(st.lists(st.tuples(st.floats(-10, 10).filter(lambda p: p != 0), st.sampled_from([0.0, 0.5, 1.0])), min_size=1, max_size=8))
+@given(
+    st.lists(
+        st.tuples(st.floats(-10, 10).filter(lambda p: p != 0), st.sampled_from([0.0, 0.5, 1.0])),
+        min_size=1,
+        max_size=8,
+    )
+)
 def test_weighted_mean_is_normalized(values: list[tuple[float, float]]) -> None:
     assert score_criteria(values, "weighted_mean") == score_criteria(values, "normalized")
 
@@ -62,6 +68,9 @@ def test_unknown_scheme_and_mixed_runs_are_refused() -> None:
 
 def test_writingbench_run_score_averages_criteria_not_samples() -> None:
     run = summarize_native(
-        [NativeScore("writingbench", 8.0, {"criteria": 1.0}), NativeScore("writingbench", 2.0, {"criteria": 3.0})]
+        [
+            NativeScore("writingbench", 8.0, {"criteria": 1.0}),
+            NativeScore("writingbench", 2.0, {"criteria": 3.0}),
+        ]
     )
     assert run is not None and run.score == pytest.approx((8 + 3 * 2) / 4)

@@ -48,7 +48,9 @@ def _mapped_item(item: Mapping[str, Any], mapping: Mapping[str, str], where: str
             value = get_path(item, path)
         except KeyError:
             if name == "text":
-                raise ValueError(f"'{where}' has no '{path}' (mapped to criterion.{name})") from None
+                raise ValueError(
+                    f"'{where}' has no '{path}' (mapped to criterion.{name})"
+                ) from None
             continue
         if name == "levels":
             record["scale"] = {"kind": "ordinal", "levels": _levels(value, f"{where}.{path}")}
@@ -98,9 +100,14 @@ def rubric_items_from(value: Any, field: str, mapping: Mapping[str, str] | None 
             raise ValueError(f"'{field}' is a string but not JSON: {error.msg}") from error
     mapping = mapping or {}
     if isinstance(value, Mapping) and "criteria" in value:
-        return {**value, "criteria": _items_of(value["criteria"], f"{field}.criteria", mapping, None)}
-    if isinstance(value, Mapping) and value and all(
-        isinstance(v, (list, tuple)) or hasattr(v, "tolist") for v in value.values()
+        return {
+            **value,
+            "criteria": _items_of(value["criteria"], f"{field}.criteria", mapping, None),
+        }
+    if (
+        isinstance(value, Mapping)
+        and value
+        and all(isinstance(v, (list, tuple)) or hasattr(v, "tolist") for v in value.values())
     ):
         items: list[Any] = []
         for category, group in value.items():

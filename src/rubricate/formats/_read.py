@@ -71,7 +71,11 @@ def _format_of(record: Mapping[str, Any]) -> Format:
         return "healthbench"
     if {"index", "query", "checklist"} <= keys:
         return "writingbench"
-    if "idx" in keys and isinstance(content, Mapping) and isinstance(content.get("rubric"), Mapping):
+    if (
+        "idx" in keys
+        and isinstance(content, Mapping)
+        and isinstance(content.get("rubric"), Mapping)
+    ):
         return "drb2"
     if {"task", "rubric", "prompt_0"} <= keys:
         return "prbench"

@@ -56,7 +56,9 @@ def blocked_context(blocked: Any) -> str:
 
 def _criteria(rubric: Any) -> tuple[list[Criterion], int]:
     if not isinstance(rubric, Mapping):
-        raise ValueError("'content.rubric' must be an object of info_recall, analysis, presentation")
+        raise ValueError(
+            "'content.rubric' must be an object of info_recall, analysis, presentation"
+        )
     criteria: list[Criterion] = []
     dropped = 0
     for dimension in _DIMENSIONS:

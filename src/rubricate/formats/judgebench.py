@@ -53,7 +53,7 @@ def pair_from_judgebench(record: Mapping[str, Any]) -> JudgePair:
     """One JudgeBench line as a ``JudgePair``; ``KeyError``/``ValueError`` name the bad field."""
     label = record.get("label")
     if label is not None and label not in ("A>B", "B>A"):
-        raise ValueError(f"'label' must be \"A>B\" or \"B>A\", got {label!r}")
+        raise ValueError(f'\'label\' must be "A>B" or "B>A", got {label!r}')
     source = record.get("source")
     if source is not None and not isinstance(source, str):
         raise ValueError("'source' must be a string")

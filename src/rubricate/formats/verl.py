@@ -35,7 +35,8 @@ def sample_from_verl_row(
 ) -> Sample:
     """One verl row as a Sample. The id is at ``id_field`` (a dotted path, required when
     given), else ``extra_info.id`` / ``prompt_id`` / ``uid`` / ``index``, else ``fallback_id``."""
-    extra = row.get("extra_info") if isinstance(row.get("extra_info"), Mapping) else {}
+    found_extra = row.get("extra_info")
+    extra: Mapping[str, Any] = found_extra if isinstance(found_extra, Mapping) else {}
     if id_field is not None:
         found = get_path(row, id_field)
         if found is None or isinstance(found, (dict, list)) or str(found) == "":

@@ -189,10 +189,14 @@ def summarize_native(scores: Iterable[NativeScore | None]) -> NativeRunScore | N
     if scheme == "writingbench":
         counts = [(s.score, s.parts.get("criteria") or 0.0) for s in scored]
         total = sum(n for _, n in counts)
-        overall = sum(score * n for score, n in counts if score is not None) / total if total else None
+        overall = (
+            sum(score * n for score, n in counts if score is not None) / total if total else None
+        )
         return NativeRunScore(scheme, overall, {}, len(scored))
     keys = dict.fromkeys(k for s in present for k in s.parts if k != "criteria")
     parts = {
         key: _mean([v for s in present if (v := s.parts.get(key)) is not None]) for key in keys
     }
-    return NativeRunScore(scheme, _mean([s.score for s in scored if s.score is not None]), parts, len(scored))
+    return NativeRunScore(
+        scheme, _mean([s.score for s in scored if s.score is not None]), parts, len(scored)
+    )
