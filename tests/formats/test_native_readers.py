@@ -10,6 +10,7 @@ from rubricate.formats import (
     JudgePair,
     detect_format,
     read_judgebench,
+    read_responses,
     read_samples,
 )
 from rubricate.types import Sample
@@ -208,3 +209,13 @@ def test_verl_rows_take_ids_from_a_mapped_field_and_rubrics_from_either_place(
     assert plain == ["row-1", "row-2"]
     mapped = list(read_samples(path, fields={"id": "extra_info.qid"}))
     assert [s.id for s in mapped if isinstance(s, Sample)] == ["q1", "q2"]
+
+
+def test_benchmark_response_files_key_answers_by_their_own_ids(tmp_path: Path) -> None:
+    path = write_jsonl(
+        tmp_path / "r.jsonl",
+        [{"index": 9001, "response": "plan"}, {"idx": 2, "response": "report"}],
+    )
+    assert read_responses(path) == {"9001": "plan", "2": "report"}
+    with pytest.raises(ConfigError, match="unknown format 'csv'"):
+        read_samples(path, format="csv")  # type: ignore[arg-type]

@@ -128,7 +128,7 @@ def read_samples(
     if not Path(path).exists():
         raise InputError("file not found", file=str(path))
     if format not in FORMATS:
-        raise InputError(f"unknown format '{format}' (expected one of {', '.join(FORMATS)})")
+        raise ConfigError(f"unknown format '{format}' (expected one of {', '.join(FORMATS)})")
     try:
         criterion_fields_from(fields)
     except ValueError as error:

@@ -80,8 +80,14 @@ def read_generic(
     )
 
 
+# Benchmarks' own response files key answers by these (WritingBench ``index``, DRB-II ``idx``,
+# PRBench ``task``), after rubricate's own names.
+_RESPONSE_IDS = (*DEFAULT_FIELDS["id"], "index", "idx", "task")
+
+
 def read_responses(path: str | Path) -> dict[str, str]:
-    """Responses keyed by sample id from JSONL lines ``{"sample_id": ..., "response": ...}``.
+    """Responses keyed by sample id from JSONL lines ``{"sample_id": ..., "response": ...}``
+    (the id may also be ``id``, ``prompt_id``, ``uid``, ``index``, ``idx`` or ``task``).
 
     Raises ``InputError`` for a line without an id or response, or an id given twice.
     """
@@ -90,7 +96,7 @@ def read_responses(path: str | Path) -> dict[str, str]:
     for number, record in iter_jsonl(path):
         if isinstance(record, InputError):
             raise record
-        found_id = _first(record, DEFAULT_FIELDS["id"])
+        found_id = _first(record, _RESPONSE_IDS)
         if found_id is None:
             raise InputError("no sample id", file=name, line=number, field="sample_id")
         found = _first(record, DEFAULT_FIELDS["response"])
