@@ -96,3 +96,16 @@ def test_level_values_and_blocking_note_are_rendered() -> None:
     request = build_request(load_template("per-criterion"), "shared\n", [BLOCKING], max_tokens=64)
     assert 'note="blocked allowed"' in request.messages[-1].content
     assert request.choices == ()  # three outcomes: no met/not_met probability shortcut
+
+
+def test_researchrubrics_verdict_words_are_read() -> None:
+    ternary = Criterion(id="t", text="Cites sources.", scale=Scale(kind="ternary"))
+    assert parse_single_reply('{"verdict": "Partially Satisfied"}', ternary).label == "partial"
+    assert parse_single_reply('{"verdict": "Not Satisfied"}', ternary).label == "not_met"
+    assert parse_single_reply('{"verdict": "Satisfied"}', ternary).label == "met"
+
+
+def test_level_values_must_be_finite_distinct_and_one_per_level() -> None:
+    for values in ((1.0, float("nan")), (1.0, 1.0), (1.0,)):
+        with pytest.raises(ValueError):
+            Scale(kind="ordinal", levels=("a", "b"), values=values)

@@ -40,6 +40,7 @@ _LABEL_ALIASES = {
     "partial": "partial",
     "partially_met": "partial",
     "partly_met": "partial",
+    "partially_satisfied": "partial",
     "blocked": "blocked",
     "cannot_assess": "cannot_assess",
     "cannot_be_assessed": "cannot_assess",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from functools import cached_property
 from typing import Any, Literal
 
@@ -48,6 +49,8 @@ class Scale(BaseModel):
             raise ValueError(f"a {self.kind} scale takes no levels")
         if self.values and len(self.values) != len(self.levels):
             raise ValueError("an ordinal scale needs one value per level")
+        if not all(math.isfinite(v) for v in self.values):
+            raise ValueError("the values of an ordinal scale must be finite numbers")
         if len(set(self.values)) != len(self.values):
             raise ValueError("the values of an ordinal scale must differ")
         return self
