@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from rubricate.errors import InputError, MissingDependency
+from rubricate.formats._criteria import rubric_items_from
 from rubricate.formats._records import convert_record, get_path, messages_from, rubric_from
 from rubricate.types import Sample
 
@@ -55,7 +56,7 @@ def sample_from_verl_row(
         raise KeyError("prompt")
     messages = messages_from(row["prompt"], "prompt")
     field, items = rubric_items_from_verl(row)
-    rubric = rubric_from(items, field, sample_id)
+    rubric = rubric_from(rubric_items_from(items, field), field, sample_id)
     response = row.get("response")
     return Sample(
         sample_id,
