@@ -41,6 +41,9 @@ class SampleResult(BaseModel):
     score: float | None  # HealthBench per-sample score is not clipped
     axes: dict[str, float | None] = Field(default_factory=dict)
     gate_failed: list[str] = Field(default_factory=list)
+    # On the benchmark's own scale (WritingBench 1-10, DRB-II recall, ...), when the data names one.
+    native_score: float | None = None
+    native: dict[str, float | None] = Field(default_factory=dict)
     verdicts: list[VerdictRecord]
     judge: str = ""
     template: str = ""

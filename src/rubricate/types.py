@@ -8,9 +8,17 @@ from typing import Any, Literal
 
 from rubricate.rubric import Rubric
 
-VerdictLabel = Literal["met", "not_met", "partial", "cannot_assess", "error"]
-VERDICT_LABELS: tuple[str, ...] = ("met", "not_met", "partial", "cannot_assess", "error")
-GRADABLE_LABELS = frozenset({"met", "not_met", "partial"})
+# ``blocked`` exists only for criteria on a ``blocking`` scale (DeepResearch Bench II).
+VerdictLabel = Literal["met", "not_met", "partial", "blocked", "cannot_assess", "error"]
+VERDICT_LABELS: tuple[str, ...] = (
+    "met",
+    "not_met",
+    "partial",
+    "blocked",
+    "cannot_assess",
+    "error",
+)
+GRADABLE_LABELS = frozenset({"met", "not_met", "partial", "blocked"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +29,11 @@ class Message:
 
 @dataclass(frozen=True, slots=True)
 class Sample:
-    """A conversation, the response to grade (``None`` until sampled) and its rubric."""
+    """A conversation, the response to grade (``None`` until sampled) and its rubric.
+
+    ``metadata["judge_context"]`` (text), when present, is shown to the judge beside the
+    conversation: a reference answer, or the sources a response must not use.
+    """
 
     id: str
     messages: tuple[Message, ...]
@@ -46,6 +58,12 @@ class Sample:
         else:
             encoded = self.response.encode("utf-8")
             digest.update(b"R%d:" % len(encoded))
+            digest.update(encoded)
+        context = self.metadata.get("judge_context")
+        if isinstance(context, str) and context.strip():
+            # The judge reads it too (judge._prompt.render_shared), so it is part of the key.
+            encoded = context.encode("utf-8")
+            digest.update(b"C%d:" % len(encoded))
             digest.update(encoded)
         return digest.hexdigest()
 

@@ -97,3 +97,12 @@ def test_parse_accepts_one_criteria_object_bare_fenced_or_in_prose() -> None:
 def test_parse_rejects_anything_else(text: str) -> None:
     with pytest.raises(VerdictError):
         parse_criteria_reply(text)
+
+
+def test_possessive_in_criterion_matches_the_name_in_the_prompt() -> None:
+    rules = Rules(context="Who proved Smith's lemma, and when?")
+    assert validate_text("Names Smith as the author of the lemma.", rules) == []
+    assert (
+        validate_text("Attributes Smith's lemma to its author.", Rules(context="Who is Smith?"))
+        == []
+    )

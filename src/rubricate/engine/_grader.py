@@ -376,6 +376,8 @@ class Grader:
             score=scored.score,
             axes=scored.axes,
             gate_failed=list(scored.gate_failed),
+            native_score=scored.native.score if scored.native is not None else None,
+            native=scored.native.parts if scored.native is not None else {},
             verdicts=records,
             judge=self.judge.fingerprint,
             template=self.template.version,

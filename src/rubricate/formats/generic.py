@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from rubricate.errors import InputError
+from rubricate.formats._criteria import criterion_fields_from, rubric_items_from
 from rubricate.formats._records import (
     get_path,
     iter_jsonl,
@@ -42,7 +43,9 @@ def sample_from_record(
     *,
     fallback_id: str,
 ) -> Sample:
-    """A Sample from any record; ``fields`` maps id/prompt/response/rubric to dotted paths."""
+    """A Sample from any record; ``fields`` maps id/prompt/response/rubric to dotted paths,
+    and ``criterion.text`` / ``.points`` / ``.tags`` / ``.id`` / ``.required`` / ``.levels``
+    to paths inside each rubric item (see ``formats._criteria``)."""
     mapping = {
         key: ((fields[key],) if fields and key in fields else paths)
         for key, paths in DEFAULT_FIELDS.items()
@@ -56,7 +59,8 @@ def sample_from_record(
     if found_rubric is None:
         raise KeyError(mapping["rubric"][0])
     messages = messages_from(found_prompt[1], found_prompt[0])
-    rubric = rubric_from(found_rubric[1], found_rubric[0], sample_id)
+    items = rubric_items_from(found_rubric[1], found_rubric[0], criterion_fields_from(fields))
+    rubric = rubric_from(items, found_rubric[0], sample_id)
     found_response = _first(record, mapping["response"])
     response = None
     if found_response is not None:
@@ -76,8 +80,14 @@ def read_generic(
     )
 
 
+# Benchmarks' own response files key answers by these (WritingBench ``index``, DRB-II ``idx``,
+# PRBench ``task``), after rubricate's own names.
+_RESPONSE_IDS = (*DEFAULT_FIELDS["id"], "index", "idx", "task")
+
+
 def read_responses(path: str | Path) -> dict[str, str]:
-    """Responses keyed by sample id from JSONL lines ``{"sample_id": ..., "response": ...}``.
+    """Responses keyed by sample id from JSONL lines ``{"sample_id": ..., "response": ...}``
+    (the id may also be ``id``, ``prompt_id``, ``uid``, ``index``, ``idx`` or ``task``).
 
     Raises ``InputError`` for a line without an id or response, or an id given twice.
     """
@@ -86,7 +96,7 @@ def read_responses(path: str | Path) -> dict[str, str]:
     for number, record in iter_jsonl(path):
         if isinstance(record, InputError):
             raise record
-        found_id = _first(record, DEFAULT_FIELDS["id"])
+        found_id = _first(record, _RESPONSE_IDS)
         if found_id is None:
             raise InputError("no sample id", file=name, line=number, field="sample_id")
         found = _first(record, DEFAULT_FIELDS["response"])

@@ -79,6 +79,8 @@ _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
 def _stem(word: str) -> str:
     # Crude suffix stripping: enough to match "dose"/"doses"/"dosing" between criterion and prompt.
+    # A possessive goes first, whole: "smith's" is "smith", not "smith'" after dropping the "s".
+    word = word.removesuffix("'s")
     for suffix in ("ing", "ies", "es", "ed", "s"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             word = word[: -len(suffix)]

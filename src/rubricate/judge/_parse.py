@@ -40,6 +40,8 @@ _LABEL_ALIASES = {
     "partial": "partial",
     "partially_met": "partial",
     "partly_met": "partial",
+    "partially_satisfied": "partial",
+    "blocked": "blocked",
     "cannot_assess": "cannot_assess",
     "cannot_be_assessed": "cannot_assess",
     "cant_assess": "cannot_assess",
@@ -110,6 +112,15 @@ def _verdict_from_object(
     level_raw = obj.get("level")
     explanation = _explanation(obj)
     scale = criterion.scale
+    scored = _label_or_level_from_score(obj.get("score"), criterion)
+    if isinstance(scored, int):
+        if level_raw is not None and level_raw != scored:
+            return None  # "level" and "score" disagree: never guess which one was meant
+        level_raw = scored
+    elif scored is not None:
+        if label is not None and label != scored:
+            return None
+        label = scored
     if scale.kind == "ordinal":
         top = len(scale.levels) - 1
         level: int | None = None
@@ -134,9 +145,7 @@ def _verdict_from_object(
             return None
         ordinal_label = "met" if level == top else "not_met" if level == 0 else "partial"
         return Verdict(criterion.id, ordinal_label, level=level, explanation=explanation)
-    if label is None:
-        return None
-    if label == "partial" and scale.kind != "ternary":
+    if label is None or not _label_fits(label, criterion):
         return None
     return Verdict(
         criterion.id,
@@ -144,6 +153,31 @@ def _verdict_from_object(
         probability=probability if label in ("met", "not_met") else None,
         explanation=explanation,
     )
+
+
+_BLOCKING_SCORES = {1: "met", 0: "not_met", -1: "blocked"}
+
+
+def _label_or_level_from_score(score: Any, criterion: Criterion) -> str | int | None:
+    """A ``{"score": N}`` answer read on the criterion's own scale: the level whose value is N
+    (ordinal scales with values, e.g. WritingBench 1-10), or DeepResearch Bench II's 1 / 0 / -1
+    on a blocking scale. ``None`` when N is absent or not on the scale."""
+    if isinstance(score, bool) or not isinstance(score, (int, float)):
+        return None
+    scale = criterion.scale
+    if scale.kind == "ordinal" and score in scale.values:
+        return scale.values.index(score)
+    if scale.kind == "blocking" and float(score).is_integer():
+        return _BLOCKING_SCORES.get(int(score))
+    return None
+
+
+def _label_fits(label: str, criterion: Criterion) -> bool:
+    if label == "partial":
+        return criterion.scale.kind == "ternary"
+    if label == "blocked":
+        return criterion.scale.kind == "blocking"
+    return True
 
 
 def _p_met(probabilities: Mapping[str, float] | None) -> float | None:
@@ -192,7 +226,7 @@ def parse_single_reply(
     if not found:
         word = text.strip().strip("`").strip()
         label = normalise_label(word) if len(word) <= 20 else None
-        if label is not None and not (label == "partial" and criterion.scale.kind != "ternary"):
+        if label is not None and _label_fits(label, criterion):
             if criterion.scale.kind == "ordinal":
                 verdict = _verdict_from_object({"verdict": label}, criterion, p_met)
                 if verdict is not None:

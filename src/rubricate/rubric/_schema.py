@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-ScaleKind = Literal["binary", "ternary", "ordinal"]
+ScaleKind = Literal["binary", "ternary", "ordinal", "blocking"]
 
 
 def _sha256(payload: Any) -> str:
@@ -28,12 +29,17 @@ class Scale(BaseModel):
 
     ``binary``: met / not met. ``ternary``: adds ``partial`` (worth 0.5).
     ``ordinal``: ``levels`` ordered worst to best; level i is worth i / (n - 1).
+    ``blocking``: met / not met, plus ``blocked`` (worth 0, counted apart): the response
+    relies on a source it must not use (DeepResearch Bench II's -1).
+    ``values``: the benchmark's own score of each ordinal level (WritingBench 1..10), so a
+    judge may answer ``{"score": N}`` and results can be reported on that scale.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: ScaleKind = "binary"
     levels: tuple[str, ...] = ()
+    values: tuple[float, ...] = ()
 
     @model_validator(mode="after")
     def _levels_match_kind(self) -> Scale:
@@ -41,6 +47,12 @@ class Scale(BaseModel):
             raise ValueError("an ordinal scale needs at least two levels")
         if self.kind != "ordinal" and self.levels:
             raise ValueError(f"a {self.kind} scale takes no levels")
+        if self.values and len(self.values) != len(self.levels):
+            raise ValueError("an ordinal scale needs one value per level")
+        if not all(math.isfinite(v) for v in self.values):
+            raise ValueError("the values of an ordinal scale must be finite numbers")
+        if len(set(self.values)) != len(self.values):
+            raise ValueError("the values of an ordinal scale must differ")
         return self
 
 
@@ -96,6 +108,7 @@ class Criterion(BaseModel):
             self.text,
             self.scale.kind,
             *self.scale.levels,
+            *(f"{v:g}" for v in self.scale.values),
             "pitfall" if self.is_pitfall else "",
         )
         return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
@@ -139,6 +152,7 @@ class Rubric(BaseModel):
                         c.required,
                         c.scale.kind,
                         list(c.scale.levels),
+                        *([list(c.scale.values)] if c.scale.values else []),
                     ]
                     for c in self.criteria
                 ],

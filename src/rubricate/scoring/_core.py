@@ -10,8 +10,13 @@ Definitions (HealthBench, PRBench and weighted-mean styles):
   Not clipped per sample; the run mean is clipped to [0, 1].
 - ``normalized``: (p - neg) / (pos - neg) with p = sum(points * v), pos = sum of positive
   points, neg = sum of negative points (<= 0). In [0, 1].
-- ``weighted_mean``: sum(|points| * g) / sum(|points|) where g = v for a positive
-  criterion and 1 - v for a pitfall. In [0, 1].
+- ``weighted_mean``: an alias of ``normalized``, kept for old configurations. It was
+  defined as sum(|points| * g) / sum(|points|) with g = v for a positive criterion and
+  1 - v for a pitfall, which is the same number: with P = positive and N = pitfall
+  criteria, p - neg = sum_P(points * v) + sum_N(|points| * (1 - v)) and
+  pos - neg = sum(|points|). PRBench's ``get_normalized_points`` is this formula.
+- ``blocked`` (DeepResearch Bench II, ``blocking`` scale) is worth 0 like ``not_met``;
+  how often it happens is reported apart (``rubricate.scoring.native_sample_score``).
 Criteria judged ``cannot_assess`` or ``error`` leave numerator and denominator; a
 sample (or axis) with nothing left to score gets ``None``, never 0.
 A gate (``required``) fails when a positive required criterion is not fully met, or a
@@ -27,6 +32,7 @@ from typing import Literal
 import numpy as np
 
 from rubricate.rubric import Criterion, Rubric
+from rubricate.scoring._native import NativeScore, native_sample_score
 from rubricate.types import Verdict
 
 Method = Literal["healthbench", "normalized", "weighted_mean"]
@@ -47,6 +53,8 @@ __all__ = [
 def criterion_value(criterion: Criterion, verdict: Verdict, *, soft: bool = False) -> float | None:
     """The verdict's value in [0, 1], or ``None`` when it does not count (cannot_assess, error)."""
     label = verdict.label
+    if label == "blocked":
+        return 0.0
     if label not in ("met", "not_met", "partial"):
         return None
     if criterion.scale.kind == "ordinal":
@@ -69,7 +77,7 @@ def score_criteria(values: Sequence[tuple[float, float]], method: Method) -> flo
         if positive <= 0:
             return None
         return sum(points * value for points, value in values) / positive
-    if method == "normalized":
+    if method in ("normalized", "weighted_mean"):  # one formula: see the module docstring
         positive = sum(points for points, _ in values if points > 0)
         negative = sum(points for points, _ in values if points < 0)
         span = positive - negative
@@ -77,12 +85,6 @@ def score_criteria(values: Sequence[tuple[float, float]], method: Method) -> flo
             return None
         achieved = sum(points * value for points, value in values)
         return (achieved - negative) / span
-    if method == "weighted_mean":
-        weight = sum(abs(points) for points, _ in values)
-        if weight <= 0:
-            return None
-        good = sum(abs(points) * (value if points > 0 else 1.0 - value) for points, value in values)
-        return good / weight
     raise ValueError(f"unknown scoring method '{method}' (expected one of {', '.join(METHODS)})")
 
 
@@ -95,6 +97,8 @@ class SampleScore:
         axes: the same score recomputed over the criteria tagged ``axis:NAME``.
         gate_failed: ids of required criteria whose gate failed (score set to the floor).
         gate_unknown: ids of required criteria without a usable verdict.
+        native: the score on the benchmark's own scale, when the rubric names one
+            (``rubric.metadata["native"]``, see ``native_sample_score``).
     """
 
     score: float | None
@@ -105,6 +109,7 @@ class SampleScore:
     n_scored: int = 0
     n_cannot_assess: int = 0
     n_errors: int = 0
+    native: NativeScore | None = None
 
 
 def _gate_fails(criterion: Criterion, value: float) -> bool:
@@ -159,6 +164,7 @@ def score_sample(
         n_scored=len(values),
         n_cannot_assess=n_cannot,
         n_errors=n_errors,
+        native=native_sample_score(rubric, verdicts),
     )
 
 
