@@ -12,7 +12,6 @@ import typer
 from rich.table import Table
 
 from rubricate.cli._app import app, console, exit_on_error, setup_logging
-from rubricate.config import JudgeSettings, build_judge
 from rubricate.errors import ConfigError, InputError
 from rubricate.generate import (
     Generated,
@@ -26,6 +25,7 @@ from rubricate.generate import (
     load_embedder,
     read_generation_items,
 )
+from rubricate.settings import JudgeSettings, build_judge
 from rubricate.store import Store
 
 generate_app = typer.Typer(

@@ -32,11 +32,11 @@ from rubricate.cli._options import (
     TpmOption,
 )
 from rubricate.cli._render import GradeProgress, summary_table
-from rubricate.config import JudgeSettings, build_judge, build_policy
 from rubricate.engine import Grader
 from rubricate.errors import ConfigError, InputError
 from rubricate.formats import read_responses, read_samples
 from rubricate.runs import grade_to_dir, rescore_results
+from rubricate.settings import JudgeSettings, build_judge, build_policy
 from rubricate.store import Store
 from rubricate.types import Sample
 
