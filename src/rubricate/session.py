@@ -47,9 +47,10 @@ class Session:
         owns_judge: bool | None = None,
     ) -> None:
         whole = settings if isinstance(settings, Settings) else None
-        self.settings: JudgeSettings = (
-            whole.judge if whole is not None else settings or JudgeSettings()
-        )
+        if isinstance(settings, Settings):
+            self.settings = settings.judge
+        else:
+            self.settings = settings or JudgeSettings()
         self.policy_max_tokens = whole.policy.max_tokens if whole is not None else 1024
         self._resources = AsyncExitStack()
         self._grader: Grader | None = None

@@ -75,7 +75,7 @@ class JudgeSettings(_Group):
     """Which judge to call, within which limits, how to grade with it, and the cache."""
 
     judge: JudgeKind | None = Field(
-        None, description="'openai' or 'local' (default: openai when --judge-url is given)."
+        default=None, description="'openai' or 'local' (default: openai when --judge-url is given)."
     )
     judge_urls: Annotated[
         list[str], Option(flag="--judge-url", env="RUBRICATE_JUDGE_URL", repeat=True)
@@ -84,49 +84,56 @@ class JudgeSettings(_Group):
         description="OpenAI-compatible base URL (…/v1); repeat for a balanced pool "
         "(environment: comma-separated).",
     )
-    judge_model: str | None = Field(None, description="Judge model name on the server.")
+    judge_model: str | None = Field(default=None, description="Judge model name on the server.")
     local_model: str | None = Field(
-        None,
+        default=None,
         description="Local judge: a GGUF path or a known model name (see `rubricate models`).",
     )
-    threads: int | None = Field(None, ge=1, description="Local judge CPU threads.")
-    context: int = Field(8192, ge=256, description="Local judge context size in tokens.")
+    threads: int | None = Field(default=None, ge=1, description="Local judge CPU threads.")
+    context: int = Field(default=8192, ge=256, description="Local judge context size in tokens.")
     on_overflow: Literal["error", "truncate"] = Field(
-        "error",
+        default="error",
         description="Local judge, prompt longer than the context: 'error' (an error verdict, "
         "counted) or 'truncate' (cut the middle of the response, reported).",
     )
-    concurrency: int = Field(16, ge=1, description="Judge calls in flight.")
-    rpm: float | None = Field(None, gt=0, description="Requests-per-minute budget.")
-    tpm: float | None = Field(None, gt=0, description="Tokens-per-minute budget.")
-    timeout: float = Field(120.0, gt=0, description="Per-request timeout in seconds.")
-    max_retries: int = Field(5, ge=0, description="Retries per call on 429/5xx/timeouts.")
+    concurrency: int = Field(default=16, ge=1, description="Judge calls in flight.")
+    rpm: float | None = Field(default=None, gt=0, description="Requests-per-minute budget.")
+    tpm: float | None = Field(default=None, gt=0, description="Tokens-per-minute budget.")
+    timeout: float = Field(default=120.0, gt=0, description="Per-request timeout in seconds.")
+    max_retries: int = Field(default=5, ge=0, description="Retries per call on 429/5xx/timeouts.")
     hedge_after: float | None = Field(
-        None,
+        default=None,
         gt=0,
         description="Send a backup copy of a judge call unanswered after this many seconds.",
     )
-    temperature: float = Field(0.0, ge=0, description="Judge sampling temperature.")
+    temperature: float = Field(default=0.0, ge=0, description="Judge sampling temperature.")
     mode: Literal["per-criterion", "grouped"] = Field(
-        "per-criterion",
+        default="per-criterion",
         description="per-criterion (one call each, prefix-cache friendly) or grouped.",
     )
-    group_size: int = Field(4, ge=1, description="Criteria per call in grouped mode.")
+    group_size: int = Field(default=4, ge=1, description="Criteria per call in grouped mode.")
     method: Literal["healthbench", "normalized", "weighted_mean"] = Field(
-        "healthbench", description="Scoring method: healthbench, normalized or weighted_mean."
+        default="healthbench",
+        description="Scoring method: healthbench, normalized or weighted_mean.",
     )
-    soft: bool = Field(False, description="Score with the judge's P(met) where known.")
-    explain: bool = Field(False, description="Ask for a short explanation per verdict.")
-    probabilities: bool = Field(False, description="Ask remote judges for log-probabilities.")
+    soft: bool = Field(default=False, description="Score with the judge's P(met) where known.")
+    explain: bool = Field(default=False, description="Ask for a short explanation per verdict.")
+    probabilities: bool = Field(
+        default=False, description="Ask remote judges for log-probabilities."
+    )
     reasks: int = Field(
-        2, ge=0, description="Re-asks after an unparseable or incomplete judge reply."
+        default=2, ge=0, description="Re-asks after an unparseable or incomplete judge reply."
     )
-    max_tokens: int | None = Field(None, ge=1, description="Completion budget per judge call.")
+    max_tokens: int | None = Field(
+        default=None, ge=1, description="Completion budget per judge call."
+    )
     cache: Path | None = Field(
-        None,
+        default=None,
         description="SQLite cache file (default ~/.cache/rubricate/store.sqlite or RUBRICATE_CACHE).",
     )
-    no_cache: bool = Field(False, description="Neither read nor write the cache (no resume).")
+    no_cache: bool = Field(
+        default=False, description="Neither read nor write the cache (no resume)."
+    )
 
     _split_urls = field_validator("judge_urls", mode="before")(_comma_list)
 
@@ -166,8 +173,10 @@ class PolicySettings(_Group):
         default_factory=list,
         description="OpenAI-compatible URL of a policy model that writes missing responses.",
     )
-    model: str | None = Field(None, description="Model name for --policy-url.")
-    max_tokens: int = Field(1024, ge=1, description="Completion budget of sampled responses.")
+    model: str | None = Field(default=None, description="Model name for --policy-url.")
+    max_tokens: int = Field(
+        default=1024, ge=1, description="Completion budget of sampled responses."
+    )
 
     _split_urls = field_validator("urls", mode="before")(_comma_list)
 
@@ -177,22 +186,24 @@ class RewardSettings(_Group):
 
     env_prefix: ClassVar[str] = "RUBRICATE_REWARD_"
 
-    clip: bool = Field(False, description="Clip scores to [0, 1] before shaping.")
+    clip: bool = Field(default=False, description="Clip scores to [0, 1] before shaping.")
     normalize: Literal["none", "zscore", "rank"] = Field(
-        "none",
+        default="none",
         description="Group normalization: none, zscore or rank (within a prompt's completions).",
     )
     fallback: float = Field(
-        0.0, description="Reward of an ungradable sample (reported in extra_logs.ungradable)."
+        default=0.0,
+        description="Reward of an ungradable sample (reported in extra_logs.ungradable).",
     )
     gates: Annotated[bool, Option(flag="--no-gates", inverse=True)] = Field(
-        True, description="Let failed required criteria floor the score (--no-gates: ignore them)."
+        default=True,
+        description="Let failed required criteria floor the score (--no-gates: ignore them).",
     )
     gate_floor: float | None = Field(
-        None, description="Reward floor of a failed gate (default: the rubric's)."
+        default=None, description="Reward floor of a failed gate (default: the rubric's)."
     )
     axes: tuple[str, ...] | None = Field(
-        None, description="Comma-separated axes to report in extra_logs as axis/NAME."
+        default=None, description="Comma-separated axes to report in extra_logs as axis/NAME."
     )
 
     _split_axes = field_validator("axes", mode="before")(_comma_list)
@@ -210,24 +221,27 @@ class ServeSettings(_Group):
 
     env_prefix: ClassVar[str] = "RUBRICATE_SERVER_"
 
-    host: str = Field("127.0.0.1", description="Interface to listen on.")
-    port: int = Field(5000, ge=0, le=65535, description="Port to listen on.")
+    host: str = Field(default="127.0.0.1", description="Interface to listen on.")
+    port: int = Field(default=5000, ge=0, le=65535, description="Port to listen on.")
     rubrics: Path | None = Field(
-        None,
+        default=None,
         description="JSONL/JSON of rubrics ({id, rubric, prompt?}) that labels may name by id.",
     )
     api_key: Annotated[SecretStr | None, Option(secret=True)] = Field(
-        None, description="Require this bearer token (better: set RUBRICATE_SERVER_API_KEY)."
+        default=None,
+        description="Require this bearer token (better: set RUBRICATE_SERVER_API_KEY).",
     )
     max_pending: int = Field(
-        8192,
+        default=8192,
         ge=1,
         description="Criteria admitted at once; beyond it requests get 503 + Retry-After.",
     )
     deadline: float = Field(
-        150.0, gt=0, description="Seconds a request may wait for its rewards (504 beyond)."
+        default=150.0, gt=0, description="Seconds a request may wait for its rewards (504 beyond)."
     )
-    max_body_mb: float = Field(32.0, gt=0, description="Largest request body in MiB (413 beyond).")
+    max_body_mb: float = Field(
+        default=32.0, gt=0, description="Largest request body in MiB (413 beyond)."
+    )
 
 
 class GenerateSettings(_Group):
@@ -235,15 +249,19 @@ class GenerateSettings(_Group):
 
     env_prefix: ClassVar[str] = "RUBRICATE_GENERATE_"
 
-    max_criteria: int = Field(8, ge=1, description="At most this many criteria per rubric.")
-    min_criteria: int = Field(2, ge=1, description="Fewer valid criteria than this fail the item.")
-    reasks: int = Field(
-        2, ge=0, description="Re-asks after an unparseable reply or rejected criteria."
+    max_criteria: int = Field(default=8, ge=1, description="At most this many criteria per rubric.")
+    min_criteria: int = Field(
+        default=2, ge=1, description="Fewer valid criteria than this fail the item."
     )
-    max_tokens: int = Field(768, ge=1, description="Completion budget of one generation call.")
-    seed: int = Field(0, description="Generation seed (enters the cache key).")
+    reasks: int = Field(
+        default=2, ge=0, description="Re-asks after an unparseable reply or rejected criteria."
+    )
+    max_tokens: int = Field(
+        default=768, ge=1, description="Completion budget of one generation call."
+    )
+    seed: int = Field(default=0, description="Generation seed (enters the cache key).")
     embed: bool = Field(
-        False,
+        default=False,
         description="Also dedup (and retrieve) by all-MiniLM-L6-v2 similarity (needs rubricate[embed]).",
     )
 

@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import tomllib
 from pydantic import Field, PrivateAttr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
@@ -96,7 +95,10 @@ class ConfigFileSource(TomlConfigSettingsSource):
         try:
             super().__init__(settings_cls, toml_file=path)
             self.lines = _key_lines(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as error:
+        except (
+            ValueError,
+            OSError,
+        ) as error:  # TOMLDecodeError and UnicodeDecodeError are ValueErrors
             raise ConfigError(f"config file {path}: {error}") from None
         fields = _fields_by_path()
         for group, entries in self.toml_data.items():
