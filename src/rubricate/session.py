@@ -27,10 +27,12 @@ class Session:
         judge: an existing judge to use instead of building one (closed by the session only
             with ``owns_judge=True``).
         store: a ``Store``, a path to its SQLite file, or ``None`` for the settings' cache.
-        policy: a model that writes missing responses (closed with the session); default
-            the one ``settings.policy`` describes, if any.
+        policy: a model that writes missing responses; default the one ``settings.policy``
+            describes, if any.
         options: grading options; defaults to the settings' options.
         owns_judge: whether closing the session closes ``judge``; default: when it built it.
+        owns_policy: whether closing the session closes a given ``policy`` (one it built, it
+            always closes).
 
     Whatever was built is closed when the constructor fails, and ``aclose`` closes every
     resource even when closing one of them raises.
@@ -45,6 +47,7 @@ class Session:
         policy: Judge | None = None,
         options: GradeOptions | None = None,
         owns_judge: bool | None = None,
+        owns_policy: bool = True,
     ) -> None:
         whole = settings if isinstance(settings, Settings) else None
         if isinstance(settings, Settings):
@@ -64,11 +67,11 @@ class Session:
             self.store, owns_store = open_store(store)
             if owns_store and self.store is not None:
                 self._resources.callback(self.store.close)
-            if policy is None and whole is not None:
-                policy = build_policy(whole.policy, whole.judge)
             self.policy = policy
-            if policy is not None:
-                self._resources.push_async_callback(policy.aclose)
+            if policy is None and whole is not None:
+                self.policy = build_policy(whole.policy, whole.judge)
+            if self.policy is not None and (owns_policy or policy is None):
+                self._resources.push_async_callback(self.policy.aclose)
         except BaseException:
             run_sync(self._resources.aclose())
             raise
