@@ -192,38 +192,37 @@ class Settings(BaseSettings):
         path = find_config_file(config_file)
         file_layer = ConfigFileSource(cls, path)
         fields = _fields_by_path()
+        explicit = {
+            group: {name: value for name, value in entries.items() if value is not None}
+            for group, entries in (values or {}).items()
+        }
+
+        def label(layer: str, group: str, name: str | None) -> str:
+            leaf = fields.get(f"{group}.{name}")
+            if layer == "file":
+                return f"file {file_layer.where(group, name)}"
+            if layer == "env":
+                return f"env {leaf.env}" if leaf is not None else "env"
+            if layer == "flag" and leaf is not None:
+                return f"flag {leaf.flag}"
+            return f"{layer} {name or group}"
+
         merged: dict[str, Any] = {}
         origins: dict[str, str] = {}
-
-        def given(group: str, name: str | None) -> str:
-            leaf = fields.get(f"{group}.{name}")
-            if source == "flag" and leaf is not None:
-                return f"flag {leaf.flag}"
-            return f"{source} {name or group}"
-
-        layers = (
-            (file_layer(), lambda group, name: f"file {file_layer.where(group, name)}"),
-            (EnvironmentSource(cls)(), lambda group, name: f"env {fields[f'{group}.{name}'].env}"),
-            (
-                {
-                    g: {k: v for k, v in e.items() if v is not None}
-                    for g, e in (values or {}).items()
-                },
-                given,
-            ),
-        )
-        for data, label in layers:
+        layers = (("file", file_layer()), ("env", EnvironmentSource(cls)()), (source, explicit))
+        for layer, data in layers:
             for group, entries in data.items():
                 if not isinstance(entries, Mapping):
                     merged[group] = entries
-                    origins[group] = label(group, None)
+                    origins[group] = label(layer, group, None)
                     continue
                 target = merged.get(group)
                 if not isinstance(target, dict):
                     target = merged[group] = {}
+                    origins[group] = label(layer, group, None)  # for errors about the group
                 for name, value in entries.items():
                     target[name] = value
-                    origins[f"{group}.{name}"] = label(group, name)
+                    origins[f"{group}.{name}"] = label(layer, group, name)
         try:
             settings = cls.model_validate(merged)
         except ValidationError as error:
