@@ -8,12 +8,13 @@ arguments, and a bad value names its source.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
 from rubricate.errors import ConfigError
 from rubricate.rewards._shaping import Shaping
-from rubricate.settings import JudgeSettings, RewardSettings, Settings
+from rubricate.settings import JudgeSettings, RewardSettings, Settings, find_config_file
 
 __all__ = ["IGNORED_KWARGS", "reward_settings", "settings_key", "split_reward_settings"]
 
@@ -59,6 +60,23 @@ def split_reward_settings(settings: Settings) -> tuple[JudgeSettings, Shaping]:
     return judge, shaping
 
 
+def _inputs_key(values: Mapping[str, Mapping[str, Any]]) -> str:
+    """Everything ``Settings.load`` reads: the values, ``RUBRICATE_*`` and the config file."""
+    path = find_config_file()
+    try:
+        stamp = (str(path.resolve()), path.stat().st_mtime_ns) if path is not None else None
+    except OSError:
+        stamp = (str(path), None)  # a missing file: load reports it
+    environment = sorted((k, v) for k, v in os.environ.items() if k.startswith("RUBRICATE_"))
+    return repr((sorted((g, sorted(e.items())) for g, e in values.items()), environment, stamp))
+
+
+# verl calls a reward function per sample, thousands of times a step, with the same keywords;
+# loading the settings each time would cost more than the cached judgment it asks for.
+_LOADED: dict[str, tuple[JudgeSettings, Shaping]] = {}
+_LOADED_MAX = 64
+
+
 def reward_settings(overrides: Mapping[str, Any] | None = None) -> tuple[JudgeSettings, Shaping]:
     """Judge settings and shaping from ``overrides`` over the config file and ``RUBRICATE_*``.
 
@@ -81,7 +99,14 @@ def reward_settings(overrides: Mapping[str, Any] | None = None) -> tuple[JudgeSe
         raise ConfigError(
             f"unknown reward setting(s) {', '.join(sorted(unknown))}; known: {', '.join(known)}"
         )
-    return split_reward_settings(Settings.load(values, source="argument"))
+    key = _inputs_key(values)
+    loaded = _LOADED.get(key)
+    if loaded is None:
+        loaded = split_reward_settings(Settings.load(values, source="argument"))
+        if len(_LOADED) >= _LOADED_MAX:
+            _LOADED.clear()
+        _LOADED[key] = loaded
+    return loaded
 
 
 def settings_key(settings: JudgeSettings, shaping: Shaping) -> str:
