@@ -6,13 +6,13 @@ commands by ``cli._bind.bind_settings``; the options here belong to one invocati
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 import typer
 
-__all__ = ["LimitOption", "OnInvalid", "OnInvalidOption", "QuietOption", "VerboseOption"]
+from rubricate.runs import OnInvalid
 
-OnInvalid = Literal["error", "skip"]
+__all__ = ["LimitOption", "OnInvalid", "OnInvalidOption", "QuietOption", "VerboseOption"]
 
 OnInvalidOption = Annotated[
     OnInvalid,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -55,7 +55,10 @@ def parse_fields(values: list[str] | None) -> dict[str, str] | None:
     return mapping
 
 
-def _with_responses(items: Iterator[Any], responses: dict[str, str], path: Path) -> Iterator[Any]:
+Items = Iterator[Sample | InputError]
+
+
+def _with_responses(items: Items, responses: dict[str, str], path: Path) -> Items:
     for item in items:
         if isinstance(item, Sample):
             text = responses.get(item.id)
@@ -68,7 +71,7 @@ def _with_responses(items: Iterator[Any], responses: dict[str, str], path: Path)
         yield item
 
 
-def _limited(items: Iterator[Any], limit: int | None) -> Iterator[Any]:
+def _limited(items: Items, limit: int | None) -> Items:
     if limit is None:
         yield from items
         return
@@ -81,7 +84,7 @@ def _limited(items: Iterator[Any], limit: int | None) -> Iterator[Any]:
         yield item
 
 
-def _count_criteria(make: Any) -> int | None:
+def _count_criteria(make: Callable[[], Items]) -> int:
     total = 0
     for item in make():
         if isinstance(item, Sample):

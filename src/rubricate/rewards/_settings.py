@@ -63,6 +63,7 @@ def split_reward_settings(settings: Settings) -> tuple[JudgeSettings, Shaping]:
 def _inputs_key(values: Mapping[str, Mapping[str, Any]]) -> str:
     """Everything ``Settings.load`` reads: the values, ``RUBRICATE_*`` and the config file."""
     path = find_config_file()
+    stamp: tuple[str, int | None] | None
     try:
         stamp = (str(path.resolve()), path.stat().st_mtime_ns) if path is not None else None
     except OSError:
