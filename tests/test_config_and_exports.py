@@ -19,6 +19,8 @@ def test_public_exports_resolve() -> None:
         "rubricate.generate",
         "rubricate.rewards",
         "rubricate.models",
+        "rubricate.settings",
+        "rubricate.engine",
     ):
         module = importlib.import_module(module_name)
         for name in module.__all__:
