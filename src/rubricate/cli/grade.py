@@ -227,7 +227,8 @@ def grade(
                 _grade(settings, samples, out, config, on_invalid, seed, total, quiet)
             )
         figures = _figures(out / "results.jsonl", facts, penalty, seed)
-        add_to_summary(out / "summary.json", figures)
+        if figures:
+            add_to_summary(out / "summary.json", figures)
         console.print(summary_table(summary, title=f"rubricate — {out}"))
         for line in describe(figures):
             console.print(line, highlight=False)
