@@ -124,7 +124,10 @@ def _count_criteria(make: Callable[[], Items]) -> int:
 def grade(
     data: Annotated[
         Path,
-        typer.Argument(help="HealthBench JSONL, verl parquet, or JSONL with --field mappings."),
+        typer.Argument(
+            help="Benchmark JSONL (HealthBench, WritingBench, DRB-II, PRBench, ResearchRubrics), "
+            "ResearchQA JSON, verl parquet, or any JSONL with --field mappings (see --format)."
+        ),
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")] = Path(
         "runs/latest"
