@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, StrictFloat, StrictInt, StrictStr, field_validator
+from pydantic import BaseModel, ConfigDict, StrictFloat, StrictStr, field_validator
 
 from rubricate.meta._criteria import UnmatchedLabel
 from rubricate.meta._io import read_records, read_run
@@ -38,7 +38,7 @@ class ScoreLabel(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     sample_id: StrictStr
-    score: StrictFloat | StrictInt
+    score: StrictFloat  # strict: an int is accepted, a bool or "0.5" is not
     labeller: StrictStr | None = None
 
     @field_validator("score")
