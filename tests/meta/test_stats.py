@@ -137,3 +137,14 @@ def test_paired_mean_difference_keeps_a_units_differences_together() -> None:
         draws.append(sum(u.sum() for u in picked) / sum(u.size for u in picked))
     assert got.ci95 == pytest.approx(tuple(np.percentile(draws, [2.5, 97.5])))
     assert paired_mean_difference([]).value is None
+
+
+def test_simple_evals_reference_case() -> None:
+    """The case in simple-evals' healthbench_meta_eval_test.py: judge [T, F, T] against
+    physicians [[T, T, F], [T, F], [F]]; it expects precision 2/4 and 1/2, recall 2/3 and 1/3."""
+    got = values([(2, 1, 0, 0), (0, 0, 1, 1), (0, 1, 0, 0)])
+    assert got["precision_met"] == pytest.approx(2 / 4)
+    assert got["recall_met"] == pytest.approx(2 / 3)
+    f1_met = 2 * (2 / 4) * (2 / 3) / (2 / 4 + 2 / 3)
+    f1_not_met = 2 * (1 / 2) * (1 / 3) / (1 / 2 + 1 / 3)
+    assert got["balanced_f1"] == pytest.approx((f1_met + f1_not_met) / 2)
