@@ -16,8 +16,8 @@ O1_MINI = DATA / "arena_hard_o1-mini_gpt-4o-pairs.decisions.jsonl"
 SKYWORK = DATA / "reward_model_skywork-gemma-2-27b_gpt-4o-pairs.decisions.jsonl"
 
 # What JudgeBench reports for these judges on the 350 GPT-4o pairs, in percent: knowledge
-# (mmlu-pro), reasoning, math, coding, overall (arXiv:2410.12784, results tables; the same
-# figures its run_judge.py prints for these output files).
+# (mmlu-pro), reasoning, math, coding, overall. JudgeBench paper, ICLR 2025 version of
+# arXiv:2410.12784: Table 2 (Arena-Hard judge, o1-mini) and Table 3 (reward models).
 REPORTED = {
     O1_MINI: (58.44, 62.24, 82.14, 78.57, 65.71),
     SKYWORK: (59.74, 66.33, 83.93, 50.00, 64.29),
