@@ -199,3 +199,26 @@ def test_bad_requests() -> None:
     missing = [Sample("x", (Message("user", "q"),), samples()[0].rubric, None)]
     with pytest.raises(InputError, match="no response"):
         run_probes(missing, judge(honest), probes=["injection"])
+
+
+def test_grade_options_reach_every_grading_and_reader_errors_surface() -> None:
+    sizes: list[int] = []
+    inner = judge(honest)
+
+    class Recording:
+        fingerprint = "recording"
+
+        async def complete(self, request: JudgeRequest):  # type: ignore[no-untyped-def]
+            sizes.append(len(request.criterion_ids))
+            return await inner.complete(request)
+
+        async def aclose(self) -> None:
+            return None
+
+    run_probes(
+        samples(), Recording(), probes=["order"], grade_options={"group_size": 2}, n_resamples=0
+    )
+    assert sizes and set(sizes) == {2}
+    bad = InputError("not valid JSON", file="data.jsonl", line=3)
+    with pytest.raises(InputError, match=r"data\.jsonl:3"):
+        run_probes([*samples(), bad], judge(honest), probes=["injection"])

@@ -57,7 +57,7 @@ class CriterionLabel(BaseModel):
         return self
 
     @property
-    def values(self) -> list[bool]:
+    def all_labels(self) -> list[bool]:
         return list(self.labels) if self.labels is not None else [bool(self.label)]
 
 
@@ -265,7 +265,7 @@ def criteria_agreement(
                 excluded[kind] += 1
                 continue
             items[key] = _Item(found, sample_tags(result))
-        items[key].labels.extend(label.values)
+        items[key].labels.extend(label.all_labels)
     labelled = list(items.values())
     by_axis: dict[str, list[_Item]] = defaultdict(list)
     by_tag: dict[str, list[_Item]] = defaultdict(list)

@@ -7,7 +7,7 @@ The CLI command ``rubricate probe`` builds the judge from its options and calls
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -148,7 +148,7 @@ def _outcome(
 
 
 async def run_probes_async(
-    samples: Iterable[Sample],
+    samples: Iterable[Sample | InputError],
     judge: Judge,
     out_dir: str | Path | None = None,
     *,
@@ -157,6 +157,7 @@ async def run_probes_async(
     seed: int = 0,
     store: Store | str | Path | None = None,
     n_resamples: int = N_RESAMPLES,
+    grade_options: Mapping[str, Any] | None = None,
 ) -> ProbeReport:
     """Grade ``samples`` and their probe variants with ``judge``; write ``out_dir/probes.json``.
 
@@ -166,7 +167,7 @@ async def run_probes_async(
     grades in grouped mode, against a grouped grading of the original order.
 
     Args:
-        samples: samples with responses.
+        samples: samples with responses (an ``InputError`` a reader yielded is raised).
         judge: any ``Judge``.
         out_dir: where ``probes.json`` goes (``None``: not written).
         probes: names from ``PROBES`` (default: all).
@@ -174,22 +175,31 @@ async def run_probes_async(
         seed: seeds the criterion shuffles and the bootstrap.
         store: cache for everything but ``self_consistency``.
         n_resamples: bootstrap resamples per interval.
+        grade_options: further keyword options for every ``rubricate.grade_async`` call
+            (``concurrency``, ``group_size``, ...).
     """
     chosen = list(probes) if probes is not None else list(PROBES)
     unknown = [name for name in chosen if name not in PROBES]
     if unknown:
         raise ConfigError(f"unknown probe(s) {', '.join(unknown)} (known: {', '.join(PROBES)})")
-    originals = list(samples)
+    originals: list[Sample] = []
+    for item in samples:
+        if isinstance(item, InputError):
+            raise item
+        originals.append(item)
     if not originals:
         raise InputError("no samples to probe")
     ids = [s.id for s in originals]
     if len(set(ids)) != len(ids):
         raise InputError("sample ids repeat; probes pair each variant with its original by id")
     baselines: dict[str, dict[str, SampleResult]] = {}
+    extra = dict(grade_options or {})
 
     async def baseline(probe_mode: str) -> dict[str, SampleResult]:
         if probe_mode not in baselines:
-            graded = await rubricate.grade_async(originals, judge, store=store, mode=probe_mode)
+            graded = await rubricate.grade_async(
+                originals, judge, store=store, mode=probe_mode, **extra
+            )
             baselines[probe_mode] = {r.sample_id: r for r in graded.results}
         return baselines[probe_mode]
 
@@ -207,6 +217,7 @@ async def run_probes_async(
             judge,
             store=None if name == "self_consistency" else store,
             mode=probe_mode,
+            **extra,
         )
         by_id = {r.sample_id: r for r in graded.results}
         paired = [
@@ -226,7 +237,7 @@ async def run_probes_async(
 
 
 def run_probes(
-    samples: Iterable[Sample],
+    samples: Iterable[Sample | InputError],
     judge: Judge,
     out_dir: str | Path | None = None,
     **kwargs: Any,
