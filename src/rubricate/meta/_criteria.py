@@ -147,8 +147,10 @@ def _normalise(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
-@dataclass
+@dataclass(slots=True)
 class _Item:
+    """A labelled criterion being collected (labels arrive over several lines)."""
+
     verdict: VerdictRecord
     tags: list[str]
     labels: list[bool] = field(default_factory=list)
@@ -270,12 +272,11 @@ def criteria_agreement(
     by_axis: dict[str, list[_Item]] = defaultdict(list)
     by_tag: dict[str, list[_Item]] = defaultdict(list)
     for item in labelled:
-        for tag in item.verdict.tags:
-            if tag.startswith("axis:"):
-                by_axis[tag.removeprefix("axis:")].append(item)
-            else:
-                by_tag[tag].append(item)
-        for tag in item.tags:
+        axes = {t.removeprefix("axis:") for t in item.verdict.tags if t.startswith("axis:")}
+        tags = {t for t in item.verdict.tags if not t.startswith("axis:")} | set(item.tags)
+        for axis in axes:
+            by_axis[axis].append(item)
+        for tag in tags:
             by_tag[tag].append(item)
     _, _, ties = _counts(labelled, combine)
     labeller_counts = _labeller_counts(labelled)
