@@ -148,3 +148,16 @@ def test_simple_evals_reference_case() -> None:
     f1_met = 2 * (2 / 4) * (2 / 3) / (2 / 4 + 2 / 3)
     f1_not_met = 2 * (1 / 2) * (1 / 3) / (1 / 2 + 1 / 3)
     assert got["balanced_f1"] == pytest.approx((f1_met + f1_not_met) / 2)
+
+
+def test_kendall_matches_scipy_on_larger_inputs_with_many_ties() -> None:
+    rng = np.random.default_rng(5)
+    for size in (2, 3, 17, 400):
+        x = rng.integers(0, 6, size).astype(float)
+        y = (x + rng.integers(0, 4, size)).astype(float)
+        expected = stats.kendalltau(x, y).statistic
+        got = kendall_tau_b(x, y)
+        if np.isnan(expected):
+            assert got is None
+        else:
+            assert got == pytest.approx(expected)
