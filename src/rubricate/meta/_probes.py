@@ -18,6 +18,7 @@ import rubricate
 from rubricate.backends import Judge
 from rubricate.engine import run_sync
 from rubricate.errors import ConfigError, InputError
+from rubricate.judge import Mode
 from rubricate.meta._stats import N_RESAMPLES, Estimate, paired_mean_difference
 from rubricate.meta._variants import PROBES, probe_variants
 from rubricate.results import Counts, SampleResult
@@ -165,7 +166,7 @@ async def run_probes_async(
     out_dir: str | Path | None = None,
     *,
     probes: Sequence[str] | None = None,
-    mode: str = "per-criterion",
+    mode: Mode = "per-criterion",
     seed: int = 0,
     store: Store | str | Path | None = None,
     n_resamples: int = N_RESAMPLES,
@@ -207,7 +208,7 @@ async def run_probes_async(
     baselines: dict[str, tuple[dict[str, SampleResult], int]] = {}
     extra = dict(grade_options or {})
 
-    async def baseline(probe_mode: str) -> tuple[dict[str, SampleResult], int]:
+    async def baseline(probe_mode: Mode) -> tuple[dict[str, SampleResult], int]:
         """The originals graded in ``probe_mode``, by id, and their error verdicts."""
         if probe_mode not in baselines:
             graded = await rubricate.grade_async(
@@ -219,7 +220,7 @@ async def run_probes_async(
 
     outcomes: dict[str, ProbeOutcome] = {}
     for name in chosen:
-        probe_mode = "grouped" if name == "order" else mode
+        probe_mode: Mode = "grouped" if name == "order" else mode
         reference, reference_errors = await baseline(probe_mode)
         built = [
             (s.id, variant, altered)
