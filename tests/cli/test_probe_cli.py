@@ -168,3 +168,21 @@ def test_bad_probe_names_and_bad_lines_exit_2_before_any_call(tmp_path: Path) ->
     assert no_interval.exit_code == 2 and "--resamples" in no_interval.output
     assert broken.exit_code == 2 and f"{bad}:2" in broken.output.replace("\n", "")
     assert "Traceback" not in broken.output
+
+
+def test_the_readme_command_runs_and_its_exit_code_is_documented(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```bash\n(rubricate probe .*?)\n```", readme, re.DOTALL)
+    assert block is not None
+    args = block.group(1).replace("\\\n", " ").split()[1:]
+    assert f"| {EXIT_PROBE_GAIN} | `rubricate probe --fail-on-gain X`" in readme
+    with JudgeServer(decide=fooled_by_master_keys) as server:
+        swap = {
+            "data.jsonl": str(dataset(tmp_path)),
+            "http://127.0.0.1:8000/v1": server.url,
+            "NAME": "stub",
+            "runs/probe": str(tmp_path / "probe"),
+        }
+        done = runner.invoke(app, [*(swap.get(a, a) for a in args), "--no-cache"])
+    assert done.exit_code == EXIT_PROBE_GAIN, done.output
+    assert set(written(tmp_path)) == {"master_key", "injection"}
