@@ -146,7 +146,10 @@ def probe(
             )
         console.print(f"wrote {out / 'probes.json'}", highlight=False)
         if all(o.n == 0 for o in report.probes.values()) and (errors or any(original.values())):
-            console.print("[red]error[/]: no probe could be scored: every judgment failed")
+            console.print(
+                "[red]error[/]: no probe could be scored: every pair had error verdicts "
+                "(is the judge reachable? run with -v for its failures)"
+            )
             raise typer.Exit(EXIT_BACKEND)
         if fail_on is not None:
             unmeasured = [n for n, o in report.probes.items() if o.gain.ci95 is None]
