@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from types import TracebackType
 
-from rubricate.backends import Judge
+from rubricate.backends import Judge, close_judge
 from rubricate.config import JudgeSettings, build_judge
 from rubricate.engine import GradeOptions, Grader, run_sync
 from rubricate.store import Store, open_store
@@ -49,7 +49,7 @@ class Session:
             self.store, self._owns_store = open_store(store)
         except BaseException:
             if self._owns_judge:
-                run_sync(self.judge.aclose())
+                run_sync(close_judge(self.judge))
             raise
         self.policy = policy
         self.options = options or self.settings.grade_options()
@@ -74,9 +74,9 @@ class Session:
             if self._grader is not None:
                 self._grader.flush()
             if self._owns_judge:
-                await self.judge.aclose()
+                await close_judge(self.judge)
             if self.policy is not None:
-                await self.policy.aclose()
+                await close_judge(self.policy)
         finally:
             if self._owns_store and self.store is not None:
                 self.store.close()

@@ -41,6 +41,7 @@ class JudgeBase(abc.ABC):
 
     async def aclose(self) -> None:
         """Release what the judge holds (connections, a model); the default holds nothing."""
+        return None
 
     async def __aenter__(self: _Self) -> _Self:
         return self

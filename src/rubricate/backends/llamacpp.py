@@ -217,7 +217,8 @@ class LlamaCppJudge(JudgeBase):
         )
         llama = self._llama
         eos, bos = llama.token_eos(), llama.token_bos()
-        self._formatter = Jinja2ChatFormatter(
+        # Typed loosely: its stubs want llama-cpp's message TypedDicts, rubricate passes plain dicts.
+        self._formatter: Any = Jinja2ChatFormatter(
             template=llama.metadata.get("tokenizer.chat_template") or _CHATML,
             eos_token=llama.detokenize([eos], special=True).decode("utf-8") if eos >= 0 else "",
             bos_token=llama.detokenize([bos], special=True).decode("utf-8") if bos >= 0 else "",
@@ -320,7 +321,7 @@ class LlamaCppJudge(JudgeBase):
             {"role": m.role, "content": f"\x1eRUBRICATE-SEGMENT-{i}\x1e"}
             for i, m in enumerate(messages)
         ]
-        rendered = self._formatter(messages=marked).prompt
+        rendered: str = self._formatter(messages=marked).prompt
         parts = _SENTINEL.split(rendered)
         order = [int(i) for i in parts[1::2]]
         if order != list(range(len(messages))):
@@ -345,9 +346,10 @@ class LlamaCppJudge(JudgeBase):
         return segments
 
     def _render(self, messages: tuple[Message, ...]) -> str:
-        return self._formatter(
+        prompt: str = self._formatter(
             messages=[{"role": m.role, "content": m.content} for m in messages]
         ).prompt
+        return prompt
 
     def _prompt(self, request: JudgeRequest, prefill: str) -> _Prompt:
         tokens: list[int] = []
@@ -378,7 +380,9 @@ class LlamaCppJudge(JudgeBase):
                 f"with --context {suggest} (RUBRICATE_CONTEXT) or let the judge truncate",
                 retryable=False,
             )
-        marker = self._llama.tokenize(_CUT_MARKER.encode("utf-8"), add_bos=False, special=False)
+        marker: list[int] = self._llama.tokenize(
+            _CUT_MARKER.encode("utf-8"), add_bos=False, special=False
+        )
         start, end = prompt.cut or (0, 0)
         keep = (end - start) - (len(tokens) - limit) - len(marker)
         if keep < _MIN_KEPT:

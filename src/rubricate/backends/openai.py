@@ -241,7 +241,9 @@ def _proxied(base_url: str) -> bool:
     proxies = urllib.request.getproxies_environment()
     if not (proxies.get(parts.scheme) or proxies.get("all")):
         return False
-    return not urllib.request.proxy_bypass_environment(parts.netloc, proxies)
+    # Public, but missing from typeshed.
+    bypass: Callable[[str, dict[str, str]], bool] = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
+    return not bypass(parts.netloc, proxies)
 
 
 @functools.lru_cache(maxsize=1)
@@ -283,13 +285,11 @@ def _messages(messages: Sequence[Message]) -> list[dict[str, str]]:
     return [{"role": m.role, "content": m.content} for m in messages]
 
 
-def _parse_response(response: RawResponse | httpx.Response) -> dict[str, Any]:
-    if isinstance(response, RawResponse):
-        status, body = response.status, response.body
-        if not 200 <= status < 300:
-            response = httpx.Response(status, headers=response.headers, content=body)
+def _parse_response(reply: RawResponse | httpx.Response) -> dict[str, Any]:
+    if isinstance(reply, RawResponse):
+        status, body = reply.status, reply.body
     else:
-        status, body = response.status_code, response.content
+        status, body = reply.status_code, reply.content
     if 200 <= status < 300:
         try:
             payload = json.loads(body)
@@ -310,8 +310,10 @@ def _parse_response(response: RawResponse | httpx.Response) -> dict[str, Any]:
                 retryable=True,
                 status=status,
             )
-        return payload
-    raise http_error(response, who="judge server")
+        return dict(payload)
+    if isinstance(reply, RawResponse):  # an error: worth httpx's header handling
+        reply = httpx.Response(status, headers=reply.headers, content=body)
+    raise http_error(reply, who="judge server")
 
 
 def _usage(raw: Any) -> Usage:
@@ -381,12 +383,12 @@ def choice_probabilities(
         token = str(alternative.get("token") or "")
         if not token.startswith(head):
             continue
-        index = choice_index(token[len(head) :], choices)
-        if index is None:
+        named = choice_index(token[len(head) :], choices)
+        if named is None:
             continue
         logprob = alternative.get("logprob")
         if isinstance(logprob, (int, float)) and not math.isnan(logprob):
-            mass[choices[index]] += math.exp(logprob)
+            mass[choices[named]] += math.exp(logprob)
     total = sum(mass.values())
     if total <= 0.0:
         return None

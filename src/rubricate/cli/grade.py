@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from rubricate.backends import close_judge
 from rubricate.cli._app import EXIT_BACKEND, app, console, exit_on_error, setup_logging
 from rubricate.cli._options import (
     CacheOption,
@@ -329,9 +330,9 @@ async def _grade(
             progress.finish(grader)
         return summary
     finally:
-        await judge.aclose()
+        await close_judge(judge)
         if policy is not None:
-            await policy.aclose()
+            await close_judge(policy)
         if store is not None:
             store.close()
 
