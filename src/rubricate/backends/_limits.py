@@ -13,6 +13,10 @@ from rubricate.types import Message
 
 __all__ = ["RateLimiter", "Slots", "estimate_tokens"]
 
+# Waits shorter than this are rounding left over from refilling in float arithmetic; sleeping
+# them could spin forever on a clock whose resolution is coarser than the wait.
+_NEGLIGIBLE_WAIT_S = 1e-6
+
 
 class Slots:
     """Tokens for the calls allowed in flight; urgent waiters (retries) are served first.
@@ -138,7 +142,7 @@ class RateLimiter:
                 if self._tokens is not None:
                     self._tokens.refill(now)
                     wait = max(wait, self._tokens.wait_for(float(tokens)))
-                if wait <= 0.0:
+                if wait <= _NEGLIGIBLE_WAIT_S:
                     break
                 await self._sleep(wait)
             if self._requests is not None:
