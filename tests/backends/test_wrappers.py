@@ -13,7 +13,6 @@ from rubricate.backends import (
     Hedging,
     JudgeBase,
     RateLimited,
-    Resilient,
     Retrying,
     ScriptedJudge,
     close_judge,
