@@ -75,7 +75,8 @@ class OpenAIJudge(JudgeBase):
         api_key: bearer token; default ``$RUBRICATE_API_KEY``, then ``$OPENAI_API_KEY``.
             It is never logged and never enters the fingerprint.
         temperature, seed: sampling settings sent when a request leaves its own ``None``.
-        extra_body: extra JSON fields merged into every request body (they win on conflict).
+        extra_body: extra JSON fields merged into every request body; they win over the
+            judge's own settings, and a request's sampling settings win over them.
         timeout: seconds allowed for one attempt, connecting included.
         connections: connections the httpx path keeps per loop (the calls expected in flight;
             the lean pool opens what the calls in flight need).
@@ -158,20 +159,27 @@ class OpenAIJudge(JudgeBase):
         return _Wire(None, clients, posts, lambda: in_flight.index(min(in_flight)))
 
     def body(self, request: JudgeRequest) -> dict[str, Any]:
-        """The JSON body of ``request``: the request's sampling settings, else the judge's."""
+        """The JSON body of ``request``.
+
+        Sampling settings: the request's when set (they enter its cache key, so they must
+        reach the server), else ``extra_body``'s, else the judge's own.
+        """
         body: dict[str, Any] = {
             "model": self.model,
             "messages": _messages(request.messages),
             "max_tokens": request.max_tokens,
-            "temperature": self.temperature if request.temperature is None else request.temperature,
+            "temperature": self.temperature,
         }
-        seed = self.seed if request.seed is None else request.seed
-        if seed is not None:
-            body["seed"] = seed
+        if self.seed is not None:
+            body["seed"] = self.seed
         if request.want_probabilities:
             body["logprobs"] = True
             body["top_logprobs"] = _TOP_LOGPROBS
         body.update(self.extra_body)
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        if request.seed is not None:
+            body["seed"] = request.seed
         return body
 
     async def complete(self, request: JudgeRequest) -> JudgeReply:
