@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rubricate.backends import Judge, close_judge
+from rubricate.backends import Judge
 from rubricate.engine import GradeOptions, Grader, SkippedSample, run_sync
 from rubricate.errors import InputError
 from rubricate.results import RunSummary, SampleResult
@@ -89,6 +89,6 @@ def grade(
         try:
             return await grade_async(samples, judge, **kwargs)
         finally:
-            await close_judge(judge)
+            await judge.aclose()
 
     return run_sync(run())

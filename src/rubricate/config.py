@@ -158,20 +158,16 @@ def build_judge(settings: JudgeSettings) -> Judge:
             tpm=settings.tpm,
             hedge_after=settings.hedge_after,
         )
-    from rubricate.backends import create_local_judge
+    from rubricate.backends.llamacpp import LlamaCppJudge
     from rubricate.models import resolve_model
 
     path = resolve_model(settings.local_model)
-    return create_local_judge(
+    return LlamaCppJudge(
         path,
         n_threads=settings.threads,
         n_ctx=settings.context,
         explain=settings.explain,
         on_overflow=settings.on_overflow,
-        temperature=settings.temperature,
-        max_retries=settings.max_retries,
-        rpm=settings.rpm,
-        tpm=settings.tpm,
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from types import TracebackType
 
-from rubricate.backends import Judge, close_judge
+from rubricate.backends import Judge
 from rubricate.config import JudgeSettings, build_judge
 from rubricate.engine import GradeOptions, Grader, run_sync
 from rubricate.store import Store, open_store
@@ -49,7 +49,7 @@ class Session:
             self.store, self._owns_store = open_store(store)
         except BaseException:
             if self._owns_judge:
-                run_sync(close_judge(self.judge))
+                run_sync(self.judge.aclose())
             raise
         self.policy = policy
         self.options = options or self.settings.grade_options()
@@ -74,9 +74,9 @@ class Session:
             if self._grader is not None:
                 self._grader.flush()
             if self._owns_judge:
-                await close_judge(self.judge)
+                await self.judge.aclose()
             if self.policy is not None:
-                await close_judge(self.policy)
+                await self.policy.aclose()
         finally:
             if self._owns_store and self.store is not None:
                 self.store.close()

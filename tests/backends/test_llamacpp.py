@@ -15,7 +15,8 @@ import pytest
 
 import rubricate
 from rubricate.backends import close_judge, create_local_judge, layers, resilient
-from rubricate.backends.llamacpp import LlamaCppJudge, _choice_of, _PrefixTurns
+from rubricate.backends._turns import PrefixTurns
+from rubricate.backends.llamacpp import LlamaCppJudge, _choice_of
 from rubricate.errors import BackendError, ConfigError, MissingDependency, ModelError
 from rubricate.judge import JsonEnd, build_request, load_template, render_shared
 from rubricate.judge._parse import parse_single_reply
@@ -60,7 +61,7 @@ def test_json_end_finds_the_closing_brace_outside_strings() -> None:
 
 
 async def test_turns_go_to_the_same_prefix_first_then_in_arrival_order() -> None:
-    turns = _PrefixTurns()
+    turns = PrefixTurns()
     served: list[str] = []
 
     async def call(key: str, name: str) -> None:

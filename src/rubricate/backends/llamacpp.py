@@ -29,7 +29,6 @@ import os
 import re
 import threading
 import time
-from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -37,6 +36,7 @@ from typing import Any, Literal
 import numpy as np
 
 from rubricate.backends._protocol import JudgeBase
+from rubricate.backends._turns import PrefixTurns, prefix_key
 from rubricate.errors import BackendError, ConfigError, MissingDependency, ModelError
 from rubricate.judge import JsonEnd, choice_index
 from rubricate.types import JudgeReply, JudgeRequest, Message, Usage
@@ -89,54 +89,6 @@ def _logsumexp(values: np.ndarray) -> float:
         return -math.inf
     top = float(values.max())
     return top + math.log(float(np.exp(values - top).sum()))
-
-
-class _PrefixTurns:
-    """One call at a time, and the next turn to a waiter that shares the last call's prefix.
-
-    Callers may interleave the criteria of many samples (the Grader starts every sample's
-    first criterion before any second one); serving same-prefix requests back to back keeps
-    the KV cache useful whatever the arrival order. Otherwise first come, first served.
-    Loop-agnostic like ``Slots``: waiters are futures of the running loop, gone once served.
-    """
-
-    def __init__(self) -> None:
-        self.busy = False
-        self.last: Hashable = None
-        self.waiters: list[tuple[Hashable, asyncio.Future[None]]] = []
-
-    async def acquire(self, key: Hashable) -> None:
-        if self.busy:
-            turn = asyncio.get_running_loop().create_future()
-            self.waiters.append((key, turn))
-            try:
-                await turn
-            except asyncio.CancelledError:
-                if turn.done() and not turn.cancelled():
-                    self.release()  # granted just as we were cancelled: pass the turn on
-                else:
-                    self.waiters.remove((key, turn))
-                raise
-        self.busy = True
-        self.last = key
-
-    def release(self) -> None:
-        if not self.waiters:
-            self.busy = False
-            return
-        index = next((i for i, (k, _) in enumerate(self.waiters) if k == self.last), 0)
-        self.waiters.pop(index)[1].set_result(None)  # stays busy: the turn passes directly
-
-
-def _prefix_key(request: JudgeRequest) -> Hashable:
-    """What requests of one sample share: every message up to the shared part of the user's."""
-    key: list[str] = []
-    for message in request.messages:
-        if message.role != "system" and len(message.content) >= request.shared_prefix_chars:
-            key.append(message.content[: request.shared_prefix_chars])
-            break
-        key.append(message.content)
-    return hash(tuple(key))
 
 
 class LlamaCppJudge(JudgeBase):
@@ -243,7 +195,7 @@ class LlamaCppJudge(JudgeBase):
         self._choice_ids: dict[tuple[str, ...], list[np.ndarray]] = {}
         self._warned_template = False
         self._thread_lock = threading.Lock()
-        self._turns = _PrefixTurns()
+        self._turns = PrefixTurns()
         self._closed = False
 
     # --- async surface ----------------------------------------------------------
@@ -254,7 +206,7 @@ class LlamaCppJudge(JudgeBase):
     async def complete(self, request: JudgeRequest) -> JudgeReply:
         """Answer one request (probability mode for binary criteria, else text)."""
         turns = self._turns
-        await turns.acquire(_prefix_key(request))
+        await turns.acquire(prefix_key(request))
         try:
             return await asyncio.to_thread(self.complete_sync, request)
         finally:

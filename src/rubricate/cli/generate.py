@@ -11,7 +11,6 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from rubricate.backends import close_judge
 from rubricate.cli._app import app, console, exit_on_error, setup_logging
 from rubricate.config import JudgeSettings, build_judge
 from rubricate.errors import ConfigError, InputError
@@ -224,7 +223,7 @@ async def _generate(
             runner, items, out, on_invalid=flags["on_invalid"], config=config
         )
     finally:
-        await close_judge(judge)
+        await judge.aclose()
         if store is not None:
             store.close()
     console.print(_stats_table(stats, f"rubricate generate {strategy} — {out}"))

@@ -10,7 +10,6 @@ from typing import Annotated, Any
 
 import typer
 
-from rubricate.backends import close_judge
 from rubricate.cli._app import EXIT_BACKEND, app, console, exit_on_error, setup_logging
 from rubricate.cli._options import (
     CacheOption,
@@ -330,9 +329,9 @@ async def _grade(
             progress.finish(grader)
         return summary
     finally:
-        await close_judge(judge)
+        await judge.aclose()
         if policy is not None:
-            await close_judge(policy)
+            await policy.aclose()
         if store is not None:
             store.close()
 

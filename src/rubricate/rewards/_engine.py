@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from rubricate.backends import Judge, close_judge
+from rubricate.backends import Judge
 from rubricate.config import JudgeSettings, build_judge
 from rubricate.engine import GradeOptions, Grader
 from rubricate.errors import ConfigError
@@ -126,7 +126,7 @@ class RewardEngine:
         """Close the judge and the cache when this engine opened them."""
         if not self._owns:
             return
-        await close_judge(self.judge)
+        await self.judge.aclose()
         if self.store is not None:
             self.store.close()
 
