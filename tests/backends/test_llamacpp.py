@@ -303,6 +303,14 @@ def test_missing_model_file_is_a_model_error(tmp_path: Path) -> None:
 # --- the same wrappers as an HTTP judge, and sampling settings -----------------------
 
 
+@pytest.fixture(scope="module")
+def own_judge(model_path: Path) -> Iterator[LlamaCppJudge]:
+    """A judge of these tests' own: ``rubricate.grade`` closes the one it is given."""
+    judge = LlamaCppJudge(model_path, n_ctx=2048, n_threads=THREADS)
+    yield judge
+    judge.close()
+
+
 class _Sleeps:
     """An injected clock and sleep: time moves only when someone sleeps."""
 
@@ -353,25 +361,27 @@ async def test_the_local_judge_is_retried_on_a_transient_decode_failure(
 
 
 @needs_model
-async def test_rate_and_slot_limits_apply_to_the_local_judge(judge: LlamaCppJudge) -> None:
+async def test_rate_and_slot_limits_apply_to_the_local_judge(own_judge: LlamaCppJudge) -> None:
     clock = _Sleeps()
-    limited = resilient(judge, max_retries=0, rpm=30, concurrency=1, clock=clock, sleep=clock.sleep)
+    limited = resilient(
+        own_judge, max_retries=0, rpm=30, concurrency=1, clock=clock, sleep=clock.sleep
+    )
     requests = _requests(_sample("The capital of France is Paris.", "rpm"))
     replies = await asyncio.gather(*(limited.complete(r) for r in requests))
     assert all(reply.probabilities is not None for reply in replies)
     assert clock.sleeps == [2.0, 2.0]  # 30 a minute: one call every two seconds
-    assert limited.fingerprint == judge.fingerprint
+    assert limited.fingerprint == own_judge.fingerprint
 
 
 @needs_model
 async def test_text_mode_samples_with_the_requests_temperature_and_seed(
-    judge: LlamaCppJudge,
+    own_judge: LlamaCppJudge,
 ) -> None:
     base = _requests(_sample("The capital of France is Paris.", "sampling"))[0]
     text = replace(base, choices=(), answer_prefix="", want_probabilities=False, max_tokens=12)
-    greedy = [(await judge.complete(text)).text for _ in range(2)]
+    greedy = [(await own_judge.complete(text)).text for _ in range(2)]
     hot = [replace(text, temperature=1.5, seed=seed) for seed in (1, 1, 2, 3, 4)]
-    sampled = [(await judge.complete(r)).text for r in hot]
+    sampled = [(await own_judge.complete(r)).text for r in hot]
     assert greedy[0] == greedy[1]
     assert sampled[0] == sampled[1]  # one request, one reply: safe to cache
     assert len(set(sampled)) > 1 and any(s != greedy[0] for s in sampled)
@@ -379,17 +389,17 @@ async def test_text_mode_samples_with_the_requests_temperature_and_seed(
 
 @needs_model
 async def test_choice_mode_draws_the_verdict_but_keeps_the_probabilities(
-    judge: LlamaCppJudge,
+    own_judge: LlamaCppJudge,
 ) -> None:
     request = _requests(_sample("Paris is lovely.", "draw"))[1]
-    await judge.complete(request)  # warm: later calls all reuse the same prefix
-    greedy = await judge.complete(request)
+    await own_judge.complete(request)  # warm: later calls all reuse the same prefix
+    greedy = await own_judge.complete(request)
     assert greedy.probabilities is not None
-    drawn = [await judge.complete(replace(request, temperature=5.0, seed=s)) for s in range(12)]
+    drawn = [await own_judge.complete(replace(request, temperature=5.0, seed=s)) for s in range(12)]
     assert all(d.probabilities == pytest.approx(greedy.probabilities) for d in drawn)
     verdicts = [json.loads(d.text)["verdict"] for d in drawn]
     assert set(verdicts) == {"met", "not_met"}  # a high temperature draws both
-    again = await judge.complete(replace(request, temperature=5.0, seed=0))
+    again = await own_judge.complete(replace(request, temperature=5.0, seed=0))
     assert again.text == drawn[0].text
 
 
