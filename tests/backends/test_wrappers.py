@@ -94,8 +94,9 @@ def test_the_composer_stacks_the_layers_in_order_and_keeps_the_fingerprint() -> 
     assert kinds == [Retrying, Hedging, RateLimited, CallSlots, ScriptedJudge]
     assert judge.provider is inner and judge.fingerprint == "scripted:x"
     assert all(layer.fingerprint == "scripted:x" for layer in layers(judge.outer))
+    assert judge.hedge_after == 1.0
     bare = resilient(inner, max_retries=0)
-    assert bare.outer is inner and bare.hedged_calls == 0
+    assert bare.outer is inner and bare.hedged_calls == 0 and bare.hedge_after is None
 
 
 @pytest.mark.parametrize(

@@ -46,6 +46,11 @@ class Resilient(JudgeBase):
         return f"Resilient({self.provider!r})"
 
     @property
+    def hedge_after(self) -> float | None:
+        """Seconds a call may stall before it is backed up (``None``: no hedging)."""
+        return None if self._hedging is None else self._hedging.after
+
+    @property
     def hedged_calls(self) -> int:
         """Backup copies sent for stalled calls so far (0 without ``hedge_after``)."""
         return 0 if self._hedging is None else self._hedging.hedged_calls
