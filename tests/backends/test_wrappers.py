@@ -13,6 +13,7 @@ from rubricate.backends import (
     Hedging,
     JudgeBase,
     RateLimited,
+    Resilient,
     Retrying,
     ScriptedJudge,
     close_judge,
@@ -90,8 +91,8 @@ FLAKY = BackendError("503", retryable=True, status=503)
 def test_the_composer_stacks_the_layers_in_order_and_keeps_the_fingerprint() -> None:
     inner = ScriptedJudge(fingerprint="scripted:x")
     judge = resilient(inner, max_retries=2, concurrency=3, rpm=60, hedge_after=1.0)
-    kinds = [type(layer) for layer in layers(judge.outer)]
-    assert kinds == [Retrying, Hedging, RateLimited, CallSlots, ScriptedJudge]
+    kinds = [type(layer) for layer in layers(judge)]
+    assert kinds == [Resilient, Retrying, Hedging, RateLimited, CallSlots, ScriptedJudge]
     assert judge.provider is inner and judge.fingerprint == "scripted:x"
     assert all(layer.fingerprint == "scripted:x" for layer in layers(judge.outer))
     assert judge.hedge_after == 1.0

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal
 
 from rubricate.backends._limits import RateLimiter
-from rubricate.backends._protocol import Judge, JudgeBase, close_judge
+from rubricate.backends._protocol import Judge
 from rubricate.backends._retry import SleepFn
 from rubricate.backends._wrappers import (
     CallSlots,
@@ -18,6 +18,7 @@ from rubricate.backends._wrappers import (
     RateLimited,
     Retrying,
     RetryPolicy,
+    _Wrapper,
     layers,
 )
 from rubricate.types import JudgeReply, JudgeRequest
@@ -28,18 +29,19 @@ if TYPE_CHECKING:
 __all__ = ["Resilient", "create_local_judge", "resilient"]
 
 
-class Resilient(JudgeBase):
+class Resilient(_Wrapper):
     """A provider judge inside the wrappers ``resilient`` stacked around it.
 
     Attributes:
         provider: the wrapped judge (e.g. ``OpenAIJudge``), for its own attributes.
-        outer: the outermost wrapper; ``complete`` goes through it.
+        outer: the outermost wrapper (``inner`` too); ``complete`` goes through it, and
+            ``aclose`` closes down the stack to the provider.
     """
 
     def __init__(self, provider: Judge, outer: Judge) -> None:
+        super().__init__(outer)
         self.provider = provider
         self.outer = outer
-        self.fingerprint = provider.fingerprint
         self._hedging = next((j for j in layers(outer) if isinstance(j, Hedging)), None)
 
     def __repr__(self) -> str:
@@ -57,9 +59,6 @@ class Resilient(JudgeBase):
 
     async def complete(self, request: JudgeRequest) -> JudgeReply:
         return await self.outer.complete(request)
-
-    async def aclose(self) -> None:
-        await close_judge(self.provider)
 
 
 def resilient(
