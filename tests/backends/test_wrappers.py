@@ -248,3 +248,25 @@ async def test_a_backup_that_fails_fast_is_retried_while_the_first_stalls() -> N
     judge = resilient(Handler(handle), max_retries=2, concurrency=4, hedge_after=0.05, sleep=sleep)
     assert (await judge.complete(request())).text == "copy 2"
     assert judge.hedged_calls == 1 and len(sleep.sleeps) == 1
+
+
+def test_one_composed_judge_serves_successive_event_loops() -> None:
+    # What synchronous entry points do: asyncio.run per batch with the same judge. Slots and
+    # budgets keep no loop objects between calls, so nothing has to be rebuilt per loop.
+    clock = FakeClock()
+
+    async def handle(_number: int, req: JudgeRequest) -> object:
+        await asyncio.sleep(0)
+        return JudgeReply(req.messages[0].content)
+
+    judge = resilient(
+        Handler(handle), concurrency=2, rpm=60, hedge_after=5.0, clock=clock, sleep=clock.sleep
+    )
+
+    async def batch(names: str) -> list[str]:
+        replies = await asyncio.gather(*(judge.complete(request(n)) for n in names))
+        return [reply.text for reply in replies]
+
+    assert asyncio.run(batch("abcd")) == list("abcd")
+    assert asyncio.run(batch("efgh")) == list("efgh")
+    assert clock.sleeps == [1.0] * 7  # one a second, the budget carried from loop to loop
