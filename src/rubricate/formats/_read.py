@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Literal
 
-from rubricate.errors import InputError
+from rubricate.errors import ConfigError, InputError
 from rubricate.formats.generic import read_generic
 from rubricate.formats.healthbench import ResponseSource, read_healthbench
 from rubricate.formats.verl import read_verl_parquet
@@ -15,6 +15,7 @@ from rubricate.types import Sample
 __all__ = ["Format", "detect_format", "only_samples", "read_samples"]
 
 Format = Literal["auto", "healthbench", "verl", "jsonl"]
+_FORMATS: tuple[str, ...] = ("auto", "healthbench", "verl", "jsonl")
 
 
 def detect_format(path: str | Path) -> Format:
@@ -24,15 +25,15 @@ def detect_format(path: str | Path) -> Format:
     import json
 
     try:
-        with open(path, encoding="utf-8") as handle:
+        with open(path, "rb") as handle:
             for line in handle:
                 if line.strip():
-                    first = json.loads(line)
+                    first = json.loads(line.removeprefix(b"\xef\xbb\xbf"))
                     if isinstance(first, dict) and "prompt_id" in first and "rubrics" in first:
                         return "healthbench"
                     break
-    except (OSError, ValueError):
-        pass
+    except (OSError, ValueError, RecursionError):
+        pass  # the reader reports what is wrong with the line, located
     return "jsonl"
 
 
@@ -44,6 +45,8 @@ def read_samples(
     response_source: ResponseSource = "field",
 ) -> Iterator[Sample | InputError]:
     """Samples of ``path`` in the given (or detected) format, lazily."""
+    if format not in _FORMATS:
+        raise ConfigError(f"unknown format '{format}': choose one of {', '.join(_FORMATS)}")
     if not Path(path).exists():
         raise InputError("file not found", file=str(path))
     chosen = detect_format(path) if format == "auto" else format

@@ -7,7 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from rubricate.errors import InputError, MissingDependency
-from rubricate.formats._records import convert_record, messages_from, rubric_from
+from rubricate.formats._records import (
+    convert_record,
+    messages_from,
+    rubric_from,
+    unique_samples,
+)
+from rubricate.formats._strict import strict_string
 from rubricate.types import Sample
 
 __all__ = ["read_verl_parquet", "rubric_items_from_verl", "sample_from_verl_row"]
@@ -28,9 +34,13 @@ def rubric_items_from_verl(row: Mapping[str, Any]) -> tuple[str, Any]:
 
 def sample_from_verl_row(row: Mapping[str, Any], *, fallback_id: str) -> Sample:
     extra = row.get("extra_info") if isinstance(row.get("extra_info"), Mapping) else {}
-    sample_id = next(
-        (str(extra[k]) for k in ("id", "prompt_id", "uid", "index") if extra.get(k) is not None),
-        fallback_id,
+    id_key = next(
+        (k for k in ("id", "prompt_id", "uid", "index") if extra.get(k) is not None), None
+    )
+    sample_id = (
+        strict_string(extra[id_key], f"extra_info.{id_key}", allow_int=True)
+        if id_key is not None
+        else fallback_id
     )
     if "prompt" not in row:
         raise KeyError("prompt")
@@ -42,7 +52,7 @@ def sample_from_verl_row(row: Mapping[str, Any], *, fallback_id: str) -> Sample:
         sample_id,
         messages,
         rubric,
-        response if isinstance(response, str) else None,
+        strict_string(response, "response") if response is not None else None,
         {"data_source": row.get("data_source")},
     )
 
@@ -58,14 +68,23 @@ def read_verl_parquet(path: str | Path, *, batch_size: int = 1024) -> Iterator[S
         handle = pq.ParquetFile(path)
     except (OSError, ValueError) as error:
         raise InputError(f"cannot read parquet: {error}", file=name) from error
+    yield from unique_samples(_numbered_rows(handle, name, batch_size), name)
+
+
+def _numbered_rows(
+    handle: Any, name: str, batch_size: int
+) -> Iterator[tuple[int, Sample | InputError]]:
     row_number = 0
     for batch in handle.iter_batches(batch_size=batch_size):
         for row in batch.to_pylist():
             row_number += 1
-            yield convert_record(
-                sample_from_verl_row,
-                row,
-                fallback_id=f"row-{row_number}",
-                file=name,
-                line=row_number,
+            yield (
+                row_number,
+                convert_record(
+                    sample_from_verl_row,
+                    row,
+                    fallback_id=f"row-{row_number}",
+                    file=name,
+                    line=row_number,
+                ),
             )
