@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    AllowInfNan,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
 
-from rubricate.rubric import Scale
+from rubricate.rubric import POINTS_LIMIT, Scale
+
+# What a results line may hold; anything else was edited by hand and is refused, located.
+_Label = Literal["met", "not_met", "partial", "cannot_assess", "error"]
+_MethodName = Literal["healthbench", "normalized", "weighted_mean"]
+_Finite = Annotated[StrictFloat, AllowInfNan(False)]
 
 __all__ = ["Counts", "RunSummary", "SampleResult", "Tokens", "VerdictRecord"]
 
@@ -16,16 +31,38 @@ class VerdictRecord(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    criterion_id: str
-    criterion: str
-    points: float
-    tags: list[str] = Field(default_factory=list)
-    required: bool = False
+    criterion_id: StrictStr = Field(min_length=1)
+    criterion: StrictStr = Field(min_length=1)
+    points: StrictFloat = Field(allow_inf_nan=False, ge=-POINTS_LIMIT, le=POINTS_LIMIT)
+    tags: list[StrictStr] = Field(default_factory=list)
+    required: StrictBool = False
     scale: Scale | None = None  # omitted for binary criteria
-    verdict: str
-    probability: float | None = None  # P(met) in [0, 1] when the judge reported it
-    level: int | None = None  # ordinal level index, 0 = worst
+    verdict: _Label
+    # P(met) in [0, 1] when the judge reported it
+    probability: StrictFloat | None = Field(default=None, allow_inf_nan=False, ge=0.0, le=1.0)
+    level: StrictInt | None = None  # ordinal level index, 0 = worst
     explanation: str | None = None
+
+    @model_validator(mode="after")
+    def _fits_its_scale(self) -> VerdictRecord:
+        """The verdict must be one the criterion's scale can give (checked, never clipped)."""
+        if not self.criterion.strip():
+            raise ValueError("criterion text is empty")
+        kind = self.scale.kind if self.scale is not None else "binary"
+        if kind == "ordinal":
+            top = len(self.scale.levels if self.scale is not None else ()) - 1
+            if self.verdict in ("met", "not_met", "partial"):
+                if self.level is None:
+                    raise ValueError(
+                        f"verdict '{self.verdict}' on an ordinal criterion needs a level"
+                    )
+                if not 0 <= self.level <= top:
+                    raise ValueError(f"level {self.level} is outside this criterion's 0..{top}")
+        elif self.level is not None:
+            raise ValueError(f"level {self.level} given for a {kind} criterion")
+        if self.verdict == "partial" and kind == "binary":
+            raise ValueError("verdict 'partial' on a binary criterion (only ternary and ordinal)")
+        return self
 
 
 class SampleResult(BaseModel):
@@ -33,18 +70,33 @@ class SampleResult(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    sample_id: str
-    rubric_id: str = ""
-    rubric_fingerprint: str
-    gate_floor: float = 0.0
-    method: str = "healthbench"
-    score: float | None  # HealthBench per-sample score is not clipped
-    axes: dict[str, float | None] = Field(default_factory=dict)
-    gate_failed: list[str] = Field(default_factory=list)
-    verdicts: list[VerdictRecord]
+    sample_id: StrictStr = Field(min_length=1)
+    rubric_id: StrictStr = ""
+    rubric_fingerprint: StrictStr
+    gate_floor: StrictFloat = Field(
+        default=0.0, allow_inf_nan=False, ge=-POINTS_LIMIT, le=POINTS_LIMIT
+    )
+    method: _MethodName = "healthbench"
+    # HealthBench per-sample score is not clipped
+    score: StrictFloat | None = Field(allow_inf_nan=False)
+    axes: dict[str, _Finite | None] = Field(default_factory=dict)
+    gate_failed: list[StrictStr] = Field(default_factory=list)
+    verdicts: list[VerdictRecord] = Field(min_length=1)
     judge: str = ""
     template: str = ""
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _criterion_ids_unique(self) -> SampleResult:
+        seen: dict[str, int] = {}
+        for index, record in enumerate(self.verdicts):
+            if record.criterion_id in seen:
+                raise ValueError(
+                    f"criterion id '{record.criterion_id}' appears twice "
+                    f"(verdicts[{seen[record.criterion_id]}] and verdicts[{index}])"
+                )
+            seen[record.criterion_id] = index
+        return self
 
 
 class Counts(BaseModel):
