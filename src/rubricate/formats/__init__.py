@@ -8,7 +8,19 @@ from rubricate.formats._records import (
     iter_jsonl,
     messages_from,
     read_jsonl_as,
+    read_jsonl_numbered,
     rubric_from,
+    unique_samples,
+)
+from rubricate.formats._strict import (
+    MAX_DEPTH,
+    MAX_INT_DIGITS,
+    FieldError,
+    JsonRejected,
+    decode_utf8,
+    loads_strict,
+    strict_number,
+    strict_string,
 )
 from rubricate.formats.generic import (
     DEFAULT_FIELDS,
@@ -21,18 +33,25 @@ from rubricate.formats.verl import read_verl_parquet, rubric_items_from_verl, sa
 
 __all__ = [
     "DEFAULT_FIELDS",
+    "MAX_DEPTH",
+    "MAX_INT_DIGITS",
+    "FieldError",
     "Format",
+    "JsonRejected",
     "ResponseSource",
     "convert_record",
     "criteria_from_records",
+    "decode_utf8",
     "detect_format",
     "get_path",
     "iter_jsonl",
+    "loads_strict",
     "messages_from",
     "only_samples",
     "read_generic",
     "read_healthbench",
     "read_jsonl_as",
+    "read_jsonl_numbered",
     "read_responses",
     "read_samples",
     "read_verl_parquet",
@@ -41,4 +60,7 @@ __all__ = [
     "sample_from_healthbench",
     "sample_from_record",
     "sample_from_verl_row",
+    "strict_number",
+    "strict_string",
+    "unique_samples",
 ]
