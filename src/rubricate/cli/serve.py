@@ -127,9 +127,9 @@ def serve(
     setup_logging(verbose)
     with exit_on_error():
         try:
-            import uvicorn
+            import uvicorn  # noqa: F401 - checks the server extra is installed
 
-            from rubricate.server import ServerSettings, create_app
+            from rubricate.server import ServerSettings, create_app, run_server
         except ImportError as error:
             raise MissingDependency("fastapi and uvicorn", "server") from error
         from rubricate.rewards import reward_settings
@@ -183,11 +183,4 @@ def serve(
             f"rubricate reward server on http://{host}:{port} (POST /get_reward, /v1/grade, /v1/reward)",
             highlight=False,
         )
-        uvicorn.run(
-            application,
-            host=host,
-            port=port,
-            log_level="info" if verbose else "warning",
-            access_log=verbose,
-            timeout_keep_alive=30,
-        )
+        run_server(application, host=host, port=port, verbose=verbose)
