@@ -16,6 +16,7 @@ root; the child server imports ``rubricate`` from ``PYTHONPATH`` like this scrip
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import socket
@@ -58,10 +59,9 @@ def _poll(url: str, stop: threading.Event, latencies: list[float]) -> None:
     with httpx.Client(timeout=60) as client:
         while not stop.is_set():
             start = time.perf_counter()
-            try:
+            # A timeout counts with its full wait: the server did not answer within 60 s.
+            with contextlib.suppress(httpx.TimeoutException):
                 client.get(f"{url}/healthz")
-            except httpx.TimeoutException:
-                pass  # counted with its full wait: the server did not answer within 60 s
             latencies.append(time.perf_counter() - start)
             time.sleep(0.02)
 
@@ -91,8 +91,10 @@ def main() -> None:
     port = _free_port()
     with JudgeServer() as judge:
         server = subprocess.Popen(
-            [sys.executable, "-m", "rubricate", "serve", "--judge-url", judge.url]
-            + ["--judge-model", "stub", "--no-cache", "--port", str(port)],
+            [
+                *(sys.executable, "-m", "rubricate", "serve", "--judge-url", judge.url),
+                *("--judge-model", "stub", "--no-cache", "--port", str(port)),
+            ],
             env={**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH", "src")},
         )
         url = f"http://127.0.0.1:{port}"
@@ -105,12 +107,16 @@ def main() -> None:
                     time.sleep(0.1)
             rows = [("baseline (idle)", None)]
             rows += list(_hostile_bodies(args.scale).items())
-            print(f"{'request':<22} {'status':>6} {'took s':>8} {'polls':>6} {'p50 ms':>8} {'max ms':>9}")
+            print(
+                f"{'request':<22} {'status':>6} {'took s':>8} {'polls':>6} {'p50 ms':>8} {'max ms':>9}"
+            )
             for name, body in rows:
                 status, took, lat = _measure(url, body)
                 p50 = statistics.median(lat) * 1000 if lat else float("nan")
                 worst = max(lat) * 1000 if lat else float("nan")
-                print(f"{name:<22} {status:>6} {took:>8.2f} {len(lat):>6} {p50:>8.1f} {worst:>9.1f}")
+                print(
+                    f"{name:<22} {status:>6} {took:>8.2f} {len(lat):>6} {p50:>8.1f} {worst:>9.1f}"
+                )
         finally:
             server.terminate()
             server.wait(timeout=30)

@@ -33,7 +33,8 @@ def rubric_items_from_verl(row: Mapping[str, Any]) -> tuple[str, Any]:
 
 
 def sample_from_verl_row(row: Mapping[str, Any], *, fallback_id: str) -> Sample:
-    extra = row.get("extra_info") if isinstance(row.get("extra_info"), Mapping) else {}
+    raw_extra = row.get("extra_info")
+    extra: Mapping[str, Any] = raw_extra if isinstance(raw_extra, Mapping) else {}
     id_key = next(
         (k for k in ("id", "prompt_id", "uid", "index") if extra.get(k) is not None), None
     )

@@ -177,7 +177,9 @@ def score_sample(
         for axis in criterion.axes:
             by_axis[axis].append(pair)
         if criterion.required:
-            hard_value = criterion_value(criterion, verdict) if soft else value
+            hard_value = (
+                criterion_value(criterion, verdict) if soft and verdict is not None else value
+            )
             if hard_value is not None and _gate_fails(criterion, hard_value):
                 gate_failed.append(criterion.id)
     score = score_criteria(values, method)

@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -117,7 +118,7 @@ def _metrics(state: _State) -> Metrics:
         ("deduplicated_total", "deduplicated", "Judgments shared with an identical pending one."),
         ("criterion_errors_total", "errors", "Criteria left without a verdict (error)."),
     ):
-        metrics.callback(name, "counter", text, lambda a=attribute: state.counts(a))
+        metrics.callback(name, "counter", text, partial(state.counts, attribute))
     metrics.callback(
         "queue_depth",
         "gauge",
@@ -193,7 +194,7 @@ async def _grade(state: _State, samples: Sequence[Sample], deadline: float) -> l
         state.metrics.inc("rejected_total", reason="deadline")
         later = (
             "judgments continue and are cached: the same request later is served from the cache"
-            if state.settings.judge.cache_path is not None
+            if engine.grader.store is not None
             else "judgments continue, but nothing is cached (--no-cache)"
         )
         raise ServerError(
@@ -363,7 +364,7 @@ def create_app(
 
     async def healthz(request: Request, state: _State) -> Response:
         ready = state.engine_or_none is not None
-        body = {"status": "ok" if ready else "starting", "version": __version__}
+        body: dict[str, Any] = {"status": "ok" if ready else "starting", "version": __version__}
         if ready:
             body["judge"] = state.engine.judge.fingerprint
         body["queue"] = {"pending": state.admission.pending, "capacity": state.admission.capacity}

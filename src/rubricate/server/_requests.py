@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -317,14 +318,10 @@ def native_samples(request: SamplesRequest, book: RubricBook) -> tuple[list[Samp
     samples, groups = [], []
     for index, item in enumerate(request.samples):
         base = f"samples[{index}]"
-        messages = _as_input(
-            lambda item=item, base=base: messages_of(item.prompt, f"{base}.prompt")
-        )
+        messages = _as_input(partial(messages_of, item.prompt, f"{base}.prompt"))
         if item.rubric is not None:
             rubric = _as_input(
-                lambda item=item, base=base: parse_rubric(
-                    item.rubric, f"{base}.rubric", item.id or base
-                )
+                partial(parse_rubric, item.rubric, f"{base}.rubric", item.id or base)
             )
         elif item.rubric_id is not None and item.rubric_id in book.entries:
             rubric = book.entries[item.rubric_id][0]
