@@ -162,13 +162,29 @@ def _located_values(text: str, shown: str) -> list[_Found]:
         echo = _is_echo(text[start:end], start, end, shown, spans)
         found.append(_Found(value, start, end, False, echo))
         position = end
+    found.sort(key=lambda item: item.start)
     echoes = [item.end for item in found if item.echo]
     own = [item for item in found if not item.echo]
+    lead = len(text) - len(text.lstrip())
+    if own and own[0].start == lead and not own[0].fenced:
+        # The reply starts with its answer (where an answer prefix puts it): later values
+        # that restate JSON of the graded text, even reformatted, are quotes, not answers.
+        mirrored = _canonical_values(shown) if len(own) > 1 else set()
+        return [own[0], *(item for item in own[1:] if _canonical(item.value) not in mirrored)]
     if echoes:
         after = [item for item in own if item.start >= max(echoes)]
         own = after or own
     fenced = [item for item in own if item.fenced]
-    return sorted(fenced or own, key=lambda item: item.start)
+    return fenced or own
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _canonical_values(shown: str) -> set[str]:
+    """Every JSON value written in ``shown``, canonically serialised."""
+    return {_canonical(value) for value in json_objects(shown)} if shown else set()
 
 
 def _explanation(obj: Mapping[str, Any]) -> str | None:
