@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rubricate.cli import app
+from rubricate.errors import InputError
 from tests.support.judge_server import JudgeServer
 
 runner = CliRunner()
@@ -176,3 +177,19 @@ def test_unknown_format_is_refused(judge: JudgeServer, tmp_path: Path) -> None:
     result = grade(judge, data, tmp_path, "--format", "healthbnech")
     assert result.exit_code == 2 and "unknown format 'healthbnech'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_an_overlong_line_is_located_and_reading_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rubricate.formats import _records, read_samples
+    from rubricate.types import Sample
+
+    monkeypatch.setattr(_records, "MAX_LINE_BYTES", 4 * 1024 * 1024)
+    data = tmp_path / "data.jsonl"
+    lines = [record("p1"), record("p2", response="x" * 9 * 1024 * 1024), record("p3")]
+    data.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    items = list(read_samples(data))
+    assert [i.id for i in items if isinstance(i, Sample)] == ["p1", "p3"]
+    error = items[1]
+    assert isinstance(error, InputError) and error.line == 2 and "longer than 4 MiB" in str(error)

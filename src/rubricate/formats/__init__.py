@@ -2,6 +2,7 @@
 
 from rubricate.formats._read import Format, detect_format, only_samples, read_samples
 from rubricate.formats._records import (
+    MAX_LINE_BYTES,
     convert_record,
     criteria_from_records,
     get_path,
@@ -35,6 +36,7 @@ __all__ = [
     "DEFAULT_FIELDS",
     "MAX_DEPTH",
     "MAX_INT_DIGITS",
+    "MAX_LINE_BYTES",
     "FieldError",
     "Format",
     "JsonRejected",

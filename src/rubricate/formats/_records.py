@@ -21,6 +21,7 @@ from rubricate.rubric import Criterion, Rubric, derive_criterion_id
 from rubricate.types import Message, Sample
 
 __all__ = [
+    "MAX_LINE_BYTES",
     "convert_record",
     "criteria_from_records",
     "get_path",
@@ -34,6 +35,7 @@ __all__ = [
 
 T = TypeVar("T")
 
+MAX_LINE_BYTES = 64 * 1024 * 1024  # one record; beyond this it is not data but an accident
 _TEXT_KEYS = ("text", "criterion", "description", "title", "rubric")
 _POINT_KEYS = ("points", "weight", "score")
 
@@ -52,8 +54,16 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | InputEr
         raise InputError(f"cannot open: {error.strerror}", file=name) from error
     with handle:
         offset = 0
-        for number, raw in enumerate(handle, start=1):
+        for number, raw in enumerate(iter(lambda: handle.readline(MAX_LINE_BYTES + 1), b""), 1):
             start, offset = offset, offset + len(raw)
+            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                for rest in iter(lambda: handle.readline(MAX_LINE_BYTES), b""):
+                    offset += len(rest)  # the rest of the long line, read in bounded pieces
+                    if rest.endswith(b"\n"):
+                        break
+                limit = MAX_LINE_BYTES // (1024 * 1024)
+                yield number, InputError(f"line longer than {limit} MiB", file=name, line=number)
+                continue
             if number == 1:
                 if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
                     raise InputError(
