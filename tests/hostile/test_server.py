@@ -52,6 +52,8 @@ HOSTILE_BODIES = [
     ("response-not-text", raw(native([GOOD_CRITERION], response=4)), 422),
     ("not-utf8", b'{"samples": [{"prompt": "caf\xe9"}]}', 400),
     ("empty-rubric", raw(native([])), 422),
+    ("rubric-text-deep", raw(native("[" * 100_000 + "]" * 100_000)), 422),
+    ("rubric-text-nan", raw(native('[{"criterion": "x", "points": NaN}]')), 422),
     ("duplicate-criterion-ids", raw(native([{"id": "a", "criterion": "x"}, {"id": "a", "criterion": "y"}])), 422),
 ]  # fmt: skip
 
@@ -70,7 +72,9 @@ def test_hostile_native_bodies_are_4xx(
     assert judge_server.requests == 0
 
 
-@pytest.mark.parametrize("literal", ["NaN", "Infinity", "1e999", "1" + "0" * 400])
+@pytest.mark.parametrize(
+    "literal", ["NaN", "Infinity", "1e999", "1" + "0" * 400, "[" * 100_000 + "1" + "]" * 100_000]
+)
 def test_hostile_openrlhf_labels_are_4xx(
     judge_server: JudgeServer, serve: Serve, literal: str
 ) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
@@ -252,8 +251,8 @@ def _label_rubric(
     value = label
     if isinstance(label, str):
         try:
-            value = json.loads(label)
-        except json.JSONDecodeError:
+            value = loads_strict(label)
+        except JsonRejected as error:
             known = (
                 f"{len(book)} loaded from {book.source}"
                 if book.source
@@ -262,7 +261,7 @@ def _label_rubric(
             raise ServerError(
                 422,
                 "invalid_input",
-                f"field '{field}': not a JSON rubric and not a known rubric id ({known})",
+                f"field '{field}': not a JSON rubric ({error}) and not a known rubric id ({known})",
                 field=field,
             ) from None
     prompt = None
@@ -278,6 +277,16 @@ def _label_rubric(
     else:
         items, rubric_id = value, f"label-{index}"
     return _as_input(lambda: parse_rubric(items, field, rubric_id)), prompt
+
+
+def _strict_json_text(value: Any, field: str) -> Any:
+    """A rubric given as JSON text, decoded strictly here (NaN, deep nesting: 422, not 500)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return loads_strict(value)
+    except JsonRejected as error:
+        raise ServerError(422, "invalid_input", f"field '{field}': {error}", field=field) from None
 
 
 def _as_input(make: Callable[[], T]) -> T:
@@ -320,9 +329,8 @@ def native_samples(request: SamplesRequest, book: RubricBook) -> tuple[list[Samp
         base = f"samples[{index}]"
         messages = _as_input(partial(messages_of, item.prompt, f"{base}.prompt"))
         if item.rubric is not None:
-            rubric = _as_input(
-                partial(parse_rubric, item.rubric, f"{base}.rubric", item.id or base)
-            )
+            items = _strict_json_text(item.rubric, f"{base}.rubric")
+            rubric = _as_input(partial(parse_rubric, items, f"{base}.rubric", item.id or base))
         elif item.rubric_id is not None and item.rubric_id in book.entries:
             rubric = book.entries[item.rubric_id][0]
         else:
