@@ -64,26 +64,41 @@ _decoder = json.JSONDecoder(
 )
 
 
-def _check_tree(value: Any) -> None:
-    """Depth and lone surrogates, walked without recursion."""
+def _check_tree(value: Any, *, strings: bool) -> None:
+    """Depth (and, with ``strings``, lone surrogates), walked without recursion.
+
+    Only containers are visited unless ``strings``: a lone surrogate can only come from a
+    ``\\uD8xx`` escape, so the text is searched for one before strings are looked at.
+    """
+    if not isinstance(value, (dict, list)):
+        if strings and isinstance(value, str):
+            _check_string(value)
+        return
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, str):
-            found = _SURROGATE.search(item)
-            if found is not None:
-                raise JsonRejected(
-                    f"string holds a lone surrogate (\\u{ord(found.group()):04x}), not Unicode text"
-                )
-        elif isinstance(item, (dict, list)):
-            if depth > MAX_DEPTH:
-                raise JsonRejected(f"nested more than {MAX_DEPTH} levels deep")
-            if isinstance(item, dict):
-                for key, inner in item.items():
-                    stack.append((key, depth + 1))
-                    stack.append((inner, depth + 1))
-            else:
-                stack.extend((inner, depth + 1) for inner in item)
+        if depth > MAX_DEPTH:
+            raise JsonRejected(f"nested more than {MAX_DEPTH} levels deep")
+        children = item.values() if isinstance(item, dict) else item
+        if strings and isinstance(item, dict):
+            for key in item:
+                _check_string(key)
+        for inner in children:
+            if isinstance(inner, (dict, list)):
+                stack.append((inner, depth + 1))
+            elif strings and isinstance(inner, str):
+                _check_string(inner)
+
+
+def _check_string(text: str) -> None:
+    found = _SURROGATE.search(text)
+    if found is not None:
+        raise JsonRejected(
+            f"string holds a lone surrogate (\\u{ord(found.group()):04x}), not Unicode text"
+        )
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def loads_strict(text: str | bytes) -> Any:
@@ -104,7 +119,8 @@ def loads_strict(text: str | bytes) -> Any:
         raise JsonRejected(f"not valid JSON ({error})") from None
     if _skip_space(text, end) != len(text):
         raise JsonRejected(f"not valid JSON (extra data at character {end + 1})")
-    _check_tree(value)
+    _check_string(text)  # raw lone surrogates (text handed over as str, not decoded bytes)
+    _check_tree(value, strings=_SURROGATE_ESCAPE.search(text) is not None)
     return value
 
 
