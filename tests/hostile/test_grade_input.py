@@ -193,3 +193,30 @@ def test_an_overlong_line_is_located_and_reading_goes_on(
     assert [i.id for i in items if isinstance(i, Sample)] == ["p1", "p3"]
     error = items[1]
     assert isinstance(error, InputError) and error.line == 2 and "longer than 4 MiB" in str(error)
+
+
+def test_parquet_rows_get_the_same_checks(tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    from rubricate.formats import read_samples
+    from rubricate.types import Sample
+
+    def row(index: int, points: float) -> dict[str, Any]:
+        return {
+            "prompt": [{"role": "user", "content": "Explain gravity."}],
+            "reward_model": {"rubrics": [{"criterion": "Mentions mass", "points": points}]},
+            "extra_info": {"index": index},
+            "response": "Mass attracts mass.",
+        }
+
+    path = tmp_path / "d.parquet"
+    rows = [row(1, 4.0), row(2, float("nan")), row(1, 3.0), row(3, float("inf"))]
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    items = list(read_samples(path))
+    assert isinstance(items[0], Sample) and items[0].id == "1"
+    errors = {item.line: str(item) for item in items if isinstance(item, InputError)}
+    assert set(errors) == {2, 3, 4}
+    assert "reward_model.rubrics[0].points" in errors[2] and "nan" in errors[2]
+    assert "appears twice (lines 1 and 3)" in errors[3]
+    assert "inf" in errors[4]
