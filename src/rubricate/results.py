@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -13,6 +14,7 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     StrictStr,
+    field_validator,
     model_validator,
 )
 
@@ -85,6 +87,21 @@ class SampleResult(BaseModel):
     judge: str = ""
     template: str = ""
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_finite(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """NaN in metadata would be written back as ``null``: refuse it instead."""
+        stack: list[Any] = [value]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, float) and not math.isfinite(item):
+                raise ValueError(f"metadata holds a non-finite number ({item})")
+            if isinstance(item, dict):
+                stack.extend(item.values())
+            elif isinstance(item, list):
+                stack.extend(item)
+        return value
 
     @model_validator(mode="after")
     def _criterion_ids_unique(self) -> SampleResult:

@@ -113,6 +113,12 @@ def test_non_finite_points_are_refused(tmp_path: Path, literal: str) -> None:
     assert_located(result, results, 1, "verdicts.0.points")
 
 
+def test_non_finite_metadata_is_refused_not_written_back_as_null(tmp_path: Path) -> None:
+    text = json.dumps(edited("metadata", {"seed": [1, "@"]})).replace('"@"', "NaN")
+    result, results = score(tmp_path, text)
+    assert_located(result, results, 1, "field 'metadata'", "non-finite")
+
+
 def test_duplicate_criterion_ids_name_both(tmp_path: Path) -> None:
     line = edited("verdicts.1.criterion_id", "dose")
     result, results = score(tmp_path, json.dumps(line))

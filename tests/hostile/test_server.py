@@ -238,6 +238,16 @@ def test_504_text_promises_caching_only_with_a_cache(
     assert promise in late.json()["error"]["message"]
 
 
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e999", "soon"])
+def test_a_non_finite_deadline_header_is_a_400(
+    judge_server: JudgeServer, serve: Serve, value: str
+) -> None:
+    server = serve(judge_server.url)
+    body = json.dumps(native([GOOD_CRITERION])).encode()
+    reply = post(server.url, "/v1/grade", body, **{"X-Rubricate-Deadline": value})
+    assert reply.status_code == 400 and reply.json()["error"]["code"] == "invalid_header"
+
+
 def _healthz_while(url: str, work: Any) -> tuple[Any, float]:
     """``work()``'s result and the worst /healthz latency seen while it ran."""
     worst = 0.0

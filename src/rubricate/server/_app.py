@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -151,9 +152,11 @@ def _deadline(request: Request, limit: float) -> float:
     try:
         value = float(asked)
     except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
         raise ServerError(
-            400, "invalid_header", f"{DEADLINE_HEADER} must be a number of seconds"
-        ) from None
+            400, "invalid_header", f"{DEADLINE_HEADER} must be a finite number of seconds"
+        )
     return max(0.001, min(limit, value))
 
 
