@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 from rubricate.errors import ConfigError, InputError
+from rubricate.formats._records import MAX_LINE_BYTES
 from rubricate.formats.generic import read_generic
 from rubricate.formats.healthbench import ResponseSource, read_healthbench
 from rubricate.formats.verl import read_verl_parquet
@@ -26,7 +27,7 @@ def detect_format(path: str | Path) -> Format:
 
     try:
         with open(path, "rb") as handle:
-            for line in handle:
+            for line in iter(lambda: handle.readline(MAX_LINE_BYTES), b""):
                 if line.strip():
                     first = json.loads(line.removeprefix(b"\xef\xbb\xbf"))
                     if isinstance(first, dict) and "prompt_id" in first and "rubrics" in first:
