@@ -1,49 +1,155 @@
 """verl reward functions backed by rubricate's judge and scoring core.
 
-Point verl's ``custom_reward_function`` at this file (or a one-line file importing from it)::
+verl >= 0.7.1 computes rewards only in its reward loop (``reward.num_workers`` worker
+processes, 8 by default), one sample per call. Run with these Hydra overrides (the README has the
+full command)::
 
-    custom_reward_function:
-      path: /path/to/site-packages/rubricate/rewards/verl.py
-      name: compute_score            # NaiveRewardManager (one call per sample)
-      # name: compute_score_batch    # reward_model.reward_manager=batch (whole batch at once)
-      reward_kwargs:
-        judge_url: http://127.0.0.1:8000/v1
-        judge_model: grader
-        mode: per-criterion
-        cache: /data/rubricate.sqlite
+    reward.reward_manager.name=naive
+    reward.custom_reward_function.path=$(python -c "import rubricate.rewards.verl as m; print(m.__file__)")
+    reward.custom_reward_function.name=compute_score_async
+    +reward.custom_reward_function.reward_kwargs.judge_url=http://127.0.0.1:8000/v1
+    +reward.custom_reward_function.reward_kwargs.judge_model=grader
+    +reward.custom_reward_function.reward_kwargs.cache=/data/rubricate.sqlite
 
-Every key may instead come from ``RUBRICATE_*`` environment variables (``RUBRICATE_JUDGE_URL``,
-``RUBRICATE_JUDGE_MODEL``, ``RUBRICATE_MODE``, ``RUBRICATE_CACHE``, ``RUBRICATE_REWARD_NORMALIZE``...).
+Every key may instead come from ``RUBRICATE_*`` environment variables. When verl hosts the judge
+itself (``reward.reward_model.enable=true``) it passes ``reward_router_address``; that router is
+the judge unless ``judge_url`` is given. Options only this module reads:
+
+- ``total_concurrency`` (``RUBRICATE_TOTAL_CONCURRENCY``): judge calls in flight across all
+  ``num_workers`` (``RUBRICATE_REWARD_NUM_WORKERS``, default 8, set it to ``reward.num_workers``)
+  processes; each process gets ``total_concurrency // num_workers``.
+- ``axis_fill`` (``RUBRICATE_REWARD_AXIS_FILL``, default 0.0): ``axis/NAME`` of a rubric without
+  that axis, flagged by ``has_axis/NAME`` = 0.0.
+
+Each call returns ``{"score": reward, ...extras}``, always the same keys of finite floats (verl
+stacks them into arrays and ``gdpo`` reads them as ``algorithm.gdpo_reward_keys``):
+``rubric_score`` (the unshaped score), ``ungradable`` (1.0 when all criteria errored and
+``score`` is the configured ``fallback``), ``n_criteria``, ``n_errors``, ``gate_failed`` and, for
+each axis named by ``axes``, ``axis/NAME`` and ``has_axis/NAME``.
+
 The rubric is read from ``extra_info.reward_model.rubrics`` (RuscaRL rows), ``extra_info.rubrics``
-or ``ground_truth``; the conversation from ``extra_info.prompt``.
-
-Each call returns ``{"score": reward, ...extras}`` with the same keys for every sample (verl
-stacks them into arrays): ``rubric_score`` (the unshaped score), ``ungradable`` (1.0 when all
-criteria errored and ``score`` is the configured ``fallback``), ``n_criteria``, ``n_errors``,
-``gate_failed`` and ``axis/NAME`` for the axes named by ``axes`` (in the batch form, by default
-every axis in the batch; NaN where a rubric lacks it).
+or ``ground_truth`` (a JSON list of criteria); the conversation from ``extra_info.prompt``.
+``compute_score_batch`` serves the legacy ``batch`` manager of verl < 0.7.1.
 """
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from rubricate.errors import ConfigError, InputError
-from rubricate.rewards._engine import RewardEngine, RewardOutcome, shared_engine
+from rubricate.rewards._engine import BackgroundEngine, RewardEngine, RewardOutcome, shared_engine
 from rubricate.rewards._inputs import group_key, verl_sample
 from rubricate.rewards._shaping import Shaping
 from rubricate.types import Sample
 
 __all__ = [
+    "BASE_KEYS",
+    "DEFAULT_NUM_WORKERS",
+    "VerlOptions",
     "compute_score",
     "compute_score_async",
     "compute_score_batch",
     "compute_score_batch_async",
+    "extra_keys",
+    "split_kwargs",
 ]
 
+DEFAULT_NUM_WORKERS = 8  # verl's reward.num_workers default
+_ROUTER_KEYS = ("reward_router_address", "reward_model_tokenizer")
+_JUDGE_URL_KEYS = ("judge_url", "judge_urls", "url")
+_OWN_ENV = {
+    "total_concurrency": "RUBRICATE_TOTAL_CONCURRENCY",
+    "num_workers": "RUBRICATE_REWARD_NUM_WORKERS",
+    "axis_fill": "RUBRICATE_REWARD_AXIS_FILL",
+}
+BASE_KEYS = ("score", "rubric_score", "ungradable", "n_criteria", "n_errors", "gate_failed")
 
-def _extras(outcome: RewardOutcome, shaping: Shaping, axes: Sequence[str]) -> dict[str, float]:
+
+@dataclass(frozen=True, slots=True)
+class VerlOptions:
+    """What this module reads besides the shared reward settings.
+
+    Attributes:
+        axis_fill: value of ``axis/NAME`` when the rubric has no criterion on that axis.
+        total_concurrency: judge calls in flight across all reward workers; ``None``: per-process
+            ``concurrency`` applies (and the total is ``num_workers`` times it).
+        num_workers: verl's ``reward.num_workers``, the processes sharing ``total_concurrency``.
+    """
+
+    axis_fill: float = 0.0
+    total_concurrency: int | None = None
+    num_workers: int = DEFAULT_NUM_WORKERS
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.axis_fill):
+            raise ConfigError(f"axis_fill must be a finite number, got {self.axis_fill}")
+        if self.num_workers < 1:
+            raise ConfigError(f"num_workers must be at least 1, got {self.num_workers}")
+        if self.total_concurrency is not None and self.total_concurrency < self.num_workers:
+            raise ConfigError(
+                f"total_concurrency={self.total_concurrency} is below num_workers={self.num_workers}: "
+                "every reward worker process needs at least one judge slot"
+            )
+
+    @property
+    def per_process_concurrency(self) -> int | None:
+        if self.total_concurrency is None:
+            return None
+        return self.total_concurrency // self.num_workers
+
+
+def _number(name: str, value: Any, kind: type[int] | type[float]) -> Any:
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"setting '{name}': expected a number, got {value!r}") from None
+    if kind is int and isinstance(value, float) and value != number:
+        raise ConfigError(f"setting '{name}': expected a whole number, got {value!r}")
+    return number
+
+
+def split_kwargs(reward_kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], VerlOptions]:
+    """The shared reward settings and this module's own options from verl's keyword arguments."""
+    settings = {
+        k: v for k, v in reward_kwargs.items() if k not in _ROUTER_KEYS and k not in _OWN_ENV
+    }
+    own: dict[str, Any] = {}
+    for name, variable in _OWN_ENV.items():
+        raw = reward_kwargs.get(name)
+        if raw is None:
+            raw = os.environ.get(variable) or None
+        if raw is not None:
+            own[name] = _number(name, raw, float if name == "axis_fill" else int)
+    options = VerlOptions(**own)
+    router = reward_kwargs.get("reward_router_address")
+    if router and not any(settings.get(k) for k in _JUDGE_URL_KEYS):
+        address = str(router)
+        base = address if "://" in address else f"http://{address}"
+        settings["judge_url"] = base.rstrip("/") + "/v1"
+    per_process = options.per_process_concurrency
+    if per_process is not None:
+        if settings.get("concurrency") is not None:
+            raise ConfigError(
+                "give either concurrency (per reward worker) or total_concurrency (across "
+                "num_workers reward workers), not both"
+            )
+        settings["concurrency"] = per_process
+    return settings, options
+
+
+def extra_keys(axes: Sequence[str] = ()) -> list[str]:
+    """The keys every call returns for these configured ``axes``, in order."""
+    keys = list(BASE_KEYS)
+    for axis in axes:
+        keys += [f"axis/{axis}", f"has_axis/{axis}"]
+    return keys
+
+
+def _extras(outcome: RewardOutcome, shaping: Shaping, options: VerlOptions) -> dict[str, float]:
     result = outcome.result
     fallback = shaping.fallback
     reward = fallback if outcome.reward is None else outcome.reward
@@ -55,9 +161,10 @@ def _extras(outcome: RewardOutcome, shaping: Shaping, axes: Sequence[str]) -> di
         "n_errors": float(outcome.n_errors),
         "gate_failed": float(len(result.gate_failed)),
     }
-    for axis in axes:
+    for axis in shaping.axes or ():
         value = result.axes.get(axis)
-        extras[f"axis/{axis}"] = float("nan") if value is None else float(value)
+        extras[f"axis/{axis}"] = options.axis_fill if value is None else float(value)
+        extras[f"has_axis/{axis}"] = 0.0 if value is None else 1.0
     return extras
 
 
@@ -108,28 +215,29 @@ def _samples(
     return samples
 
 
-def _batch_axes(shaping: Shaping, outcomes: Sequence[RewardOutcome]) -> tuple[str, ...]:
-    if shaping.axes is not None:
-        return shaping.axes
-    return tuple(dict.fromkeys(a for o in outcomes for a in o.result.axes))
+def _engine(reward_kwargs: Mapping[str, Any]) -> tuple[BackgroundEngine, VerlOptions]:
+    settings, options = split_kwargs(reward_kwargs)
+    return shared_engine(settings), options
 
 
-async def _single(engine: RewardEngine, sample: Sample) -> dict[str, float]:
+async def _single(engine: RewardEngine, sample: Sample, options: VerlOptions) -> dict[str, float]:
     shaping = engine.shaping
     if shaping.normalize != "none":
         raise ConfigError(
-            "group normalization needs the whole group: use compute_score_batch "
-            "(reward_model.reward_manager=batch) or set normalize=none"
+            f"normalize={shaping.normalize} needs a prompt's whole group, but verl's reward loop "
+            "hands over one sample per call: set normalize=none (GRPO and GDPO already "
+            "normalise rewards within each group: algorithm.adv_estimator)"
         )
     (outcome,) = await engine.rewards([sample])
-    return _extras(outcome, shaping, shaping.axes or ())
+    return _extras(outcome, shaping, options)
 
 
-async def _batch(engine: RewardEngine, samples: list[Sample]) -> list[dict[str, float]]:
+async def _batch(
+    engine: RewardEngine, samples: list[Sample], options: VerlOptions
+) -> list[dict[str, float]]:
     groups = [group_key(s.messages, s.rubric) for s in samples]
     outcomes = await engine.rewards(samples, groups)
-    axes = _batch_axes(engine.shaping, outcomes)
-    return [_extras(o, engine.shaping, axes) for o in outcomes]
+    return [_extras(o, engine.shaping, options) for o in outcomes]
 
 
 def compute_score(
@@ -139,14 +247,15 @@ def compute_score(
     extra_info: Mapping[str, Any] | None = None,
     **reward_kwargs: Any,
 ) -> dict[str, float]:
-    """verl's per-sample reward function (NaiveRewardManager); safe from any thread.
+    """verl's per-sample reward function (``naive``, ``dapo``, ``gdpo`` managers); any thread.
 
     All calls with equal settings share one background event loop, judge pool and cache, so
-    concurrent calls (verl's reward loop runs them in executor threads) are batched and
+    concurrent calls (the reward loop runs sync functions in executor threads) are batched and
     identical pending judgments are made once.
     """
     sample = verl_sample(data_source, solution_str, ground_truth, extra_info)
-    return shared_engine(reward_kwargs).call(lambda engine: _single(engine, sample))
+    engine, options = _engine(reward_kwargs)
+    return engine.call(lambda e: _single(e, sample, options))
 
 
 async def compute_score_async(
@@ -156,9 +265,10 @@ async def compute_score_async(
     extra_info: Mapping[str, Any] | None = None,
     **reward_kwargs: Any,
 ) -> dict[str, float]:
-    """``compute_score`` for verl's async reward loop; never blocks the caller's loop."""
+    """``compute_score`` awaited on the reward loop's event loop (never blocks it)."""
     sample = verl_sample(data_source, solution_str, ground_truth, extra_info)
-    return await shared_engine(reward_kwargs).acall(lambda engine: _single(engine, sample))
+    engine, options = _engine(reward_kwargs)
+    return await engine.acall(lambda e: _single(e, sample, options))
 
 
 def compute_score_batch(
@@ -168,12 +278,13 @@ def compute_score_batch(
     extra_infos: Sequence[Mapping[str, Any] | None] | None = None,
     **reward_kwargs: Any,
 ) -> list[dict[str, float]]:
-    """verl's batch reward function (BatchRewardManager): grades the whole batch concurrently.
+    """Legacy (verl < 0.7.1, ``reward_model.reward_manager=batch``): the whole batch at once.
 
     Group normalization (``normalize``) groups completions of the same conversation and rubric.
     """
     samples = _samples(data_sources, solution_strs, ground_truths, extra_infos, batch=True)
-    return shared_engine(reward_kwargs).call(lambda engine: _batch(engine, samples))
+    engine, options = _engine(reward_kwargs)
+    return engine.call(lambda e: _batch(e, samples, options))
 
 
 async def compute_score_batch_async(
@@ -185,4 +296,5 @@ async def compute_score_batch_async(
 ) -> list[dict[str, float]]:
     """``compute_score_batch`` for async callers."""
     samples = _samples(data_sources, solution_strs, ground_truths, extra_infos, batch=True)
-    return await shared_engine(reward_kwargs).acall(lambda engine: _batch(engine, samples))
+    engine, options = _engine(reward_kwargs)
+    return await engine.acall(lambda e: _batch(e, samples, options))
