@@ -82,3 +82,17 @@ def own_scores_for(url: str, prompts: list[Any], responses: list[str]) -> list[f
         return [r.score for r in result.results]
 
     return run_sync(grade())
+
+
+def own_axes(url: str, responses: list[str], axis: str) -> list[float | None]:
+    """rubricate.grade's score on one axis for ``responses`` (the per-axis reference)."""
+    rubric = parse_rubric(RUBRIC, "rubric", "ref")
+    messages = tuple(Message(m["role"], m["content"]) for m in QUESTION)
+    samples = [Sample(f"r{i}", messages, rubric, text) for i, text in enumerate(responses)]
+
+    async def grade() -> list[float | None]:
+        async with OpenAIJudge(base_url=url, model="stub", max_retries=0) as judge:
+            result = await rubricate.grade_async(samples, judge)
+        return [r.axes.get(axis) for r in result.results]
+
+    return run_sync(grade())

@@ -145,7 +145,7 @@ def test_bad_rows_name_the_field(judge_kwargs: dict) -> None:
         )
     with pytest.raises(ConfigError, match="unknown reward setting"):
         rv.compute_score("src", "x", "", row["extra_info"], judge_urll="typo", **judge_kwargs)
-    with pytest.raises(ConfigError, match="one sample per call.*GRPO and GDPO already normalise"):
+    with pytest.raises(ConfigError, match=r"one sample per call.*GRPO and GDPO already normalise"):
         rv.compute_score("src", "x", "", row["extra_info"], normalize="rank", **judge_kwargs)
 
 
@@ -247,5 +247,5 @@ def test_total_concurrency_is_split_across_reward_workers(
         rv.split_kwargs({"concurrency": 4})
     with pytest.raises(ConfigError, match="below num_workers"):
         rv.split_kwargs({"total_concurrency": 4, "num_workers": 8})
-    with pytest.raises(ConfigError, match="num_workers.*whole number"):
+    with pytest.raises(ConfigError, match=r"num_workers.*whole number"):
         rv.split_kwargs({"total_concurrency": 16, "num_workers": 2.5})

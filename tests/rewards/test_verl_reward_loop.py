@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 pytest.importorskip("torch")
-reward_loop = pytest.importorskip("verl.experimental.reward_loop")
+pytest.importorskip("verl.experimental.reward_loop")
 
 import numpy as np
 import torch
@@ -25,6 +25,7 @@ import verl
 import yaml
 from omegaconf import DictConfig, OmegaConf
 from verl import DataProto
+from verl.experimental import reward_loop
 from verl.trainer.ppo.core_algos import compute_gdpo_outcome_advantage
 
 import rubricate.rewards.verl as rubricate_verl
