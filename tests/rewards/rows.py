@@ -26,6 +26,7 @@ RUBRIC: list[dict[str, Any]] = [
     },
     {"criterion": "Uses no more than three sentences", "points": 1, "tags": {}},
 ]
+NO_ACCURACY = [c for c in RUBRIC if c["tags"].get("axis") != "accuracy"]
 QUESTION = [{"role": "user", "content": "What is 2 + 2?"}]
 RESPONSES = [
     "It is 4.",
@@ -67,11 +68,16 @@ def own_scores(
     return run_sync(grade())
 
 
-def own_scores_for(url: str, prompts: list[Any], responses: list[str]) -> list[float | None]:
+def own_scores_for(
+    url: str,
+    prompts: list[Any],
+    responses: list[str],
+    rubrics: list[list[dict[str, Any]]] | None = None,
+) -> list[float | None]:
     """``own_scores`` for (prompt, response) pairs; a prompt is a string or a message list."""
-    rubric = parse_rubric(RUBRIC, "rubric", "ref")
     samples = []
     for index, (prompt, text) in enumerate(zip(prompts, responses, strict=True)):
+        rubric = parse_rubric(RUBRIC if rubrics is None else rubrics[index], "rubric", "ref")
         turns = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
         messages = tuple(Message(m["role"], m["content"]) for m in turns)
         samples.append(Sample(f"r{index}", messages, rubric, text))
