@@ -13,9 +13,8 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI
 from starlette.requests import Request
@@ -23,8 +22,21 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from rubricate.config import JudgeSettings
 from rubricate.results import SampleResult
-from rubricate.rewards import RewardEngine, RewardOutcome, Shaping, group_key
+from rubricate.rewards import RewardEngine, Shaping, shape_scores
 from rubricate.server._metrics import Metrics
+from rubricate.server._nemo import (
+    AggregateMetricsRequest,
+    VerifyRequest,
+    aggregate_metrics,
+    verify_reply,
+    verify_sample,
+)
+from rubricate.server._openrlhf import (
+    AdmissionQueue,
+    openrlhf_reply,
+    queue_capacity,
+    refuse_group_normalization,
+)
 from rubricate.server._queue import Admission
 from rubricate.server._requests import (
     GetRewardRequest,
@@ -60,6 +72,10 @@ class ServerSettings:
             for less with the ``X-Rubricate-Deadline`` header, in seconds).
         max_body_bytes: largest request body accepted (413 beyond).
         rubrics: a JSONL/JSON file of rubrics that labels and ``rubric_id`` may name.
+        max_queued: criteria of ``/get_reward`` and ``/verify`` requests that may wait for
+            admission (their clients cannot honour Retry-After); ``None``:
+            ``RUBRICATE_SERVER_MAX_QUEUED`` or 4 × ``max_pending``.
+        axis_fill: ``/verify``'s reward component of an axis the rubric lacks.
     """
 
     judge: JudgeSettings = field(default_factory=JudgeSettings)
@@ -69,6 +85,8 @@ class ServerSettings:
     deadline_s: float = 150.0
     max_body_bytes: int = 32 * 1024 * 1024
     rubrics: Path | None = None
+    max_queued: int | None = None
+    axis_fill: float = 0.0
 
 
 class _State:
@@ -79,6 +97,9 @@ class _State:
         self.engine_or_none = engine
         self.book = book
         self.admission = Admission(settings.max_pending)
+        self.queue = AdmissionQueue(
+            self.admission, queue_capacity(settings.max_pending, settings.max_queued)
+        )
         self.metrics = _metrics(self)
         self.tasks: set[asyncio.Future[list[SampleResult]]] = set()
         self.in_flight = 0
@@ -151,8 +172,11 @@ def _deadline(request: Request, limit: float) -> float:
     return max(0.001, min(limit, value))
 
 
-async def _grade(state: _State, samples: Sequence[Sample], deadline: float) -> list[SampleResult]:
-    """Grade under admission control; the work outlives a request that times out."""
+async def _grade(
+    state: _State, samples: Sequence[Sample], deadline: float, *, queue: bool = False
+) -> list[SampleResult]:
+    """Grade under admission control (``queue``: wait in line rather than 503); the work
+    outlives a request that times out."""
     engine = state.engine
     units = sum(len(s.rubric.criteria) for s in samples)
     admission = state.admission
@@ -163,7 +187,18 @@ async def _grade(state: _State, samples: Sequence[Sample], deadline: float) -> l
             "too_many_criteria",
             f"request holds {units} criteria; this server admits at most {admission.capacity} at once (--max-pending)",
         )
-    if not admission.try_acquire(units):
+    started = time.monotonic()
+    try:
+        admitted = await asyncio.wait_for(
+            state.queue.acquire(units) if queue else _now(admission.try_acquire(units)), deadline
+        )
+    except asyncio.TimeoutError:
+        state.metrics.inc("rejected_total", reason="deadline")
+        raise ServerError(
+            504, "deadline_exceeded", f"not admitted within {deadline:g}s (server saturated)"
+        ) from None
+    deadline = max(0.001, deadline - (time.monotonic() - started))
+    if not admitted:
         state.metrics.inc("rejected_total", reason="queue_full")
         wait = admission.retry_after(units)
         raise ServerError(
@@ -178,6 +213,7 @@ async def _grade(state: _State, samples: Sequence[Sample], deadline: float) -> l
     def finished(done: asyncio.Future[list[SampleResult]]) -> None:
         state.tasks.discard(done)
         admission.release(units)
+        state.queue.wake()
         if not done.cancelled() and done.exception() is not None:
             logger.error("grading failed: %r", done.exception())
 
@@ -196,25 +232,8 @@ async def _grade(state: _State, samples: Sequence[Sample], deadline: float) -> l
     return results
 
 
-def _openrlhf_reply(outcomes: Sequence[RewardOutcome], shaping: Shaping) -> dict[str, Any]:
-    fallback = shaping.fallback
-    rewards = [fallback if o.reward is None else o.reward for o in outcomes]
-    scores = []
-    for outcome in outcomes:
-        score = outcome.result.score
-        scores.append(
-            fallback if score is None else (min(1.0, max(0.0, score)) if shaping.clip else score)
-        )
-    logs: dict[str, list[float]] = {
-        "rubric_score": [fallback if o.result.score is None else o.result.score for o in outcomes],
-        "ungradable": [1.0 if o.ungradable else 0.0 for o in outcomes],
-        "n_errors": [float(o.n_errors) for o in outcomes],
-        "gate_failed": [float(len(o.result.gate_failed)) for o in outcomes],
-    }
-    for axis in shaping.axes or ():
-        values = [o.result.axes.get(axis) for o in outcomes]
-        logs[f"axis/{axis}"] = [fallback if v is None else v for v in values]
-    return {"rewards": rewards, "scores": scores, "extra_logs": logs}
+async def _now(value: bool) -> bool:
+    return value
 
 
 Handler = Callable[[Request, _State], Awaitable[Response]]
@@ -229,6 +248,7 @@ def create_app(
     """The FastAPI application. Without ``engine`` it builds one from ``settings`` at start-up
     (and closes it at shutdown); a given engine stays the caller's to close."""
     settings = settings or ServerSettings()
+    refuse_group_normalization(settings.shaping)
     if book is None:
         book = RubricBook.load(settings.rubrics) if settings.rubrics is not None else RubricBook({})
     state = _State(settings, engine, book)
@@ -291,9 +311,9 @@ def create_app(
     async def get_reward(request: Request, state: _State) -> Response:
         body = validate(GetRewardRequest, await read_json(request, settings.max_body_bytes))
         samples = openrlhf_samples(body, state.book)
-        results = await _grade(state, samples, _deadline(request, settings.deadline_s))
-        groups = [group_key(s.messages, s.rubric) for s in samples]
-        return JSONResponse(_openrlhf_reply(state.engine.shape(results, groups), settings.shaping))
+        deadline = _deadline(request, settings.deadline_s)
+        results = await _grade(state, samples, deadline, queue=True)
+        return JSONResponse(openrlhf_reply(state.engine.shape(results), settings.shaping))
 
     async def grade(request: Request, state: _State) -> Response:
         body = validate(SamplesRequest, await read_json(request, settings.max_body_bytes))
@@ -305,16 +325,30 @@ def create_app(
         body = validate(SamplesRequest, await read_json(request, settings.max_body_bytes))
         samples, groups = native_samples(body, state.book)
         results = await _grade(state, samples, _deadline(request, settings.deadline_s))
-        outcomes = state.engine.shape(results, groups)
+        outcomes = state.engine.shape(results)
+        # normalization over the request's own groups, the one place a whole group arrives
+        shaping = replace(settings.shaping, normalize=body.normalize)
+        rewards = shape_scores([r.score for r in results], shaping, groups)
         return JSONResponse(
             {
-                "rewards": [o.reward for o in outcomes],
+                "rewards": rewards,
                 "scores": [o.result.score for o in outcomes],
                 "axes": [o.result.axes for o in outcomes],
                 "gate_failed": [o.result.gate_failed for o in outcomes],
                 "n_errors": [o.n_errors for o in outcomes],
             }
         )
+
+    async def verify(request: Request, state: _State) -> Response:
+        body = validate(VerifyRequest, await read_json(request, settings.max_body_bytes))
+        sample = verify_sample(body, state.book)
+        results = await _grade(state, [sample], _deadline(request, settings.deadline_s), queue=True)
+        (outcome,) = state.engine.shape(results)
+        return JSONResponse(verify_reply(body, outcome, settings.shaping, settings.axis_fill))
+
+    async def aggregate(request: Request, state: _State) -> Response:
+        body = validate(AggregateMetricsRequest, await read_json(request, settings.max_body_bytes))
+        return JSONResponse(aggregate_metrics(body.verify_responses))
 
     async def healthz(request: Request, state: _State) -> Response:
         ready = state.engine_or_none is not None
@@ -330,6 +364,10 @@ def create_app(
     app.add_api_route("/get_reward", route("/get_reward", get_reward), methods=["POST"])
     app.add_api_route("/v1/grade", route("/v1/grade", grade), methods=["POST"])
     app.add_api_route("/v1/reward", route("/v1/reward", reward), methods=["POST"])
+    app.add_api_route("/verify", route("/verify", verify), methods=["POST"])
+    app.add_api_route(
+        "/aggregate_metrics", route("/aggregate_metrics", aggregate), methods=["POST"]
+    )
     app.add_api_route("/healthz", route("/healthz", healthz, auth=False), methods=["GET"])
     app.add_api_route("/metrics", route("/metrics", metrics), methods=["GET"])
     return app

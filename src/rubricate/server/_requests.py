@@ -13,7 +13,7 @@ from starlette.requests import Request
 
 from rubricate.errors import InputError
 from rubricate.formats import iter_jsonl
-from rubricate.rewards import group_key, messages_of, parse_rubric
+from rubricate.rewards import Normalize, group_key, messages_of, parse_rubric
 from rubricate.rubric import Rubric
 from rubricate.types import Message, Sample
 
@@ -142,6 +142,7 @@ class SamplesRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     samples: list[SampleIn] = Field(min_length=1)
+    normalize: Normalize = "none"  # /v1/reward: within the request's groups
 
 
 class RubricBook:
