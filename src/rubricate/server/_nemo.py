@@ -25,7 +25,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from rubricate.errors import InputError
 from rubricate.rewards import RewardOutcome, Shaping, messages_of, parse_rubric
@@ -77,7 +77,7 @@ class VerifyRequest(BaseModel):
 class AggregateMetricsRequest(BaseModel):
     """NeMo Gym's ``/aggregate_metrics`` request."""
 
-    verify_responses: list[dict[str, Any]] = Field(min_length=1)
+    verify_responses: list[dict[str, Any]]
 
 
 def _fail(field: str, message: str) -> ServerError:
@@ -226,6 +226,8 @@ def _stats(records: Sequence[Mapping[str, float]]) -> dict[str, float]:
 
 def aggregate_metrics(verify_responses: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """NeMo Gym's aggregate metrics over verify responses, per task and overall."""
+    if not verify_responses:  # as NeMo Gym answers it
+        return {"group_level_metrics": [], "agent_metrics": {}, "key_metrics": {}}
     numbers = [_numbers(r) for r in verify_responses]
     tasks: dict[int, list[dict[str, float]]] = {}
     for response, record in zip(verify_responses, numbers, strict=True):
