@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import sys
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
@@ -56,20 +57,16 @@ _MEMO_BATCHES = 4  # graded batches kept for the sibling per-axis functions of o
 
 
 def world_size() -> int:
-    """Training processes: ``torch.distributed``'s world when it is up, else ``WORLD_SIZE``."""
+    """Training processes: ``torch.distributed``'s world when the trainer has set it up, else
+    ``WORLD_SIZE`` (torchrun, ``accelerate launch`` and deepspeed set it in every process)."""
+    distributed = sys.modules.get("torch.distributed")  # never imported here: only if in use
+    if distributed is not None and distributed.is_available() and distributed.is_initialized():
+        return int(distributed.get_world_size())
+    raw = os.environ.get("WORLD_SIZE", "1")
     try:
-        import torch.distributed as dist
-
-        if dist.is_available() and dist.is_initialized():
-            return int(dist.get_world_size())
-    except ImportError:
-        pass
-    try:
-        return max(1, int(os.environ.get("WORLD_SIZE", "1")))
+        return max(1, int(raw))
     except ValueError:
-        raise ConfigError(
-            f"WORLD_SIZE must be a whole number, got {os.environ['WORLD_SIZE']!r}"
-        ) from None
+        raise ConfigError(f"WORLD_SIZE must be a whole number, got {raw!r}") from None
 
 
 def _refuse_group_options(settings: Mapping[str, Any]) -> None:
