@@ -48,6 +48,7 @@ from rubricate.server._requests import (
     read_json,
     validate,
 )
+from rubricate.server._tuning import relax_gc
 from rubricate.types import Sample
 from rubricate.version import __version__
 
@@ -259,9 +260,11 @@ def create_app(
         if owned:
             state.engine_or_none = RewardEngine.from_settings(settings.judge, settings.shaping)
         logger.info("reward server ready: judge %s", state.engine.judge.fingerprint)
+        restore_gc = relax_gc()
         try:
             yield
         finally:
+            restore_gc()
             if state.tasks:  # let admitted work finish (it fills the cache), but not forever
                 _, late = await asyncio.wait(list(state.tasks), timeout=SHUTDOWN_GRACE_S)
                 for task in late:
