@@ -188,17 +188,17 @@ async def _grade(
             "too_many_criteria",
             f"request holds {units} criteria; this server admits at most {admission.capacity} at once (--max-pending)",
         )
-    started = time.monotonic()
-    try:
-        admitted = await asyncio.wait_for(
-            state.queue.acquire(units) if queue else _now(admission.try_acquire(units)), deadline
-        )
-    except asyncio.TimeoutError:
-        state.metrics.inc("rejected_total", reason="deadline")
-        raise ServerError(
-            504, "deadline_exceeded", f"not admitted within {deadline:g}s (server saturated)"
-        ) from None
-    deadline = max(0.001, deadline - (time.monotonic() - started))
+    admitted = state.queue.try_now(units) if queue else admission.try_acquire(units)
+    if not admitted and queue:
+        started = time.monotonic()
+        try:
+            admitted = await asyncio.wait_for(state.queue.acquire(units), deadline)
+        except asyncio.TimeoutError:
+            state.metrics.inc("rejected_total", reason="deadline")
+            raise ServerError(
+                504, "deadline_exceeded", f"not admitted within {deadline:g}s (server saturated)"
+            ) from None
+        deadline = max(0.001, deadline - (time.monotonic() - started))
     if not admitted:
         state.metrics.inc("rejected_total", reason="queue_full")
         wait = admission.retry_after(units)
@@ -231,10 +231,6 @@ async def _grade(
     state.metrics.inc("samples_total", len(results))
     state.metrics.inc("ungradable_samples_total", sum(1 for r in results if r.score is None))
     return results
-
-
-async def _now(value: bool) -> bool:
-    return value
 
 
 Handler = Callable[[Request, _State], Awaitable[Response]]

@@ -73,10 +73,14 @@ class AdmissionQueue:
     def _fits(self, units: int) -> bool:
         return self.admission.pending + units <= self.admission.capacity
 
+    def try_now(self, units: int) -> bool:
+        """Admit ``units`` at once if nobody waits and they fit (no waiting, nothing counted)."""
+        return not self._waiting and self._fits(units) and self.admission.try_acquire(units)
+
     async def acquire(self, units: int) -> bool:
         """Admit ``units`` now or after those queued before; ``False`` when the queue is full."""
-        if not self._waiting and self._fits(units):
-            return self.admission.try_acquire(units)
+        if self.try_now(units):
+            return True
         if self.queued + units > self.capacity:
             return False
         turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
