@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from rubricate.backends import Judge
-from rubricate.engine import GradeOptions, Grader, SkippedSample, run_sync
+from rubricate.engine import GradeOptions, Grader, PolicySampler, SkippedSample, run_sync
 from rubricate.errors import InputError
 from rubricate.results import RunSummary, SampleResult
 from rubricate.runs import RunAccumulator
@@ -48,11 +48,13 @@ async def grade_async(
         **options: fields of ``GradeOptions`` (mode, group_size, method, soft, explain, ...).
     """
     opened, owned = open_store(store)
-    grader = Grader(judge, store=opened, options=GradeOptions(**options), policy=policy)
+    grader = Grader(judge, store=opened, options=GradeOptions(**options))
+    sampler = PolicySampler(policy, store=opened) if policy is not None else None
     accumulator = RunAccumulator()
     results: list[SampleResult] = []
     try:
-        async for item in grader.iter_grade(samples):
+        respond = sampler.respond if sampler is not None else None
+        async for item in grader.iter_grade(samples, respond=respond):
             if isinstance(item, SkippedSample):
                 if not skip_invalid:
                     raise InputError(item.reason)
@@ -61,12 +63,17 @@ async def grade_async(
             results.append(item)
             accumulator.add(item)
     finally:
+        if sampler is not None:
+            sampler.flush()
         if owned and opened is not None:
             opened.close()
     summary = accumulator.summary(
         method=grader.options.method,
-        counts=grader.counts.snapshot(),
-        tokens=grader.tokens.snapshot(),
+        counts=grader.scored.with_calls(
+            grader.calls.counts, sampler.counts if sampler is not None else None
+        ),
+        tokens=grader.tokens,
+        policy_tokens=sampler.tokens if sampler is not None else None,
         judge=judge.fingerprint,
         template=grader.template.version,
         seed=seed,

@@ -60,9 +60,7 @@ class Session:
     def grader(self) -> Grader:
         """The session's grader (made on first use, shared afterwards)."""
         if self._grader is None:
-            self._grader = Grader(
-                self.judge, store=self.store, options=self.options, policy=self.policy
-            )
+            self._grader = Grader(self.judge, store=self.store, options=self.options)
         return self._grader
 
     async def aclose(self) -> None:

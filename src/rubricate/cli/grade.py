@@ -33,7 +33,7 @@ from rubricate.cli._options import (
 )
 from rubricate.cli._render import GradeProgress, summary_table
 from rubricate.config import JudgeSettings, build_judge, build_policy
-from rubricate.engine import Grader
+from rubricate.engine import Grader, PolicySampler
 from rubricate.errors import ConfigError, InputError
 from rubricate.formats import read_responses, read_samples
 from rubricate.runs import grade_to_dir, rescore_results
@@ -309,12 +309,13 @@ async def _grade(
     cache_path = settings.cache_path()
     store = Store(cache_path) if cache_path is not None else None
     try:
-        grader = Grader(
-            judge,
-            store=store,
-            options=settings.grade_options(),
-            policy=policy,
-            policy_max_tokens=policy_max_tokens,
+        grader = Grader(judge, store=store, options=settings.grade_options())
+        sampler = (
+            PolicySampler(
+                policy, store=store, max_tokens=policy_max_tokens, concurrency=settings.concurrency
+            )
+            if policy is not None
+            else None
         )
         with GradeProgress(console, total, enabled=not quiet) as progress:
             grader.on_progress = progress.update
@@ -325,6 +326,7 @@ async def _grade(
                 on_invalid=on_invalid,
                 config=config,
                 seed=seed,  # type: ignore[arg-type]
+                policy=sampler,
             )
             progress.finish(grader)
         return summary
