@@ -121,6 +121,8 @@ class CallEngine(Generic[V]):
         concurrency: calls on the wire at once.
         reasks: how many times ``ask`` may ask again after an unusable reply.
         counts: the counters to add to (shared by engines that report as one model).
+        group_commit: write answers once per event-loop turn (many cheap answers: verdicts)
+            rather than each at once (few costly ones: generated texts, policy responses).
     """
 
     def __init__(
@@ -131,8 +133,10 @@ class CallEngine(Generic[V]):
         concurrency: int = 16,
         reasks: int = 2,
         counts: CallCounts | None = None,
+        group_commit: bool = True,
     ) -> None:
         self.model = model
+        self.group_commit = group_commit
         self.cache = cache
         self.reasks = reasks
         self.counts = counts if counts is not None else CallCounts()
@@ -175,11 +179,14 @@ class CallEngine(Generic[V]):
         cache, inflight = self.cache, self._inflight
         for key, value in decided:
             if cache is not None and cache.keeps(value):
-                if not self._unwritten:
-                    # Group commit: everything decided in this turn of the event loop is
-                    # written in one transaction at the start of the next, microseconds later.
-                    asyncio.get_running_loop().call_soon(self.flush)
-                self._unwritten[key] = value
+                if not self.group_commit:
+                    cache.put_many([(key, value)])
+                else:
+                    if not self._unwritten:
+                        # Everything decided in this turn of the event loop is written in one
+                        # transaction at the start of the next, microseconds later.
+                        asyncio.get_running_loop().call_soon(self.flush)
+                    self._unwritten[key] = value
             future = inflight.pop(key, None)
             if future is not None and not future.done():
                 future.set_result(value)

@@ -44,6 +44,7 @@ class PolicySampler:
             cache=TextCache(store) if store is not None else None,
             concurrency=concurrency,
             reasks=0,
+            group_commit=False,
         )
 
     @property
