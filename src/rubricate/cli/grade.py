@@ -258,6 +258,7 @@ def grade(
                 workers=ray_workers,
                 on_invalid=on_invalid,  # type: ignore[arg-type]
                 seed=seed,
+                config=config,
             )
         else:
             summary = asyncio.run(
