@@ -39,7 +39,6 @@ __all__ = ["grade_on_ray", "sample_from_row", "sample_to_row"]
 logger = logging.getLogger(__name__)
 
 
-
 def sample_to_row(sample: Sample) -> dict[str, Any]:
     """A sample as a plain row that Ray can move between processes."""
     return {

@@ -219,7 +219,9 @@ class Grader:
         criteria = sample.rubric.criteria
         conversation = sample.conversation_hash()
         judge_fp, version, mode = self.judge.fingerprint, self.template.version, self._mode_tag
-        keys = [judgment_key(judge_fp, version, c.fingerprint, conversation, mode) for c in criteria]
+        keys = [
+            judgment_key(judge_fp, version, c.fingerprint, conversation, mode) for c in criteria
+        ]
         claim = self.calls.claim(keys)
         hits, waits = claim.hits, claim.waits
         verdicts: dict[str, Verdict] = {}

@@ -96,7 +96,10 @@ def rescore_results(
                 }
                 scored: SampleScore = score_sample(rubric, verdicts, method=chosen, soft=soft)  # type: ignore[arg-type]
                 counts.add_scored(
-                    scored.n_criteria, scored.n_errors, scored.n_cannot_assess, bool(scored.gate_failed)
+                    scored.n_criteria,
+                    scored.n_errors,
+                    scored.n_cannot_assess,
+                    bool(scored.gate_failed),
                 )
                 updated = result.model_copy(
                     update={
