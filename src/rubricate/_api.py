@@ -67,17 +67,7 @@ async def grade_async(
             sampler.flush()
         if owned and opened is not None:
             opened.close()
-    summary = accumulator.summary(
-        method=grader.options.method,
-        counts=grader.scored.with_calls(
-            grader.calls.counts, sampler.counts if sampler is not None else None
-        ),
-        tokens=grader.tokens,
-        policy_tokens=sampler.tokens if sampler is not None else None,
-        judge=judge.fingerprint,
-        template=grader.template.version,
-        seed=seed,
-    )
+    summary = accumulator.graded(grader, sampler, seed=seed)
     return GradeResult(results, summary)
 
 

@@ -149,9 +149,7 @@ _Summable = TypeVar("_Summable", Tokens, CallCounts, Counts)
 
 def _summed(left: _Summable, right: _Summable) -> _Summable:
     """Field-by-field sum of two counters of one type (merging actors' or stages' counts)."""
-    return type(left)(
-        *(getattr(left, f.name) + getattr(right, f.name) for f in fields(left))  # type: ignore[arg-type]
-    )
+    return type(left)(*(getattr(left, f.name) + getattr(right, f.name) for f in fields(left)))
 
 
 class RunSummary(BaseModel):

@@ -116,7 +116,7 @@ def test_killed_ray_run_resumes_like_a_local_run(tmp_path) -> None:
     source = str(Path(rubricate.__file__).resolve().parents[1])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([source, str(ROOT)])}
     with JudgeServer(latency_s=0.05, record=False) as server:
-        cmd = command(server.url, out, cache, limit=30, concurrency=2) + ["--ray", "local"]
+        cmd = [*command(server.url, out, cache, limit=30, concurrency=2), "--ray", "local"]
         child = subprocess.Popen(
             cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
         )

@@ -269,7 +269,7 @@ class _Slots:
     runs a coroutine and scans its waiters on every acquire: a tenth of the engine's cost per
     call with a fast judge). Slots are handed to waiters in arrival order."""
 
-    __slots__ = ("free", "_waiters")
+    __slots__ = ("_waiters", "free")
 
     def __init__(self, size: int) -> None:
         self.free = size

@@ -190,7 +190,7 @@ class Grader:
                 verdicts[criterion.id] = Verdict(criterion.id, "error", explanation=failure)
         return verdicts
 
-    def _request(self, shared: str, criteria: Sequence[Criterion]) -> JudgeRequest:
+    def _request(self, shared: str, criteria: list[Criterion]) -> JudgeRequest:
         return build_request(
             self.template,
             shared,

@@ -71,7 +71,7 @@ def load_prompt(package: str, name: str, label: str | None = None, **fixed: str)
     ``fixed`` fields are substituted at load time, before the version is taken; a file holding
     a ``---user---`` line is split into a system and a user prompt.
     """
-    raw = resources.files(package).joinpath("templates", f"{name}.txt").read_text("utf-8")
+    raw = resources.files(package).joinpath("templates").joinpath(f"{name}.txt").read_text("utf-8")
     text = Template(raw).substitute(fixed) if fixed else raw
     system, split, user = text.partition(_USER_SPLIT)
     if split:

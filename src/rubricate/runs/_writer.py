@@ -93,6 +93,28 @@ class RunAccumulator:
             rubricate_version=__version__,
         )
 
+    def graded(
+        self,
+        grader: Grader,
+        policy: PolicySampler | None = None,
+        *,
+        elapsed_s: float | None = None,
+        seed: int = 0,
+    ) -> RunSummary:
+        """The summary of a grading run: scores here, counts and tokens from its engines."""
+        return self.summary(
+            method=grader.options.method,
+            counts=grader.scored.with_calls(
+                grader.calls.counts, policy.counts if policy is not None else None
+            ),
+            tokens=grader.tokens,
+            policy_tokens=policy.tokens if policy is not None else None,
+            judge=grader.judge.fingerprint,
+            template=grader.template.version,
+            elapsed_s=elapsed_s,
+            seed=seed,
+        )
+
 
 def run_id_for(config: dict[str, Any]) -> str:
     """Journal id of a run: the hash of what the command asked for."""
@@ -151,7 +173,7 @@ class RunWriter:
             record = self.store.start_run(self.run_id, self.config)
             if record.attempts > 1:
                 logger.info("resuming run %s (attempt %d)", self.run_id, record.attempts)
-        self._handle = open(self.partial, "w", encoding="utf-8")  # noqa: SIM115 - closed in __exit__
+        self._handle = open(self.partial, "w", encoding="utf-8")
         return self
 
     @property
@@ -225,17 +247,6 @@ async def grade_to_dir(
         finally:
             if policy is not None:
                 policy.flush()
-        summary = accumulator.summary(
-            method=grader.options.method,
-            counts=grader.scored.with_calls(
-                grader.calls.counts, policy.counts if policy is not None else None
-            ),
-            tokens=grader.tokens,
-            policy_tokens=policy.tokens if policy is not None else None,
-            judge=grader.judge.fingerprint,
-            template=grader.template.version,
-            elapsed_s=run.elapsed_s,
-            seed=seed,
-        )
+        summary = accumulator.graded(grader, policy, elapsed_s=run.elapsed_s, seed=seed)
         run.complete(summary.model_dump(mode="json"))
     return summary
