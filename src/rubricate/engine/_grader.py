@@ -246,7 +246,8 @@ class Grader:
             size = self._unit_size
             units = [misses[i : i + size] for i in range(0, len(misses), size)]
             # All but the first unit run as tasks; the first runs in this task meanwhile.
-            tasks = [asyncio.ensure_future(self._judge_unit(shared, u)) for u in units[1:]]
+            spawn = asyncio.get_running_loop().create_task
+            tasks = [spawn(self._judge_unit(shared, u)) for u in units[1:]]
             try:
                 verdicts.update(await self._judge_unit(shared, units[0]))
                 for task in tasks:
