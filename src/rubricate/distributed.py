@@ -131,6 +131,8 @@ class _GradeActor:
         try:
             if session is not None:
                 loop.run_until_complete(session.aclose())
+        except Exception as error:  # a destructor must not raise; say what was not closed
+            logger.warning("closing a grading actor's session failed: %s", error)
         finally:
             loop.close()
 
