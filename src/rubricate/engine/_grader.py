@@ -174,20 +174,22 @@ class Grader:
                 items=len(remaining),
             )
 
-        request = self._request(shared, remaining)
+        failure: BackendError | None = None
         try:
-            await self.calls.ask(request, read)
+            await self.calls.ask(self._request(shared, remaining), read)
         except BackendError as error:
             logger.warning("judge call failed for %d criteria: %s", len(remaining), error)
-            failure = f"judge call failed: {error}"
-        else:
-            failure = (
-                f"no valid verdict after {options.reasks + 1} attempts; last reply: "
+            failure = error
+        if len(verdicts) < len(criteria):
+            reason = (
+                f"judge call failed: {failure}"
+                if failure is not None
+                else f"no valid verdict after {options.reasks + 1} attempts; last reply: "
                 f"{last_raw[:300]!r}"
             )
-        for criterion in criteria:
-            if criterion.id not in verdicts:
-                verdicts[criterion.id] = Verdict(criterion.id, "error", explanation=failure)
+            for criterion in criteria:
+                if criterion.id not in verdicts:
+                    verdicts[criterion.id] = Verdict(criterion.id, "error", explanation=reason)
         return verdicts
 
     def _request(self, shared: str, criteria: list[Criterion]) -> JudgeRequest:
