@@ -142,6 +142,7 @@ def grade(
                 workers=ray_workers,
                 on_invalid=on_invalid,
                 seed=seed,
+                config=config,
             )
         else:
             samples = observed(make(), facts)
@@ -187,7 +188,13 @@ async def _grade(
         with GradeProgress(console, total, enabled=not quiet) as progress:
             grader.on_progress = progress.update
             summary = await grade_to_dir(
-                grader, samples, out, on_invalid=on_invalid, config=config, seed=seed
+                grader,
+                samples,
+                out,
+                on_invalid=on_invalid,
+                config=config,
+                seed=seed,
+                policy=session.sampler,
             )
             progress.finish(grader)
         return summary

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 import rubricate
-from rubricate.backends import Judge
+from rubricate.backends import Judge, close_judge
 from rubricate.engine import run_sync
 from rubricate.errors import ConfigError, InputError
 from rubricate.judge import Mode
@@ -269,6 +269,6 @@ def run_probes(
         try:
             return await run_probes_async(samples, judge, out_dir, **kwargs)
         finally:
-            await judge.aclose()
+            await close_judge(judge)
 
     return run_sync(run())
