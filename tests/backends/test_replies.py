@@ -90,6 +90,10 @@ MALFORMED_LOGPROBS = [
         {"content": [{"token": "met", "logprob": -0.1, "top_logprobs": [{"token": None}]}]},
         id="top-token-null",
     ),
+    pytest.param({"content": [{"token": "met", "logprob": 800.0}]}, id="logprob-positive"),
+    pytest.param({"content": [{"token": "met", "logprob": float("nan")}]}, id="logprob-nan"),
+    pytest.param({"content": [{"token": "met", "logprob": float("inf")}]}, id="logprob-inf"),
+    pytest.param({"content": [{"token": "met", "logprob": True}]}, id="logprob-bool"),
 ]
 
 

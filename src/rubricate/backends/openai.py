@@ -379,6 +379,10 @@ def _usage(raw: Any) -> Usage:
     )
 
 
+# Servers round: a certain token may come back as a logprob a hair above 0.
+_LOGPROB_SLACK = 1e-3
+
+
 def _logprob_entries(raw: Any) -> list[Mapping[str, Any]]:
     """``choices[0].logprobs.content`` checked for the fields ``choice_probabilities`` reads.
 
@@ -386,7 +390,8 @@ def _logprob_entries(raw: Any) -> list[Mapping[str, Any]]:
 
     Raises:
         MalformedReply: logprobs present but of the wrong shape (entries that are not
-            objects, tokens that are not strings, log-probabilities that are not numbers).
+            objects, tokens that are not strings, log-probabilities that are not finite
+            numbers at most 0).
     """
     if raw is None:
         return []
@@ -403,13 +408,18 @@ def _logprob_entries(raw: Any) -> list[Mapping[str, Any]]:
             token, logprob = (
                 (item.get("token"), item.get("logprob")) if isinstance(item, dict) else (None, None)
             )
-            if (
-                not isinstance(token, str)
-                or isinstance(logprob, bool)
-                or not isinstance(logprob, (int, float, type(None)))
-            ):
+            if not isinstance(token, str) or not _is_logprob(logprob):
                 raise MalformedReply(f"malformed reply: logprobs token {item!r}"[:240])
     return content
+
+
+def _is_logprob(value: Any) -> bool:
+    """``None`` or a finite log-probability (at most 0, give or take rounding)."""
+    if value is None:
+        return True
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return math.isfinite(value) and value <= _LOGPROB_SLACK
 
 
 def _prefix_pattern(prefix: str) -> re.Pattern[str]:
