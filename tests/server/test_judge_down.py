@@ -88,6 +88,7 @@ def test_a_judge_answering_500_gets_503_judge_down_then_no_more_judge_calls(
     assert breaker["refused_calls"] > 0 and 0 < breaker["retry_in_s"] <= 600
     metrics = httpx.get(f"{server.url}/metrics", timeout=10).text
     assert 'rejected_total{reason="judge_down"} 3' in metrics
+    assert "rubricate_judge_breakers_open 1" in metrics
     assert 'status="500"' not in metrics
 
 

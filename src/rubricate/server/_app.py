@@ -167,6 +167,12 @@ def _metrics(state: _State) -> Metrics:
     metrics.callback(
         "requests_in_flight", "gauge", "Requests being served.", lambda: state.in_flight
     )
+    metrics.callback(
+        "judge_breakers_open",
+        "gauge",
+        "Judge servers counted as down (circuit breaker open or probing).",
+        lambda: sum(1 for b in state.breakers() if b.state != "closed"),
+    )
     return metrics
 
 
