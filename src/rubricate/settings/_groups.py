@@ -106,6 +106,21 @@ class JudgeSettings(_Group):
         gt=0,
         description="Send a backup copy of a judge call unanswered after this many seconds.",
     )
+    breaker_failures: int = Field(
+        default=10,
+        ge=0,
+        description="Judge calls failing in a row (refused, dropped, timed out, 5xx) after "
+        "which a judge server counts as down and its calls fail fast until a probe call "
+        "answers; 0 turns the circuit breaker off.",
+    )
+    breaker_cooldown: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        allow_inf_nan=False,
+        description="Seconds a judge server counted as down is left alone before one probe "
+        "call is sent (doubled after each failed probe, up to a minute or this value).",
+    )
     temperature: float = Field(default=0.0, ge=0, description="Judge sampling temperature.")
     mode: Literal["per-criterion", "grouped"] = Field(
         default="per-criterion",
