@@ -72,12 +72,19 @@ def result_verdicts(result: SampleResult) -> dict[str, Verdict]:
 
 
 def sample_tag_scores(result: SampleResult) -> dict[str, float]:
-    """``tag_scores`` of one stored result; a tag on both the example and a criterion is dropped."""
-    try:
-        return tag_scores(result_rubric(result), result_verdicts(result), sample_tags(result))
-    except ValueError:
-        # The two meanings of such a tag cannot be told apart; the rubric-level ones survive.
-        return tag_scores(result_rubric(result), result_verdicts(result))
+    """A stored result's score per tag: rubric-level tags by ``scoring.tag_scores``, and each
+    example-level tag (``theme:...``) the sample's recorded score.
+
+    The recorded score, not ``tag_scores``' own overall figure: that one ignores gates, so a
+    sample whose required criterion failed would count at its ungated score under its theme
+    and at its floor in the overall mean. A tag on both the example and a criterion keeps
+    the criterion's meaning.
+    """
+    scores = tag_scores(result_rubric(result), result_verdicts(result))
+    if result.score is not None:
+        for tag in sample_tags(result):
+            scores.setdefault(tag, result.score)
+    return scores
 
 
 def group_rows(values: Mapping[str, Iterable[float | None]], seed: int = 0) -> list[GroupRow]:

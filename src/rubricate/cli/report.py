@@ -1,0 +1,52 @@
+"""``rubricate report``: one offline HTML page from run directories."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rubricate.cli._app import app, console, exit_on_error, setup_logging
+from rubricate.cli._options import VerboseOption
+from rubricate.errors import InputError
+from rubricate.report import write_report
+
+REPORT_HELP = """Write one self-contained HTML report of a run directory (no judge call).
+
+Example:
+
+    rubricate report runs/r1 -o report.html
+    rubricate report runs/model-a runs/model-b -o compare.html --prices prices.json
+
+With two or more runs, each further run is compared with the first over the samples both
+graded: paired differences with bootstrap intervals, win/tie/loss, flipped criteria. The page
+fetches nothing when opened (no CDN, fonts or scripts): it can be mailed or kept as an artifact.
+"""
+
+
+@app.command(help=REPORT_HELP)
+def report(
+    runs: Annotated[
+        list[Path],
+        typer.Argument(help="Run directories (or results.jsonl); the first is reported."),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write.")] = Path(
+        "report.html"
+    ),
+    prices: Annotated[
+        Path | None,
+        typer.Option(
+            help='JSON of USD per million judge tokens: {"prompt": P, "cached_prompt": C, '
+            '"completion": O}, or such rates per judge model (key "*" for the rest).'
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+    verbose: VerboseOption = False,
+) -> None:
+    setup_logging(verbose)
+    with exit_on_error():
+        if out.is_dir():
+            raise InputError("is a directory; give the HTML file to write", file=str(out))
+        path = write_report(runs, out, prices=prices, seed=seed)
+        console.print(f"wrote {path} ({path.stat().st_size / 1024:,.0f} KiB)", highlight=False)
