@@ -14,6 +14,7 @@ from rubricate.cli import app
 from rubricate.report import (
     build_report,
     calibration_bins,
+    check_labels,
     compare_runs,
     criterion_rows,
     group_rows,
@@ -199,3 +200,30 @@ def test_write_report_replaces_the_file_whole(runs, tmp_path: Path) -> None:
     out = write_report([first], tmp_path / "r.html")
     assert out.read_text(encoding="utf-8").startswith("<!doctype html>")
     assert not list(tmp_path.glob("*.partial"))
+
+
+def test_labels_page_agrees_with_meta_eval(runs, tmp_path: Path) -> None:
+    first, _, _ = runs
+    labels = tmp_path / "labels.jsonl"
+    lines = []
+    for i in range(N_SAMPLES):
+        sample = UNGRADABLE if i == 11 else f"s{i:02d}"
+        # The doctor label says what the answer did (the strict judge agrees); the weight
+        # label says met where the judge said not met.
+        lines.append(
+            {"sample_id": sample, "criterion": "Tells when to see a doctor", "label": odd(sample)}
+        )
+        lines.append({"sample_id": sample, "criterion": "asks the child's  WEIGHT", "label": True})
+    labels.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    run = load_run(first, labels)
+    check = check_labels({r.sample_id: r for r in run.results}, run.labels or [])
+    assert check.confusion == {"met_met": 5, "met_not": 0, "not_met": 11, "not_not": 6}
+    accuracy = check.report.overall.metrics["accuracy"].value
+    assert accuracy == pytest.approx((5 + 6) / 22) and check.report.overall.n_labels == 22
+    assert sum(b["n"] for b in check.reliability) == 22
+    out = tmp_path / "labelled.html"
+    done = runner.invoke(app, ["report", str(first), "-o", str(out), "--labels", str(labels)])
+    assert done.exit_code == 0, done.output
+    page = out.read_text(encoding="utf-8")
+    assert "id='meta-eval'" in page and "Reliability of P(met) against labels" in page
+    assert "<td class='num'>0.500 [" in page  # accuracy with its interval

@@ -22,6 +22,7 @@ Example:
 With two or more runs, each further run is compared with the first over the samples both
 graded: paired differences with bootstrap intervals, win/tie/loss, flipped criteria. The page
 fetches nothing when opened (no CDN, fonts or scripts): it can be mailed or kept as an artifact.
+Pages for probes.json, pairs.jsonl and criterion labels appear when the run directory has them.
 """
 
 
@@ -41,6 +42,13 @@ def report(
             '"completion": O}, or such rates per judge model (key "*" for the rest).'
         ),
     ] = None,
+    labels: Annotated[
+        Path | None,
+        typer.Option(
+            help="Criterion labels for the first run (as `meta-eval criteria --labels`; "
+            "default: labels.jsonl in the run directory, when there)."
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
     verbose: VerboseOption = False,
 ) -> None:
@@ -48,5 +56,5 @@ def report(
     with exit_on_error():
         if out.is_dir():
             raise InputError("is a directory; give the HTML file to write", file=str(out))
-        path = write_report(runs, out, prices=prices, seed=seed)
+        path = write_report(runs, out, prices=prices, labels=labels, seed=seed)
         console.print(f"wrote {path} ({path.stat().st_size / 1024:,.0f} KiB)", highlight=False)

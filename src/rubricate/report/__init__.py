@@ -9,6 +9,7 @@ from rubricate.report._analysis import (
     sample_tag_scores,
 )
 from rubricate.report._compare import Comparison, FlipRow, compare_runs
+from rubricate.report._labels import LabelCheck, check_labels
 from rubricate.report._load import RunData, load_run, read_prices
 from rubricate.report._page import build_report, write_report
 
@@ -17,9 +18,11 @@ __all__ = [
     "CriterionRow",
     "FlipRow",
     "GroupRow",
+    "LabelCheck",
     "RunData",
     "build_report",
     "calibration_bins",
+    "check_labels",
     "compare_runs",
     "criterion_rows",
     "group_rows",

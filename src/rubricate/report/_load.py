@@ -8,7 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from rubricate.errors import InputError
-from rubricate.meta import PairwiseReport, meta_eval_pairwise, read_run, results_path
+from rubricate.meta import (
+    CriterionLabel,
+    PairwiseReport,
+    meta_eval_pairwise,
+    read_criterion_labels,
+    read_run,
+    results_path,
+)
 from rubricate.results import SampleResult
 
 __all__ = ["RunData", "load_run", "read_prices"]
@@ -24,6 +31,7 @@ class RunData:
             are added beside the ``RunSummary`` fields by the CLI); empty when absent.
         probes: probes.json when the directory holds one (``rubricate probe --out``).
         pairwise: accuracy of pairs.jsonl when the directory holds one.
+        labels: human labels of its criteria (``--labels FILE``, else labels.jsonl there).
     """
 
     name: str
@@ -32,6 +40,7 @@ class RunData:
     summary: dict[str, Any] = field(default_factory=dict)
     probes: dict[str, Any] | None = None
     pairwise: PairwiseReport | None = None
+    labels: list[tuple[int, CriterionLabel]] | None = None
 
 
 def _json_object(path: Path) -> dict[str, Any]:
@@ -44,7 +53,7 @@ def _json_object(path: Path) -> dict[str, Any]:
     return value
 
 
-def load_run(run: str | Path) -> RunData:
+def load_run(run: str | Path, labels: str | Path | None = None) -> RunData:
     """A run directory (or its results.jsonl) with whatever side files sit beside it."""
     results_file = results_path(run)
     directory = results_file.parent
@@ -53,6 +62,7 @@ def load_run(run: str | Path) -> RunData:
     summary = _json_object(summary_file) if summary_file.is_file() else {}
     probes_file = directory / "probes.json"
     pairs_file = directory / "pairs.jsonl"
+    labels_file = Path(labels) if labels is not None else directory / "labels.jsonl"
     return RunData(
         name=directory.name or str(directory),
         path=directory,
@@ -60,6 +70,9 @@ def load_run(run: str | Path) -> RunData:
         summary=summary,
         probes=_json_object(probes_file) if probes_file.is_file() else None,
         pairwise=meta_eval_pairwise(pairs_file) if pairs_file.is_file() else None,
+        labels=read_criterion_labels(labels_file)
+        if labels is not None or labels_file.is_file()
+        else None,
     )
 
 

@@ -26,6 +26,7 @@ from rubricate.report._analysis import (
     sample_tag_scores,
 )
 from rubricate.report._compare import Comparison, compare_runs
+from rubricate.report._labels import check_labels, labels_section
 from rubricate.report._load import RunData, load_run, read_prices
 from rubricate.version import __version__
 
@@ -439,6 +440,9 @@ def build_report(
         "needs JavaScript.</p></div>",
     ]
     sections += [_comparison_section(run, other, seed, i) for i, other in enumerate(runs[1:], 1)]
+    if run.labels is not None:
+        by_id = {r.sample_id: r for r in run.results}
+        sections.append(labels_section(check_labels(by_id, run.labels, seed=seed)))
     sections += [_probes_section(run), _pairwise_section(run)]
     nav = " · ".join(
         f'<a href="#{anchor}">{label}</a>'
@@ -448,6 +452,7 @@ def build_report(
             ("calibration", "calibration"),
             ("samples", "samples"),
             *((f"compare-{i}", f"vs {r.name}") for i, r in enumerate(runs[1:], 1)),
+            ("meta-eval", "against labels"),
             ("probes", "probes"),
             ("pairwise", "pairwise"),
         )
@@ -478,10 +483,14 @@ def write_report(
     out: str | Path,
     *,
     prices: str | Path | None = None,
+    labels: str | Path | None = None,
     seed: int = 0,
 ) -> Path:
-    """Read run directories, write the report to ``out`` and return its path."""
-    loaded = [load_run(r) for r in runs]
+    """Read run directories, write the report to ``out`` and return its path.
+
+    ``labels``: a criterion label file for the first run (as ``rubricate meta-eval criteria``).
+    """
+    loaded = [load_run(r, labels if i == 0 else None) for i, r in enumerate(runs)]
     page = build_report(loaded, prices=read_prices(prices) if prices else None, seed=seed)
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
