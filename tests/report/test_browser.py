@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, Route, sync_playwright
 
+from rubricate.formats import read_samples
 from rubricate.report import write_report
 from tests.report.runs import UNGRADABLE
 
@@ -77,7 +78,8 @@ def pixel_spread(page: Page, png: bytes) -> tuple[float, int]:
 
 def test_report_in_headless_chromium(runs, browser: Browser, tmp_path: Path) -> None:
     first, second, _ = runs
-    report = write_report([first, second], tmp_path / "report.html")
+    data = read_samples(first.parent / "data.jsonl")
+    report = write_report([first, second], tmp_path / "report.html", samples=data)
     url = report.as_uri()
     requests: list[str] = []
     blocked: list[str] = []
@@ -147,6 +149,8 @@ def test_report_in_headless_chromium(runs, browser: Browser, tmp_path: Path) -> 
     )
     assert detail.locator(".pitfall").count() == 1 and detail.locator(".required").count() == 1
     assert "gate failed" in detail.inner_text()
+    assert "My child has a fever" in detail.inner_text()  # the conversation, from the data
+    assert "Answer 4: give 15 mg/kg paracetamol" in detail.inner_text()  # and the response
 
     # Tables sort when their header is clicked.
     header = page.locator("table.criteria th", has_text="met rate")

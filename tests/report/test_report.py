@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 import re
 from pathlib import Path
@@ -119,9 +121,25 @@ def test_comparison_pairs_samples_and_finds_flips(runs) -> None:
     assert n == 11 and completeness.value == pytest.approx(6 / 11)
 
 
+def embedded(page: str) -> dict:
+    """The sample data a page carries (gzip + base64 JSON, as the page's script reads it)."""
+    match = re.search(
+        r'<script id="sample-data" type="application/octet-stream">([^<]*)</script>', page
+    )
+    assert match is not None
+    return json.loads(gzip.decompress(base64.b64decode(match.group(1))))
+
+
 def test_grade_report_and_report_command(runs, tmp_path: Path) -> None:
     first, second, output = runs
     assert (second / "report.html").is_file() and "report.html" in output
+    # grade --report had the data at hand: conversations and responses are in the page.
+    shown = {s["id"]: s for s in embedded((second / "report.html").read_text())["samples"]}
+    assert shown["s03"]["messages"] == [
+        {"role": "user", "content": "My child has a fever of 38 C. What now?"}
+    ]
+    assert shown["s03"]["response"] == "Answer 3: give 15 mg/kg paracetamol and consult a physician"
+    assert [v[2] for v in shown[UNGRADABLE]["v"]] == ["error"] * 4
     prices = tmp_path / "prices.json"
     prices.write_text(
         json.dumps({"judge-a": {"prompt": 1.5, "completion": 6.0}, "*": {"prompt": 0}})

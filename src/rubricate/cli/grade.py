@@ -163,7 +163,7 @@ def grade(
             console.print(line, highlight=False)
         console.print(f"wrote {out / 'results.jsonl'} and {out / 'summary.json'}", highlight=False)
         if report:
-            page = write_report([out], out / "report.html", seed=seed)
+            page = write_report([out], out / "report.html", seed=seed, samples=make())
             console.print(f"wrote {page}", highlight=False)
         if summary.counts.criteria and summary.counts.failed_calls and summary.n_scored == 0:
             why = _first_error(out / "results.jsonl") or "see the warnings above"

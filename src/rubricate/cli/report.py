@@ -8,6 +8,14 @@ from typing import Annotated
 import typer
 
 from rubricate.cli._app import app, console, exit_on_error, setup_logging
+from rubricate.cli._data import (
+    FieldOption,
+    FormatOption,
+    ResponsesOption,
+    ResponseSourceOption,
+    parse_fields,
+    sample_reader,
+)
 from rubricate.cli._options import VerboseOption
 from rubricate.errors import InputError
 from rubricate.report import write_report
@@ -49,6 +57,17 @@ def report(
             "default: labels.jsonl in the run directory, when there)."
         ),
     ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            help="The data the first run graded, to show each sample's conversation and "
+            "response (read with --format, --field, --response-source, --responses as grade does)."
+        ),
+    ] = None,
+    format: FormatOption = "auto",
+    field: FieldOption = None,
+    response_source: ResponseSourceOption = "field",
+    responses: ResponsesOption = None,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
     verbose: VerboseOption = False,
 ) -> None:
@@ -56,5 +75,14 @@ def report(
     with exit_on_error():
         if out.is_dir():
             raise InputError("is a directory; give the HTML file to write", file=str(out))
-        path = write_report(runs, out, prices=prices, labels=labels, seed=seed)
+        samples = None
+        if data is not None:
+            samples = sample_reader(
+                data,
+                format=format,
+                fields=parse_fields(field),
+                response_source=response_source,
+                responses=responses,
+            )()
+        path = write_report(runs, out, prices=prices, labels=labels, seed=seed, samples=samples)
         console.print(f"wrote {path} ({path.stat().st_size / 1024:,.0f} KiB)", highlight=False)

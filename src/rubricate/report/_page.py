@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 from importlib import resources
 from pathlib import Path
@@ -28,6 +28,7 @@ from rubricate.report._analysis import (
 from rubricate.report._compare import Comparison, compare_runs
 from rubricate.report._labels import check_labels, labels_section
 from rubricate.report._load import RunData, load_run, read_prices
+from rubricate.types import Sample
 from rubricate.version import __version__
 
 __all__ = ["build_report", "write_report"]
@@ -262,24 +263,35 @@ def _messages(metadata: dict[str, Any]) -> list[dict[str, str]] | None:
     return None
 
 
-def _sample_data(run: RunData) -> dict[str, Any]:
-    """Compact rows for the script: criterion texts and tag lists interned once."""
+def _sample_data(run: RunData, samples: Mapping[str, Sample]) -> dict[str, Any]:
+    """Compact rows for the script: criterion texts and tag lists interned once.
+
+    The conversation and response come from the result's metadata when stored there, else
+    from ``samples`` (the data the run was graded from, when the caller has it).
+    """
     texts: dict[str, int] = {}
 
     def intern(text: str) -> int:
         return texts.setdefault(text, len(texts))
 
-    samples = []
+    rows = []
     for result in run.results:
         response = result.metadata.get("response")
-        samples.append(
+        messages = _messages(result.metadata)
+        source = samples.get(result.sample_id)
+        if source is not None:
+            if messages is None:
+                messages = [{"role": m.role, "content": m.content} for m in source.messages]
+            if not isinstance(response, str):
+                response = source.response
+        rows.append(
             {
                 "id": result.sample_id,
                 "score": result.score,
                 "axes": result.axes,
                 "gates": result.gate_failed,
                 "tags": sample_tags(result),
-                "messages": _messages(result.metadata),
+                "messages": messages,
                 "response": response if isinstance(response, str) else None,
                 "v": [
                     [
@@ -296,7 +308,7 @@ def _sample_data(run: RunData) -> dict[str, Any]:
                 ],
             }
         )
-    return {"texts": list(texts), "samples": samples}
+    return {"texts": list(texts), "samples": rows}
 
 
 def _comparison_section(first: RunData, second: RunData, seed: int, index: int) -> str:
@@ -426,8 +438,12 @@ def build_report(
     *,
     prices: dict[str, dict[str, float]] | None = None,
     seed: int = 0,
+    samples: Mapping[str, Sample] | None = None,
 ) -> str:
-    """The HTML page for ``runs[0]``, with a comparison of each further run against it."""
+    """The HTML page for ``runs[0]``, with a comparison of each further run against it.
+
+    ``samples`` (by id): the graded data, for conversations and responses the results lack.
+    """
     if not runs:
         raise ValueError("a report needs at least one run")
     run = runs[0]
@@ -459,7 +475,9 @@ def build_report(
         if f"id='{anchor}'" in "".join(sections)
     )
     packed = base64.b64encode(
-        gzip.compress(json.dumps(_sample_data(run), separators=(",", ":")).encode(), mtime=0)
+        gzip.compress(
+            json.dumps(_sample_data(run, samples or {}), separators=(",", ":")).encode(), mtime=0
+        )
     ).decode("ascii")
     title = f"rubricate report: {run.name}"
     return (
@@ -485,13 +503,19 @@ def write_report(
     prices: str | Path | None = None,
     labels: str | Path | None = None,
     seed: int = 0,
+    samples: Iterable[object] | None = None,
 ) -> Path:
     """Read run directories, write the report to ``out`` and return its path.
 
     ``labels``: a criterion label file for the first run (as ``rubricate meta-eval criteria``).
+    ``samples``: the data the first run graded (items that are not a ``Sample``, such as a
+    reader's located errors, are passed over), to show conversations and responses.
     """
     loaded = [load_run(r, labels if i == 0 else None) for i, r in enumerate(runs)]
-    page = build_report(loaded, prices=read_prices(prices) if prices else None, seed=seed)
+    by_id = {s.id: s for s in samples or () if isinstance(s, Sample)}
+    page = build_report(
+        loaded, prices=read_prices(prices) if prices else None, seed=seed, samples=by_id
+    )
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
