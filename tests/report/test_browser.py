@@ -148,7 +148,9 @@ def test_report_in_headless_chromium(runs, browser: Browser, tmp_path: Path) -> 
         in criteria.all_inner_texts()[0] + criteria.all_inner_texts()[1]
     )
     assert detail.locator(".pitfall").count() == 1 and detail.locator(".required").count() == 1
-    assert "gate failed" in detail.inner_text()
+    assert "gate failed: Tells when to see a doctor" in detail.inner_text()
+    # A pitfall that was not met helps the score: shown as good news, not in red.
+    assert detail.locator("tr:has(.pitfall) td:nth-child(3)").get_attribute("class") == "v-good"
     assert "My child has a fever" in detail.inner_text()  # the conversation, from the data
     assert "Answer 4: give 15 mg/kg paracetamol" in detail.inner_text()  # and the response
 

@@ -104,6 +104,10 @@ def _header(run: RunData, prices: dict[str, dict[str, float]] | None) -> str:
     facts = [
         ("judge fingerprint", ", ".join(judges) or "–"),
         ("judge model", ", ".join(_judge_model(j) for j in judges) or "–"),
+        (
+            "sampling parameters",
+            "hashed into the judge fingerprint (the run directory does not list them)",
+        ),
         ("prompt template", ", ".join(templates) or "–"),
         (
             "scoring method",
@@ -289,7 +293,10 @@ def _sample_data(run: RunData, samples: Mapping[str, Sample]) -> dict[str, Any]:
                 "id": result.sample_id,
                 "score": result.score,
                 "axes": result.axes,
-                "gates": result.gate_failed,
+                # Criterion texts, not ids: the list and the detail view name what failed.
+                "gates": [
+                    r.criterion for r in result.verdicts if r.criterion_id in result.gate_failed
+                ],
                 "tags": sample_tags(result),
                 "messages": messages,
                 "response": response if isinstance(response, str) else None,

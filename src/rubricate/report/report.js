@@ -120,7 +120,7 @@
         `<th class="num">P(met)</th><th>tags</th><th>explanation</th></tr></thead><tbody>` +
         criteria.map(([v]) => `<tr class="criterion-row${failed(v) === 0 ? " bad" : ""}">` +
           `<td>${v[1] < 0 ? '<span class="pitfall">pitfall</span> ' : ""}${v[6] ? '<span class="required">required</span> ' : ""}${esc(data.texts[v[0]])}</td>` +
-          `<td class="num">${v[1]}</td><td class="v-${esc(v[2])}">${esc(v[2])}${v[4] !== null ? " (level " + v[4] + ")" : ""}</td>` +
+          `<td class="num">${v[1]}</td><td class="${["v-bad", "v-unknown", "v-good"][failed(v)]}">${esc(v[2])}${v[4] !== null ? " (level " + v[4] + ")" : ""}</td>` +
           `<td class="num">${fmt(v[3], 2)}</td><td>${esc(data.texts[v[7]])}</td><td>${esc(v[5] || "")}</td></tr>`).join("") +
         `</tbody></table>`;
     }
