@@ -211,6 +211,8 @@ def test_probe_and_pairwise_pages_appear_with_their_files(runs, tmp_path: Path) 
     assert f'<td class="num">{gain:.3f}</td>' in page
     assert "id='pairwise'" in page and run.pairwise is not None
     assert run.pairwise.overall.accuracy == 0.5 and run.pairwise.overall.consistency == 0.5
+    # Trials as shown: A>B, B>A, A>B, A>B: three of four chose the first response.
+    assert "<b id='first-position'>0.750</b> of 4" in page
 
 
 def test_write_report_replaces_the_file_whole(runs, tmp_path: Path) -> None:

@@ -10,9 +10,11 @@ from typing import Any
 from rubricate.errors import InputError
 from rubricate.meta import (
     CriterionLabel,
+    PairRecord,
     PairwiseReport,
-    meta_eval_pairwise,
+    pairwise_accuracy,
     read_criterion_labels,
+    read_pairs,
     read_run,
     results_path,
 )
@@ -40,6 +42,7 @@ class RunData:
     summary: dict[str, Any] = field(default_factory=dict)
     probes: dict[str, Any] | None = None
     pairwise: PairwiseReport | None = None
+    pairs: list[PairRecord] | None = None
     labels: list[tuple[int, CriterionLabel]] | None = None
 
 
@@ -60,8 +63,8 @@ def load_run(run: str | Path, labels: str | Path | None = None) -> RunData:
     results = list(read_run(results_file).values())
     summary_file = directory / "summary.json"
     summary = _json_object(summary_file) if summary_file.is_file() else {}
+    pairs = read_pairs(directory / "pairs.jsonl") if (directory / "pairs.jsonl").is_file() else None
     probes_file = directory / "probes.json"
-    pairs_file = directory / "pairs.jsonl"
     labels_file = Path(labels) if labels is not None else directory / "labels.jsonl"
     return RunData(
         name=directory.name or str(directory),
@@ -69,7 +72,8 @@ def load_run(run: str | Path, labels: str | Path | None = None) -> RunData:
         results=results,
         summary=summary,
         probes=_json_object(probes_file) if probes_file.is_file() else None,
-        pairwise=meta_eval_pairwise(pairs_file) if pairs_file.is_file() else None,
+        pairwise=pairwise_accuracy(pairs) if pairs is not None else None,
+        pairs=pairs,
         labels=read_criterion_labels(labels_file)
         if labels is not None or labels_file.is_file()
         else None,

@@ -413,10 +413,27 @@ def _probes_section(run: RunData) -> str:
     )
 
 
+def _first_position_rate(run: RunData) -> tuple[float | None, int]:
+    """Share of decisive trials (A>B or B>A as shown) that chose the response shown first.
+
+    A judge without position bias sits near 0.5 when each pair is asked in both orders.
+    """
+    shown = [
+        trial.decision
+        for pair in run.pairs or ()
+        for trial in pair.judgments or ()
+        if trial is not None and trial.decision in ("A>B", "B>A")
+    ]
+    if not shown:
+        return None, 0
+    return sum(1 for d in shown if d == "A>B") / len(shown), len(shown)
+
+
 def _pairwise_section(run: RunData) -> str:
     report = run.pairwise
     if report is None:
         return ""
+    first, trials = _first_position_rate(run)
     groups = [("overall", report.overall), *sorted(report.by_source.items())]
     return (
         "<h2 id='pairwise'>Pairwise</h2>"
@@ -428,6 +445,8 @@ def _pairwise_section(run: RunData) -> str:
             ),
             cls="sortable pairwise",
         )
+        + f"<p>First-position rate: <b id='first-position'>{_num(first)}</b> of {trials} "
+        "decisive trials chose the response shown first (near 0.5 without position bias).</p>"
         + (
             f"<p class='note'>{len(report.unlabelled)} pairs without a label, not scored.</p>"
             if report.unlabelled
