@@ -24,8 +24,9 @@ from rubricate.report import (
     sample_tag_scores,
     write_report,
 )
+from rubricate.results import SampleResult
 from rubricate.runs import read_results
-from tests.report.runs import N_SAMPLES, THEMES, UNGRADABLE
+from tests.report.runs import N_SAMPLES, THEMES, UNGRADABLE, grade_run
 from tests.support.judge_server import JudgeServer
 
 runner = CliRunner()
@@ -247,3 +248,40 @@ def test_labels_page_agrees_with_meta_eval(runs, tmp_path: Path) -> None:
     page = out.read_text(encoding="utf-8")
     assert "id='meta-eval'" in page and "Reliability of P(met) against labels" in page
     assert "<td class='num'>0.500 [" in page  # accuracy with its interval
+
+
+def test_a_run_the_judge_never_answered_still_reports(tmp_path: Path) -> None:
+    run, _ = grade_run(tmp_path, "down", lambda _i, _t, _m: "maybe")
+    page = build_report([load_run(run)])
+    assert "0 / 12" in page  # samples scored / in file
+    assert all(v[2] == "error" for s in embedded(page)["samples"] for v in s["v"])
+    rows = {row.text: row for row in criterion_rows(load_run(run).results)}
+    assert rows["Tells when to see a doctor"].errors == 12
+    assert rows["Tells when to see a doctor"].met_rate is None
+
+
+def test_text_from_the_data_cannot_become_markup(tmp_path: Path) -> None:
+    hostile = "</script><script>alert(1)</script><img src=x onerror=alert(2)>"
+    record = SampleResult.model_validate(
+        {
+            "sample_id": hostile,
+            "rubric_fingerprint": "f",
+            "score": 0.5,
+            "verdicts": [
+                {
+                    "criterion_id": "c1",
+                    "criterion": hostile,
+                    "points": 5.0,
+                    "tags": [f"axis:{hostile}"],
+                    "verdict": "met",
+                    "explanation": hostile,
+                }
+            ],
+            "metadata": {"example_tags": [f"theme:{hostile}"]},
+        }
+    )
+    (tmp_path / "results.jsonl").write_text(record.model_dump_json() + "\n")
+    page = build_report([load_run(tmp_path)])
+    assert "<script>alert" not in page and "<img src=x" not in page
+    assert "&lt;/script&gt;&lt;script&gt;alert(1)" in page
+    assert embedded(page)["samples"][0]["id"] == hostile  # kept as data, escaped when drawn
