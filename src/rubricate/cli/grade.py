@@ -45,6 +45,7 @@ from rubricate.cli._options import (
 from rubricate.cli._render import GradeProgress, summary_table
 from rubricate.errors import ConfigError, InputError
 from rubricate.formats import read_responses
+from rubricate.report import write_report
 from rubricate.results import RunSummary
 from rubricate.runs import grade_to_dir, read_results, rescore_results
 from rubricate.session import Session
@@ -98,6 +99,9 @@ def grade(
     ] = None,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
+    report: Annotated[
+        bool, typer.Option("--report", help="Also write OUT/report.html (rubricate report).")
+    ] = False,
     *,
     settings: Settings,
 ) -> None:
@@ -158,6 +162,9 @@ def grade(
         for line in describe(figures):
             console.print(line, highlight=False)
         console.print(f"wrote {out / 'results.jsonl'} and {out / 'summary.json'}", highlight=False)
+        if report:
+            page = write_report([out], out / "report.html", seed=seed, samples=make())
+            console.print(f"wrote {page}", highlight=False)
         if summary.counts.criteria and summary.counts.failed_calls and summary.n_scored == 0:
             why = _first_error(out / "results.jsonl") or "see the warnings above"
             console.print(

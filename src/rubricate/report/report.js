@@ -1,0 +1,139 @@
+// The report's only script: sortable tables and the sample list. Reads data embedded in the page.
+"use strict";
+(function () {
+  const fmt = (x, d = 3) => (x === null || x === undefined ? "–" : Number(x).toFixed(d));
+  const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+
+  // Click a header to sort a table by that column; numbers sort as numbers, "–" last.
+  function makeSortable(table) {
+    table.querySelectorAll("th").forEach((th, col) => {
+      th.addEventListener("click", () => {
+        const dir = th.dataset.dir === "desc" ? "asc" : "desc";
+        table.querySelectorAll("th").forEach((h) => delete h.dataset.dir);
+        th.dataset.dir = dir;
+        const body = table.tBodies[0];
+        const key = (tr) => {
+          const text = tr.cells[col].textContent.trim();
+          const n = parseFloat(text.replace(/[,$\[]/g, ""));
+          return Number.isNaN(n) ? text.toLowerCase() : n;
+        };
+        const rows = Array.from(body.rows);
+        rows.sort((a, b) => {
+          const x = key(a), y = key(b);
+          if (typeof x !== typeof y) return typeof x === "number" ? -1 : 1;
+          const c = x < y ? -1 : x > y ? 1 : 0;
+          return dir === "asc" ? c : -c;
+        });
+        rows.forEach((r) => body.appendChild(r));
+      });
+    });
+  }
+  document.querySelectorAll("table.sortable").forEach(makeSortable);
+
+  // Unpacks the gzip+base64 sample data in the browser; no request is made.
+  async function readData() {
+    const raw = atob(document.getElementById("sample-data").textContent.trim());
+    const bytes = Uint8Array.from(raw, (c) => c.charCodeAt(0));
+    const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+    return JSON.parse(await new Response(stream).text());
+  }
+
+  // A criterion "failed" when a positive one was not met or a pitfall was; those come first.
+  function failed(v) {
+    const label = v[2], points = v[1];
+    if (label === "error" || label === "cannot_assess") return 1;
+    const met = label === "met" || label === "partial";
+    return (points >= 0 ? !met : met) ? 0 : 2;
+  }
+
+  function render(data) {
+    const app = document.getElementById("samples-app");
+    const samples = data.samples;
+    const axes = Array.from(new Set(samples.flatMap((s) => Object.keys(s.axes)))).sort();
+    app.innerHTML = `<div class="controls">
+      <label>search <input id="q" type="search" placeholder="id, tag, criterion, explanation"></label>
+      <label>score from <input id="min" type="number" step="0.05"></label>
+      <label>to <input id="max" type="number" step="0.05"></label>
+      <label>axis <select id="axis"><option value="">(any)</option>${axes.map((a) => `<option>${esc(a)}</option>`).join("")}</select></label>
+      <label><input id="gate" type="checkbox"> failed gate</label>
+      <label><input id="ungradable" type="checkbox"> ungradable</label>
+      <label>sort <select id="sort">
+        <option value="score-asc">score ↑</option><option value="score-desc">score ↓</option>
+        <option value="axis-asc">axis score ↑</option><option value="axis-desc">axis score ↓</option>
+        <option value="errors-desc">errors ↓</option><option value="id-asc">id</option></select></label>
+      <span id="shown"></span></div>
+      <table id="sample-rows"><thead><tr><th>sample</th><th class="num">score</th><th class="num">axis</th>
+      <th class="num">met / criteria</th><th class="num">errors</th><th>gate failed</th><th>tags</th></tr></thead><tbody></tbody></table>
+      <div id="detail" hidden></div>`;
+    const $ = (id) => document.getElementById(id);
+    samples.forEach((s, i) => {
+      s.i = i;
+      s.errors = s.v.filter((v) => v[2] === "error" || v[2] === "cannot_assess").length;
+      s.met = s.v.filter((v) => v[2] === "met").length;
+      s.haystack = [s.id, ...s.tags, ...s.v.map((v) => data.texts[v[0]] + " " + (v[5] || ""))].join("\n").toLowerCase();
+    });
+    const LIMIT = 1000;
+    function update() {
+      const q = $("q").value.trim().toLowerCase();
+      const lo = $("min").value === "" ? -Infinity : Number($("min").value);
+      const hi = $("max").value === "" ? Infinity : Number($("max").value);
+      const axis = $("axis").value;
+      const [by, dir] = $("sort").value.split("-");
+      const val = (s) => (axis ? s.axes[axis] : null);
+      let list = samples.filter((s) =>
+        (!q || s.haystack.includes(q)) &&
+        (s.score === null ? lo === -Infinity && hi === Infinity : s.score >= lo && s.score <= hi) &&
+        (!axis || (axis in s.axes && s.axes[axis] !== null)) &&
+        (!$("gate").checked || s.gates.length > 0) &&
+        (!$("ungradable").checked || s.score === null));
+      const key = { score: (s) => s.score, axis: (s) => val(s) ?? s.score, errors: (s) => s.errors, id: (s) => s.id }[by];
+      list.sort((a, b) => {
+        const x = key(a), y = key(b);
+        if (x === null || x === undefined) return 1;
+        if (y === null || y === undefined) return -1;
+        const c = x < y ? -1 : x > y ? 1 : 0;
+        return dir === "asc" ? c : -c;
+      });
+      $("shown").textContent = `${list.length} of ${samples.length} samples` + (list.length > LIMIT ? ` (first ${LIMIT} listed)` : "");
+      $("sample-rows").tBodies[0].innerHTML = list.slice(0, LIMIT).map((s) =>
+        `<tr data-i="${s.i}" data-id="${esc(s.id)}"><td>${esc(s.id)}</td><td class="num">${fmt(s.score)}</td>` +
+        `<td class="num">${fmt(val(s))}</td><td class="num">${s.met} / ${s.v.length}</td><td class="num">${s.errors}</td>` +
+        `<td>${esc(s.gates.join(", "))}</td><td>${esc(s.tags.join(" "))}</td></tr>`).join("");
+    }
+    function open(i) {
+      const s = samples[i];
+      document.querySelectorAll("#sample-rows tr.open").forEach((r) => r.classList.remove("open"));
+      const row = document.querySelector(`#sample-rows tr[data-i="${i}"]`);
+      if (row) row.classList.add("open");
+      const criteria = s.v.map((v, k) => [v, k]).sort((a, b) => failed(a[0]) - failed(b[0]) || a[1] - b[1]);
+      const conversation = s.messages
+        ? s.messages.map((m) => `<p><b>${esc(m.role)}</b></p><pre>${esc(m.content)}</pre>`).join("")
+        : "<p class='note'>The conversation is not stored in this run's results.</p>";
+      const response = s.response !== null ? `<pre>${esc(s.response)}</pre>` : "<p class='note'>The response is not stored in this run's results.</p>";
+      const d = $("detail");
+      d.hidden = false;
+      d.innerHTML = `<h3>${esc(s.id)}: score ${fmt(s.score)}</h3>` +
+        `<p>axes: ${Object.entries(s.axes).map(([a, x]) => `${esc(a)} ${fmt(x)}`).join(", ") || "–"}` +
+        (s.gates.length ? ` · <b>gate failed</b>: ${esc(s.gates.join(", "))}` : "") + `</p>` +
+        `<h4>Conversation</h4>${conversation}<h4>Response</h4>${response}<h4>Criteria (failed first)</h4>` +
+        `<table id="criteria-detail"><thead><tr><th>criterion</th><th class="num">points</th><th>verdict</th>` +
+        `<th class="num">P(met)</th><th>tags</th><th>explanation</th></tr></thead><tbody>` +
+        criteria.map(([v]) => `<tr class="criterion-row${failed(v) === 0 ? " bad" : ""}">` +
+          `<td>${v[1] < 0 ? '<span class="pitfall">pitfall</span> ' : ""}${v[6] ? '<span class="required">required</span> ' : ""}${esc(data.texts[v[0]])}</td>` +
+          `<td class="num">${v[1]}</td><td class="${["v-bad", "v-unknown", "v-good"][failed(v)]}">${esc(v[2])}${v[4] !== null ? " (level " + v[4] + ")" : ""}</td>` +
+          `<td class="num">${fmt(v[3], 2)}</td><td>${esc(data.texts[v[7]])}</td><td>${esc(v[5] || "")}</td></tr>`).join("") +
+        `</tbody></table>`;
+    }
+    ["q", "min", "max"].forEach((id) => $(id).addEventListener("input", update));
+    ["axis", "gate", "ungradable", "sort"].forEach((id) => $(id).addEventListener("change", update));
+    $("sample-rows").tBodies[0].addEventListener("click", (e) => {
+      const tr = e.target.closest("tr");
+      if (tr) open(Number(tr.dataset.i));
+    });
+    update();
+    document.body.dataset.ready = "1";
+  }
+  readData().then(render, (error) => {
+    document.getElementById("samples-app").textContent = "Could not read the embedded sample data: " + error;
+  });
+})();
