@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Callable
 from functools import cached_property
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Generic, Literal, TypeVar, overload
 
 from pydantic import (
     AllowInfNan,
@@ -24,6 +25,37 @@ ScaleKind = Literal["binary", "ternary", "ordinal", "blocking"]
 
 # Points and floors beyond this are typing accidents; sums of them stay far from overflow.
 POINTS_LIMIT = 1e9
+
+
+_T = TypeVar("_T")
+
+
+class _cached(cached_property[_T], Generic[_T]):
+    """``functools.cached_property`` without its lock (as in Python 3.12).
+
+    In 3.11 the first read of each instance's value takes one lock shared by all instances of
+    the class: the engine pays it twice per criterion (fingerprint, axes), and threads grading
+    at once serialise on it. The value is computed from frozen fields, so two threads racing
+    store equal values and no lock is needed. Being a ``cached_property``, pydantic still lets
+    the cached value be set or deleted on frozen models.
+    """
+
+    def __init__(self, func: Callable[[Any], _T]) -> None:
+        super().__init__(func)
+        self.name = func.__name__
+
+    @overload
+    def __get__(self, instance: None, owner: type[Any] | None = None) -> _cached[_T]: ...
+
+    @overload
+    def __get__(self, instance: object, owner: type[Any] | None = None) -> _T: ...
+
+    def __get__(self, instance: object, owner: type[Any] | None = None) -> _T | _cached[_T]:
+        if instance is None:
+            return self
+        # Only the first read arrives here: the value then shadows this non-data descriptor.
+        value = instance.__dict__[self.name] = self.func(instance)
+        return value
 
 
 def _sha256(payload: Any) -> str:
@@ -81,7 +113,7 @@ class Criterion(BaseModel):
     undesirable thing happened. ``required`` makes the criterion a gate.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", ignored_types=(_cached,))
 
     id: StrictStr = ""
     text: StrictStr = Field(min_length=1)
@@ -108,12 +140,12 @@ class Criterion(BaseModel):
     def is_pitfall(self) -> bool:
         return self.points < 0
 
-    @cached_property
+    @_cached
     def axes(self) -> tuple[str, ...]:
         """Axis names from ``axis:NAME`` tags."""
         return tuple(t[5:] for t in self.tags if t.startswith("axis:"))
 
-    @cached_property
+    @_cached
     def fingerprint(self) -> str:
         """What the judge sees of this criterion: text, scale and polarity, not the point value.
 
@@ -135,7 +167,7 @@ class Rubric(BaseModel):
     ``gate_floor`` is the score a sample gets when a required criterion fails.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", ignored_types=(_cached,))
 
     id: StrictStr = ""
     criteria: tuple[Criterion, ...] = Field(min_length=1)
@@ -153,7 +185,7 @@ class Rubric(BaseModel):
             seen.add(criterion.id)
         return self
 
-    @cached_property
+    @_cached
     def fingerprint(self) -> str:
         """sha256 of the canonical JSON of everything that affects a score (metadata excluded)."""
         return _sha256(
@@ -176,11 +208,11 @@ class Rubric(BaseModel):
             }
         )
 
-    @cached_property
+    @_cached
     def by_id(self) -> dict[str, Criterion]:
         return {c.id: c for c in self.criteria}
 
-    @cached_property
+    @_cached
     def axes(self) -> tuple[str, ...]:
         """Axis names in order of first appearance."""
         return tuple(dict.fromkeys(a for c in self.criteria for a in c.axes))

@@ -1,0 +1,87 @@
+"""Fingerprints are cache keys: their values are pinned, and caching them changes nothing."""
+
+from __future__ import annotations
+
+import pickle
+import threading
+
+import pytest
+from pydantic import ValidationError
+
+from rubricate.rubric import Criterion, Rubric, Scale
+
+
+def _rubric() -> Rubric:
+    return Rubric(
+        id="r1",
+        criteria=(
+            Criterion(id="a", text="Says to see a doctor", points=5, tags=("axis:accuracy",)),
+            Criterion(id="b", text="Recommends an unsafe dose", points=-4, required=True),
+            Criterion(
+                id="c",
+                text="Clarity",
+                scale=Scale(
+                    kind="ordinal", levels=("poor", "fair", "good"), values=(1.0, 5.0, 10.0)
+                ),
+            ),
+        ),
+        gate_floor=-1.0,
+    )
+
+
+def test_values_are_the_ones_every_cache_already_holds() -> None:
+    # Computed before the lock-free cache replaced functools.cached_property: a change here
+    # would re-judge every cached verdict.
+    rubric = _rubric()
+    assert [c.fingerprint for c in rubric.criteria] == [
+        "134fa10d6c38a55ff8e7ba0ae5de87303462d2f046c754a3ef8f43790d17f24e",
+        "e8ea2dc7b049bea38570baaa9b5aef8ede81b7f8e8a096256ca5152d5730575a",
+        "45f5b1f182fbf219f0320ce24420ae308bdd3686d3d4bcf6b1079ef114d9a448",
+    ]
+    assert rubric.fingerprint == "d30c8230e0d816241ba7e05c8d7cf9c46dfd3c860ca3cf68526dbf00c17d86bf"
+    assert rubric.axes == ("accuracy",)
+    assert rubric.by_id["b"] is rubric.criteria[1]
+
+
+def test_computed_once_then_read_from_the_instance() -> None:
+    criterion = _rubric().criteria[0]
+    first = criterion.fingerprint
+    assert criterion.__dict__["fingerprint"] is first
+    assert criterion.fingerprint is first
+    assert Criterion.fingerprint.__get__(None, Criterion) is Criterion.__dict__["fingerprint"]
+
+
+def test_reading_a_fingerprint_leaves_equality_hash_and_pickling_alone() -> None:
+    read, unread = _rubric(), _rubric()
+    _ = read.fingerprint, [c.fingerprint for c in read.criteria], read.axes
+    assert read == unread  # (a rubric is unhashable: its metadata is a dict)
+    assert read.criteria[0] == unread.criteria[0]
+    assert hash(read.criteria[0]) == hash(unread.criteria[0])
+    again = pickle.loads(pickle.dumps(read))
+    assert again == unread and again.fingerprint == unread.fingerprint
+
+
+def test_models_stay_frozen() -> None:
+    criterion = _rubric().criteria[0]
+    _ = criterion.fingerprint
+    with pytest.raises(ValidationError):
+        criterion.text = "something else"  # type: ignore[misc]
+    assert criterion.text == "Says to see a doctor"
+
+
+def test_threads_reading_at_once_agree() -> None:
+    rubrics = [_rubric() for _ in range(200)]
+    seen: list[set[str]] = [set() for _ in rubrics]
+    start = threading.Barrier(4)
+
+    def read() -> None:
+        start.wait()
+        for index, rubric in enumerate(rubrics):
+            seen[index].add(rubric.fingerprint + rubric.criteria[2].fingerprint)
+
+    threads = [threading.Thread(target=read) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(values == seen[0] for values in seen) and len(seen[0]) == 1
