@@ -17,8 +17,11 @@ Definitions (HealthBench, PRBench and weighted-mean styles):
   pos - neg = sum(|points|). PRBench's ``get_normalized_points`` is this formula.
 - ``blocked`` (DeepResearch Bench II, ``blocking`` scale) is worth 0 like ``not_met``;
   how often it happens is reported apart (``rubricate.scoring.native_sample_score``).
+- Per-axis and per-cluster breakdowns: the same score over only the criteria tagged
+  ``axis:NAME`` (keyed by NAME), or ``cluster:...`` / ``level:...`` (keyed by the whole tag,
+  as HealthBench's reference reports its consensus clusters); gates do not apply to them.
 Criteria judged ``cannot_assess`` or ``error`` leave numerator and denominator; a
-sample (or axis) with nothing left to score gets ``None``, never 0.
+sample (or axis, or cluster) with nothing left to score gets ``None``, never 0.
 A gate (``required``) fails when a positive required criterion is not fully met, or a
 required pitfall is met at all; the sample score is then the rubric's ``gate_floor``.
 """
@@ -38,8 +41,11 @@ from rubricate.types import GRADABLE_LABELS, VERDICT_LABELS, Verdict
 
 Method = Literal["healthbench", "normalized", "weighted_mean"]
 METHODS: tuple[str, ...] = ("healthbench", "normalized", "weighted_mean")
+# Rubric tags that get their own breakdown beside the axes (HealthBench Consensus).
+CLUSTER_PREFIXES: tuple[str, ...] = ("cluster:", "level:")
 
 __all__ = [
+    "CLUSTER_PREFIXES",
     "METHODS",
     "Method",
     "RunScore",
@@ -131,6 +137,8 @@ class SampleScore:
     Attributes:
         score: per-sample score (HealthBench: may fall outside [0, 1]); ``None`` if ungradable.
         axes: the same score recomputed over the criteria tagged ``axis:NAME``.
+        clusters: the same score recomputed over the criteria carrying each
+            ``cluster:...`` or ``level:...`` tag (keyed by the tag).
         gate_failed: ids of required criteria whose gate failed (score set to the floor).
         gate_unknown: ids of required criteria without a usable verdict.
         native: the score on the benchmark's own scale, when the rubric names one
@@ -139,6 +147,7 @@ class SampleScore:
 
     score: float | None
     axes: dict[str, float | None] = field(default_factory=dict)
+    clusters: dict[str, float | None] = field(default_factory=dict)
     gate_failed: tuple[str, ...] = ()
     gate_unknown: tuple[str, ...] = ()
     n_criteria: int = 0
@@ -165,12 +174,19 @@ def score_sample(
     """
     values: list[tuple[float, float]] = []
     by_axis: dict[str, list[tuple[float, float]]] = {axis: [] for axis in rubric.axes}
+    by_cluster: dict[str, list[tuple[float, float]]] = {}
     gate_failed: list[str] = []
     gate_unknown: list[str] = []
     n_cannot = n_errors = 0
     for criterion in rubric.criteria:
         verdict = verdicts.get(criterion.id)
         value = criterion_value(criterion, verdict, soft=soft) if verdict is not None else None
+        # A cluster whose criteria all went unscored is still listed, as None (like an axis).
+        clustered = [
+            by_cluster.setdefault(tag, [])
+            for tag in dict.fromkeys(criterion.tags)
+            if tag.startswith(CLUSTER_PREFIXES)
+        ]
         if value is None:
             if verdict is not None and verdict.label == "cannot_assess":
                 n_cannot += 1
@@ -183,6 +199,8 @@ def score_sample(
         values.append(pair)
         for axis in criterion.axes:
             by_axis[axis].append(pair)
+        for pairs in clustered:
+            pairs.append(pair)
         if criterion.required:
             hard_value = (
                 criterion_value(criterion, verdict) if soft and verdict is not None else value
@@ -193,9 +211,11 @@ def score_sample(
     if gate_failed and score is not None:
         score = rubric.gate_floor
     axes = {axis: score_criteria(pairs, method) for axis, pairs in by_axis.items()}
+    clusters = {tag: score_criteria(pairs, method) for tag, pairs in by_cluster.items()}
     return SampleScore(
         score=score,
         axes=axes,
+        clusters=clusters,
         gate_failed=tuple(gate_failed),
         gate_unknown=tuple(gate_unknown),
         n_criteria=len(rubric.criteria),
