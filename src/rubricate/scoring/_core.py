@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -157,6 +158,12 @@ class SampleScore:
     native: NativeScore | None = None
 
 
+@lru_cache(maxsize=4096)
+def _cluster_tags(tags: tuple[str, ...]) -> tuple[str, ...]:
+    """The cluster tags among ``tags``, each once (cached: rubrics repeat their tag sets)."""
+    return tuple(dict.fromkeys(t for t in tags if t.startswith(CLUSTER_PREFIXES)))
+
+
 def _gate_fails(criterion: Criterion, value: float) -> bool:
     return value < 1.0 if criterion.points >= 0 else value > 0.0
 
@@ -182,11 +189,11 @@ def score_sample(
         verdict = verdicts.get(criterion.id)
         value = criterion_value(criterion, verdict, soft=soft) if verdict is not None else None
         # A cluster whose criteria all went unscored is still listed, as None (like an axis).
-        clustered = [
-            by_cluster.setdefault(tag, [])
-            for tag in dict.fromkeys(criterion.tags)
-            if tag.startswith(CLUSTER_PREFIXES)
-        ]
+        clustered = (
+            [by_cluster.setdefault(tag, []) for tag in _cluster_tags(criterion.tags)]
+            if criterion.tags
+            else ()
+        )
         if value is None:
             if verdict is not None and verdict.label == "cannot_assess":
                 n_cannot += 1
