@@ -48,7 +48,6 @@ __all__ = [
     "RunAccumulator",
     "RunWriter",
     "grade_to_dir",
-    "response_chars",
     "run_id_for",
     "write_json",
 ]
@@ -121,7 +120,7 @@ class RunAccumulator:
     def _adjusted(self, result: SampleResult) -> float | None:
         if result.score is None or self.length_penalty is None:
             return None
-        characters = response_chars(result)
+        characters = _response_chars(result)
         if characters is None:
             raise InputError(
                 f"sample '{result.sample_id}' has no response length for the length penalty",
@@ -214,7 +213,7 @@ class RunAccumulator:
         )
 
 
-def response_chars(result: SampleResult) -> int | None:
+def _response_chars(result: SampleResult) -> int | None:
     """The graded response's length recorded on a results line; ``None`` when absent.
 
     Raises ``InputError`` (field ``metadata.response_chars``) when it is not an integer >= 0.
