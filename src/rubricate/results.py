@@ -11,11 +11,13 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     StrictBool,
     StrictFloat,
     StrictInt,
     StrictStr,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -27,7 +29,22 @@ _Label = Literal["met", "not_met", "partial", "blocked", "cannot_assess", "error
 _MethodName = Literal["healthbench", "normalized", "weighted_mean"]
 _Finite = Annotated[StrictFloat, AllowInfNan(False)]
 
-__all__ = ["CallCounts", "Counts", "RunSummary", "SampleResult", "Tokens", "VerdictRecord"]
+__all__ = [
+    "RESPONSE_CHARS",
+    "CallCounts",
+    "Counts",
+    "GroupSummary",
+    "LengthAdjusted",
+    "NativeSummary",
+    "RunSummary",
+    "SampleResult",
+    "Tokens",
+    "VerdictRecord",
+]
+
+# The ``metadata`` key under which a results line records the graded response's length in
+# characters (``len`` of the text), for HealthBench's length-adjusted score.
+RESPONSE_CHARS = "response_chars"
 
 
 class VerdictRecord(BaseModel):
@@ -72,7 +89,12 @@ class VerdictRecord(BaseModel):
 
 
 class SampleResult(BaseModel):
-    """One line of results.jsonl."""
+    """One line of results.jsonl.
+
+    Everything a run summary needs is on the line, so ``rubricate score`` recomputes the
+    summary from results.jsonl alone: the verdicts with their criteria, ``native_scheme``,
+    ``metadata.example_tags`` (HealthBench themes) and ``metadata.response_chars``.
+    """
 
     model_config = ConfigDict(extra="ignore")
 
@@ -86,8 +108,12 @@ class SampleResult(BaseModel):
     # HealthBench per-sample score is not clipped
     score: StrictFloat | None = Field(allow_inf_nan=False)
     axes: dict[str, _Finite | None] = Field(default_factory=dict)
+    # per ``cluster:`` / ``level:`` rubric tag, the score over the criteria carrying it
+    clusters: dict[str, _Finite | None] = Field(default_factory=dict)
     gate_failed: list[StrictStr] = Field(default_factory=list)
-    # On the benchmark's own scale (WritingBench 1-10, DRB-II recall, ...), when the data names one.
+    # On the benchmark's own scale (WritingBench 1-10, DRB-II recall, ...), when the data names
+    # one: ``native_scheme`` says which (``rubricate.scoring.NATIVE_SCHEMES``).
+    native_scheme: StrictStr | None = None
     native_score: StrictFloat | None = Field(default=None, allow_inf_nan=False)
     native: dict[str, _Finite | None] = Field(default_factory=dict)
     verdicts: list[VerdictRecord] = Field(min_length=1)
@@ -154,7 +180,9 @@ class CallCounts:
         deduplicated: answers shared with an identical request already in flight.
         failed_calls: calls that raised after the backend's own retries.
         unparseable_replies: replies the caller could not use (each one is counted).
-        reasked: what was asked again after such a reply (criteria for a judge, replies otherwise).
+        reasked: items asked again after such a reply: for a judge, criteria (a grouped
+            re-ask of four criteria counts 4, in one call), for other models, replies. Not a
+            count of calls: the re-asking calls are in ``calls``.
         tokens: usage of every reply, counted before it is parsed.
     """
 
@@ -176,6 +204,22 @@ class Counts:
 
     The judge's and the policy's call counters come from their ``CallCounts``
     (``with_calls``); the rest is counted by scoring and by the run writer.
+
+    Attributes:
+        criteria: criteria of the scored samples.
+        judge_calls: judge calls that returned a reply, re-asks included.
+        cache_hits: verdicts taken from the cache.
+        errors: ``error`` verdicts (failed calls, unparseable replies); not scored.
+        cannot_assess: ``cannot_assess`` verdicts; not scored.
+        skipped_lines: input items that produced no result line (``--on-invalid skip``).
+        failed_calls: judge calls that raised after the backend's retries.
+        unparseable_replies: judge replies without a usable verdict.
+        reasked: criteria asked again after such a reply. It counts criteria, not calls, so
+            it can exceed ``judge_calls`` (a grouped re-ask asks several criteria at once).
+        deduplicated: verdicts shared with an identical request already in flight.
+        gate_failed: samples whose score was set to the floor by a required criterion.
+        policy_calls: calls to the policy model that wrote missing responses.
+        policy_cache_hits: responses taken from the cache or an identical pending call.
     """
 
     criteria: int = 0
@@ -226,8 +270,48 @@ def _summed(left: _Summable, right: _Summable) -> _Summable:
     return type(left)(*(getattr(left, f.name) + getattr(right, f.name) for f in fields(left)))
 
 
+class GroupSummary(BaseModel):
+    """The run's score over the samples under one theme or cluster tag (simple-evals'
+    ``TAG``, ``TAG:n_samples`` and ``TAG:bootstrap_std``, and a 95 % interval)."""
+
+    score: float | None  # clipped mean in [0, 1]
+    bootstrap_std: float | None
+    ci95: tuple[float, float] | None
+    n_samples: int  # samples with a score under the tag
+
+
+class NativeSummary(BaseModel):
+    """The run on its benchmark's own scale, aggregated as the benchmark's script does
+    (``rubricate.scoring.NativeTally``)."""
+
+    scheme: str  # rubricate.scoring.NATIVE_SCHEMES
+    score: float | None  # WritingBench 1-10, DRB-II total recall, PRBench normalized, ...
+    parts: dict[str, float | None] = Field(default_factory=dict)  # DRB-II dimensions, ...
+    n_scored: int
+
+
+class LengthAdjusted(BaseModel):
+    """HealthBench's length-adjusted run score: the clipped mean over scored samples of
+    ``score - penalty x (response characters - 2000) / 500``, with its bootstrap."""
+
+    penalty: float
+    score: float | None
+    bootstrap_std: float | None
+    ci95: tuple[float, float] | None
+    n_scored: int
+
+
+# Figures present only where they apply: absent from summary.json rather than null.
+_OPTIONAL_FIGURES = ("native", "length_adjusted")
+
+
 class RunSummary(BaseModel):
-    """summary.json: the run score with its uncertainty, per-axis scores, counts and tokens."""
+    """summary.json: the run score with its uncertainty, per-axis scores, counts and tokens.
+
+    The benchmark figures are computed by the scoring core as samples stream past
+    (``rubricate.runs.RunAccumulator``), and recomputed from results.jsonl by
+    ``rubricate score``.
+    """
 
     score: float | None  # clipped mean in [0, 1]
     bootstrap_std: float | None
@@ -236,6 +320,13 @@ class RunSummary(BaseModel):
     n_scored: int
     method: str
     axes: dict[str, float | None] = Field(default_factory=dict)
+    # when the data names a benchmark with a scale of its own
+    native: NativeSummary | None = None
+    # per ``theme:`` example tag and per ``cluster:`` / ``level:`` rubric tag (HealthBench)
+    themes: dict[str, GroupSummary] = Field(default_factory=dict)
+    clusters: dict[str, GroupSummary] = Field(default_factory=dict)
+    # when a length penalty was given
+    length_adjusted: LengthAdjusted | None = None
     counts: Counts = Field(default_factory=Counts)
     tokens: Tokens = Field(default_factory=Tokens)  # the judge's
     policy_tokens: Tokens = Field(default_factory=Tokens)  # the policy's, when it wrote responses
@@ -244,3 +335,11 @@ class RunSummary(BaseModel):
     skipped: list[str] = Field(default_factory=list)  # first reasons, for the report
     elapsed_s: float | None = None
     rubricate_version: str = ""
+
+    @model_serializer(mode="wrap")
+    def _without_absent_figures(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        for key in _OPTIONAL_FIGURES:
+            if data.get(key, ...) is None:
+                del data[key]
+        return data

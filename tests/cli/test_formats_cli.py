@@ -100,6 +100,66 @@ def test_healthbench_ideal_completions(tmp_path: Path) -> None:
     assert "native" not in summary  # HealthBench's own score is the score itself
 
 
+def test_score_recomputes_the_grading_summary_from_results_alone(tmp_path: Path) -> None:
+    path = DATA / "healthbench" / "healthbench_sample.jsonl"
+
+    def met(text: str) -> bool:
+        return _pick(text, 3) != 0
+
+    command = f"rubricate grade {path} --response-source ideal"
+    with JudgeServer(respond=answering(lambda t: {"criteria_met": met(t)})) as server:
+        graded = grade(server, tmp_path, command, "--length-penalty", "0.02")
+    assert graded["themes"] and graded["clusters"] and graded["length_adjusted"]
+    assert set(graded["themes"]["theme:health_data_tasks"]) == {
+        "score", "bootstrap_std", "ci95", "n_samples"
+    }  # fmt: skip
+    results = tmp_path / "run" / "results.jsonl"
+    out = tmp_path / "again.json"
+    scored = runner.invoke(app, ["score", str(results), "-o", str(out), "--length-penalty", "0.02"])
+    assert scored.exit_code == 0, scored.output
+    again = json.loads(out.read_text("utf-8"))
+    for key in ("score", "ci95", "axes", "themes", "clusters", "length_adjusted"):
+        assert again[key] == graded[key], key
+    for key in ("criteria", "errors", "cannot_assess", "gate_failed"):  # calls were not made
+        assert again["counts"][key] == graded["counts"][key], key
+    output = flat(scored.output)
+    assert flat("theme:health_data_tasks:") in output and flat("length-adjusted score") in output
+
+
+def test_score_recomputes_drb2_native_figures_after_hand_edited_verdicts(tmp_path: Path) -> None:
+    path = DATA / "drb2" / "tasks_and_rubrics_sample.jsonl"
+    records = _records(path)
+    reports = responses_file(tmp_path, "idx", [r["idx"] for r in records])
+    command = f"rubricate grade {path} --format drb2 --responses {reports}"
+    with JudgeServer(respond=answering(lambda t: {"score": 0, "reason": "."})) as server:
+        graded = grade(server, tmp_path, command)
+    assert graded["native"]["score"] == 0.0 and graded["native"]["parts"]["blocked_rate"] == 0.0
+    results = tmp_path / "run" / "results.jsonl"
+    lines = [json.loads(line) for line in results.read_text("utf-8").splitlines()]
+    # A reviewer overrules the judge on the first task: every item met but the first, blocked.
+    first = lines[0]["verdicts"]
+    for record in first:
+        record["verdict"] = "met"
+    first[0]["verdict"] = "blocked"
+    results.write_text("".join(json.dumps(line) + "\n" for line in lines), "utf-8")
+    scored = runner.invoke(app, ["score", str(results), "-q"])
+    assert scored.exit_code == 0, scored.output
+    native = json.loads((tmp_path / "run" / "summary.json").read_text("utf-8"))["native"]
+    n_tasks, n_items = len(lines), len(first)
+    assert native["n_scored"] == n_tasks
+    assert native["score"] == pytest.approx((n_items - 1) / n_items / n_tasks)
+    assert native["parts"]["blocked_rate"] == pytest.approx(1 / n_items / n_tasks)
+
+
+def test_length_penalty_on_ray_is_refused_with_the_way_out(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "d.jsonl", [{"prompt": "q", "rubric": ["A"], "response": "r"}])
+    result = runner.invoke(
+        app, ["grade", str(path), "--ray", "local", "--length-penalty", "0.1", "-q"]
+    )
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
+    assert "rubricate score" in result.output and "--length-penalty" in result.output
+
+
 def test_verl_parquet_with_mapped_ids(tmp_path: Path) -> None:
     pa = pytest.importorskip("pyarrow")
     pq = pytest.importorskip("pyarrow.parquet")
@@ -332,31 +392,67 @@ def test_length_penalty_in_grade_and_score(tmp_path: Path) -> None:
     assert summary["length_adjusted"]["score"] == pytest.approx(expected)
 
     results = tmp_path / "run" / "results.jsonl"
+    lines = [json.loads(line) for line in results.read_text("utf-8").splitlines()]
+    assert [line["metadata"]["response_chars"] for line in lines] == [len(t) for t in texts]
+    # results.jsonl alone is enough: the lengths were recorded when graded
     out = tmp_path / "rescored.json"
     scored = runner.invoke(
-        app,
-        ["score", str(results), "-o", str(out), "-q", "--length-penalty", "0.1",
-         "--responses", str(answers)],
-    )  # fmt: skip
+        app, ["score", str(results), "-o", str(out), "-q", "--length-penalty", "0.1"]
+    )
     assert scored.exit_code == 0, scored.output
     assert scored.output.strip() == ""  # quiet: no table, no file line
     rescored = json.loads(out.read_text("utf-8"))["length_adjusted"]
     assert rescored["score"] == pytest.approx(_length_adjusted(scores, [1500, 2600, 4100], 0.1))
+    again = runner.invoke(app, ["score", str(results), "-o", str(out), "--length-penalty", "0.05"])
+    assert again.exit_code == 0, again.output
+    assert json.loads(out.read_text("utf-8"))["length_adjusted"] == summary["length_adjusted"]
 
-    missing = runner.invoke(app, ["score", str(results), "-o", str(out), "--length-penalty", "0.1"])
+    # A line without its length (written before lengths were recorded) needs --responses.
+    del lines[0]["metadata"]["response_chars"]
+    old = tmp_path / "old.jsonl"
+    old.write_text("".join(json.dumps(line) + "\n" for line in lines), "utf-8")
+    missing = runner.invoke(app, ["score", str(old), "-o", str(out), "--length-penalty", "0.1"])
     assert missing.exit_code == 2 and isinstance(missing.exception, SystemExit)
-    assert flat(f"{results}:1, field 'metadata.response_chars'") in flat(missing.output)
-
-
-def test_length_penalty_refuses_responses_written_during_grading(tmp_path: Path) -> None:
-    path = write_jsonl(tmp_path / "d.jsonl", [{"prompt": "q", "rubric": ["A"]}])
-    result = runner.invoke(
+    assert flat(f"{old}:1, field 'metadata.response_chars'") in flat(missing.output)
+    filled = tmp_path / "filled.jsonl"
+    given = runner.invoke(
         app,
-        ["grade", str(path), "--judge-url", "http://127.0.0.1:9/v1", "--judge-model", "m",
-         "--policy-url", "http://127.0.0.1:9/v1", "--policy-model", "p",
-         "--length-penalty", "0.1", "-q"],
+        ["score", str(old), "-o", str(out), "-q", "--length-penalty", "0.1",
+         "--responses", str(answers), "--write-results", str(filled)],
     )  # fmt: skip
-    assert result.exit_code == 2 and "--length-penalty" in result.output
+    assert given.exit_code == 0, given.output
+    assert json.loads(out.read_text("utf-8"))["length_adjusted"] == rescored
+    first = json.loads(filled.read_text("utf-8").splitlines()[0])
+    assert first["metadata"]["response_chars"] == 1500
+
+    lines[0]["metadata"]["response_chars"] = 1500
+    lines[1]["metadata"]["response_chars"] = "2600"  # edited by hand into a string
+    old.write_text("".join(json.dumps(line) + "\n" for line in lines), "utf-8")
+    bad = runner.invoke(app, ["score", str(old), "-o", str(out), "--length-penalty", "0.1"])
+    assert bad.exit_code == 2 and isinstance(bad.exception, SystemExit)
+    assert flat(f"{old}:2, field 'metadata.response_chars'") in flat(bad.output)
+
+
+def test_length_penalty_counts_responses_a_policy_wrote(tmp_path: Path) -> None:
+    path = write_jsonl(
+        tmp_path / "d.jsonl",
+        [{"id": f"s{i}", "prompt": f"Question {i}", "rubric": ["Answers it"]} for i in range(2)],
+    )
+    written = {"Question 0": "a" * 3000, "Question 1": "b" * 1000}
+
+    def policy_reply(body: dict[str, Any]) -> str:
+        return written[body["messages"][-1]["content"]]
+
+    with JudgeServer() as judge, JudgeServer(respond=policy_reply) as policy:
+        summary = grade(
+            judge, tmp_path, f"rubricate grade {path}",
+            "--policy-url", policy.url, "--policy-model", "pol", "--length-penalty", "0.1",
+        )  # fmt: skip
+    lines = [json.loads(x) for x in (tmp_path / "run" / "results.jsonl").read_text().splitlines()]
+    assert [x["metadata"]["response_chars"] for x in lines] == [3000, 1000]
+    expected = _length_adjusted([x["score"] for x in lines], [3000, 1000], 0.1)
+    assert summary["length_adjusted"]["score"] == pytest.approx(expected)
+    assert summary["length_adjusted"]["n_scored"] == 2
 
 
 def test_length_penalty_is_a_setting_with_its_variable(tmp_path: Path) -> None:

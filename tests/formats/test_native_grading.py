@@ -16,10 +16,9 @@ import rubricate
 from rubricate.backends import ScriptedJudge
 from rubricate.backends.scripted import criteria_in
 from rubricate.formats import read_samples
-from rubricate.results import SampleResult
-from rubricate.rubric import Criterion, Rubric
-from rubricate.scoring import NativeScore, summarize_native, summarize_tags, tag_scores
-from rubricate.types import JudgeRequest, Sample, Verdict
+from rubricate.results import NativeSummary, RunSummary, SampleResult
+from rubricate.scoring import summarize
+from rubricate.types import JudgeRequest, Sample
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -32,7 +31,9 @@ def _first_line(text: str) -> str:
     return text.split("\n", 1)[0]
 
 
-def _grade(path: Path, fmt: str, answer: Callable[[str], dict[str, Any]]) -> list[SampleResult]:
+def _grade(
+    path: Path, fmt: str, answer: Callable[[str], dict[str, Any]]
+) -> tuple[list[SampleResult], RunSummary]:
     """Grade every sample of ``path`` with a judge that answers ``answer(criterion text)``."""
 
     def reply(request: JudgeRequest) -> str:
@@ -43,11 +44,14 @@ def _grade(path: Path, fmt: str, answer: Callable[[str], dict[str, Any]]) -> lis
     samples = [s if s.response else s.with_response(f"Report for {s.id}.") for s in samples]
     result = rubricate.grade(samples, ScriptedJudge(reply=reply))
     assert result.summary.counts.errors == 0
-    return result.results
+    return result.results, result.summary
 
 
-def _native(results: list[SampleResult], scheme: str) -> list[NativeScore]:
-    return [NativeScore(scheme, r.native_score, dict(r.native)) for r in results]
+def _native(summary: RunSummary, scheme: str) -> NativeSummary:
+    """The run's native figures from the summary the grading run made."""
+    assert summary.native is not None and summary.native.scheme == scheme
+    assert summary.native.n_scored == summary.n_scored
+    return summary.native
 
 
 def _records(path: Path) -> list[dict[str, Any]]:
@@ -60,7 +64,9 @@ def test_writingbench_scores_are_the_mean_of_its_1_to_10_criterion_scores() -> N
     def score(name: str) -> int:
         return 1 + _pick(name, 10)
 
-    results = _grade(path, "writingbench", lambda text: {"score": score(text.split(": ")[0])})
+    results, summary = _grade(
+        path, "writingbench", lambda text: {"score": score(text.split(": ")[0])}
+    )
     # WritingBench calculate_scores.py: per query the mean of its criterion scores; Overall is
     # the sum of all criterion scores over their count.
     all_scores: list[int] = []
@@ -71,8 +77,8 @@ def test_writingbench_scores_are_the_mean_of_its_1_to_10_criterion_scores() -> N
         assert result.native_score == pytest.approx(sum(scores) / len(scores))
         # rubricate's [0, 1] score: the same levels, normalised (level / 9 with equal weights)
         assert result.score == pytest.approx(sum((s - 1) / 9 for s in scores) / len(scores))
-    run = summarize_native(_native(results, "writingbench"))
-    assert run is not None and run.score == pytest.approx(sum(all_scores) / len(all_scores))
+    run = _native(summary, "writingbench")
+    assert run.score == pytest.approx(sum(all_scores) / len(all_scores))
 
 
 def test_drb2_dimensions_total_and_blocked_rate_match_its_aggregation_duplicates_included() -> None:
@@ -81,7 +87,7 @@ def test_drb2_dimensions_total_and_blocked_rate_match_its_aggregation_duplicates
     def score(item: str) -> int:
         return (1, 0, -1)[_pick(item, 3)]
 
-    results = _grade(path, "drb2", lambda text: {"score": score(text), "reason": "."})
+    results, summary = _grade(path, "drb2", lambda text: {"score": score(text), "reason": "."})
     per_task: list[dict[str, float | None]] = []
     for record, result in zip(_records(path), results, strict=True):
         # DRB-II's payload keys items by their text, so a repeated item is one entry.
@@ -113,8 +119,7 @@ def test_drb2_dimensions_total_and_blocked_rate_match_its_aggregation_duplicates
         assert len(result.verdicts) == total
         assert {v.verdict for v in result.verdicts} <= {"met", "not_met", "blocked"}
     assert any(r.metadata["duplicates_dropped"] for r in results)
-    run = summarize_native(_native(results, "drb2"))
-    assert run is not None
+    run = _native(summary, "drb2")
     for key in ("inforecall", "analysis", "presentation", "total", "blocked_rate"):
         values = [t[key] for t in per_task if t[key] is not None]
         assert run.parts[key] == pytest.approx(sum(values) / len(values))
@@ -144,7 +149,7 @@ def test_prbench_normalized_and_clipped_points_match_its_util() -> None:
     def met(title: str) -> bool:
         return _pick(title, 2) == 1
 
-    results = _grade(path, "prbench", lambda text: {"criteria_met": met(text)})
+    results, summary = _grade(path, "prbench", lambda text: {"criteria_met": met(text)})
     normalized, clipped = [], []
     for record, result in zip(_records(path), results, strict=True):
         weights, points = [], 0.0
@@ -160,8 +165,7 @@ def test_prbench_normalized_and_clipped_points_match_its_util() -> None:
         assert result.native_score == pytest.approx(normalized[-1])
         assert result.native["clipped"] == pytest.approx(clipped[-1])
         assert result.score == pytest.approx(clipped[-1])  # healthbench method: same formula
-    run = summarize_native(_native(results, "prbench"))
-    assert run is not None
+    run = _native(summary, "prbench")
     assert run.score == pytest.approx(np.mean(normalized))
     assert run.parts["clipped"] == pytest.approx(np.mean(clipped))
 
@@ -172,7 +176,7 @@ def test_researchrubrics_compliance_matches_its_script() -> None:
     def verdict(text: str) -> str:
         return ("Satisfied", "Not Satisfied")[_pick(text, 2)]
 
-    results = _grade(path, "researchrubrics", lambda text: {"verdict": verdict(text)})
+    results, summary = _grade(path, "researchrubrics", lambda text: {"verdict": verdict(text)})
     compliance = []
     for record, result in zip(_records(path), results, strict=True):
         scores = [1.0 if verdict(r["criterion"]) == "Satisfied" else 0.0 for r in record["rubrics"]]
@@ -183,8 +187,8 @@ def test_researchrubrics_compliance_matches_its_script() -> None:
         )
         assert result.native_score == pytest.approx(compliance[-1])
         assert set(result.axes) == {r["axis"] for r in record["rubrics"]}
-    run = summarize_native(_native(results, "researchrubrics"))
-    assert run is not None and run.score == pytest.approx(sum(compliance) / len(compliance))
+    run = _native(summary, "researchrubrics")
+    assert run.score == pytest.approx(sum(compliance) / len(compliance))
 
 
 def test_researchqa_coverage_matches_its_script() -> None:
@@ -195,15 +199,15 @@ def test_researchqa_coverage_matches_its_script() -> None:
     def rating(item: str) -> str:
         return words[_pick(item, 5)]
 
-    results = _grade(path, "researchqa", lambda text: {"score": to_score[rating(text)]})
+    results, summary = _grade(path, "researchqa", lambda text: {"score": to_score[rating(text)]})
     coverages = []
     for record, result in zip(json.loads(path.read_text("utf-8")), results, strict=True):
         normalised = [(to_score[rating(r["rubric_item"])] - 1) / 4 for r in record["rubric"]]
         coverages.append(sum(normalised) / len(normalised))
         assert result.native_score == pytest.approx(coverages[-1])
         assert result.score == pytest.approx(coverages[-1])
-    run = summarize_native(_native(results, "researchqa"))
-    assert run is not None and run.score == pytest.approx(sum(coverages) / len(coverages))
+    run = _native(summary, "researchqa")
+    assert run.score == pytest.approx(sum(coverages) / len(coverages))
 
 
 def _healthbench_score(items: list[dict[str, Any]], met: list[bool]) -> float | None:
@@ -219,14 +223,15 @@ def test_healthbench_themes_and_clusters_match_simple_evals() -> None:
     def met(text: str) -> bool:
         return _pick(text, 3) != 0
 
-    results = _grade(path, "healthbench", lambda text: {"criteria_met": met(text)})
+    results, summary = _grade(path, "healthbench", lambda text: {"criteria_met": met(text)})
+    # simple-evals healthbench_eval.py: an example tag gets the overall score, a rubric tag the
+    # score over its criteria (left out without positive points); per tag the clipped mean.
     expected_by_tag: dict[str, list[float]] = {}
-    per_sample = []
     for record, result in zip(_records(path), results, strict=True):
         items = record["rubrics"]
         flags = [met(_first_line(i["criterion"])) for i in items]
         overall = _healthbench_score(items, flags)
-        assert result.score == pytest.approx(overall)
+        assert overall is not None and result.score == pytest.approx(overall)
         metrics = dict.fromkeys(record["example_tags"], overall)
         for tag in {t for i in items for t in i["tags"]}:
             chosen = [(i, f) for i, f in zip(items, flags, strict=True) if tag in i["tags"]]
@@ -235,23 +240,22 @@ def test_healthbench_themes_and_clusters_match_simple_evals() -> None:
                 metrics[tag] = score
         for tag, value in metrics.items():
             expected_by_tag.setdefault(tag, []).append(value)
-        rubric = Rubric(
-            id=result.sample_id,
-            criteria=tuple(
-                Criterion(id=v.criterion_id, text=v.criterion, points=v.points, tags=tuple(v.tags))
-                for v in result.verdicts
-            ),
+        clusters = {t: v for t, v in metrics.items() if t.startswith(("cluster:", "level:"))}
+        assert {t: v for t, v in result.clusters.items() if v is not None} == pytest.approx(
+            clusters
         )
-        verdicts = {v.criterion_id: Verdict(v.criterion_id, v.verdict) for v in result.verdicts}
-        per_sample.append(tag_scores(rubric, verdicts, result.metadata["example_tags"]))
-        assert per_sample[-1] == pytest.approx(metrics)
-    summary = summarize_tags(per_sample)
-    expected = {
-        tag: float(np.clip(np.mean(values), 0, 1))
-        for tag, values in expected_by_tag.items()
-        if tag.startswith(("theme:", "cluster:"))
-    }
-    assert summary == pytest.approx(expected)
-    assert any(t.startswith("cluster:") for t in summary) and any(
-        t.startswith("theme:") for t in summary
-    )
+    for prefixes, groups in (
+        (("theme:",), summary.themes),
+        (("cluster:", "level:"), summary.clusters),
+    ):
+        expected = {t: v for t, v in expected_by_tag.items() if t.startswith(prefixes)}
+        assert set(groups) == set(expected) and groups
+        for tag, values in expected.items():
+            group = groups[tag]
+            assert group.n_samples == len(values)
+            assert group.score == pytest.approx(float(np.clip(np.mean(values), 0, 1)))
+            # the seeded bootstrap of the run score, over this tag's samples
+            run = summarize(values)
+            assert (group.bootstrap_std, group.ci95) == (run.bootstrap_std, run.ci95)
+    assert any(t.startswith("level:") for t in summary.clusters)
+    assert max(g.n_samples for g in summary.themes.values()) > 1

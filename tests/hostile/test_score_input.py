@@ -97,6 +97,14 @@ BAD = [
     ("integer-tag", edited("verdicts.0.tags", [3]), "verdicts.0.tags.0"),
     ("points-as-string", edited("verdicts.0.points", "6"), "verdicts.0.points"),
     ("gate-floor-as-bool", edited("gate_floor", True), "field 'gate_floor'"),
+    ("unknown-native-scheme", edited("native_scheme", "mmlu"), "field 'native_scheme'"),
+    ("native-scheme-as-number", edited("native_scheme", 3), "field 'native_scheme'"),
+    (
+        "example-tags-as-string",
+        edited("metadata", {"example_tags": "theme:x"}),
+        "field 'metadata.example_tags'",
+    ),
+    ("cluster-score-as-string", edited("clusters", {"cluster:x": "0.5"}), "clusters.cluster:x"),
 ]
 
 

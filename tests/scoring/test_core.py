@@ -114,6 +114,31 @@ def test_per_axis_breakdown() -> None:
     }
 
 
+def test_per_cluster_breakdown_keyed_by_the_whole_tag() -> None:
+    rubric = rubric_of(
+        [4, 6, -2, 3, 1],
+        tags={
+            0: ["cluster:emergency", "level:cluster", "cluster:emergency"],  # repeated: once
+            1: ["cluster:emergency", "axis:accuracy"],
+            2: ["cluster:emergency"],
+            3: ["cluster:hedging"],
+            4: ["level:example", "theme:not_a_rubric_tag"],
+        },
+        required={4},
+    )
+    labels = [*met([True, False, True]), "error", "not_met"]
+    result = score_sample(rubric, verdicts_of(labels))
+    assert result.clusters == {
+        "cluster:emergency": pytest.approx((4 - 2) / 10),
+        "level:cluster": pytest.approx(1.0),
+        "cluster:hedging": None,  # its only criterion errored: unscored, not 0
+        "level:example": pytest.approx(0.0),
+    }
+    assert result.score == 0.0  # the gate floors the sample, not its clusters
+    normalized = score_sample(rubric, verdicts_of(labels), method="normalized")
+    assert normalized.clusters["cluster:emergency"] == pytest.approx((2 + 2) / 12)
+
+
 def test_gate_floors_the_score() -> None:
     rubric = rubric_of([5, 5], required={0}, gate_floor=0.1)
     failed = score_sample(rubric, verdicts_of(met([False, True])))

@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -26,15 +24,7 @@ from rubricate.cli._data import (
     parse_fields,
     sample_reader,
 )
-from rubricate.cli._figures import (
-    SampleFacts,
-    add_to_summary,
-    describe,
-    length_figure,
-    located,
-    native_figure,
-    observed,
-)
+from rubricate.cli._figures import describe
 from rubricate.cli._options import (
     LimitOption,
     OnInvalid,
@@ -47,7 +37,7 @@ from rubricate.errors import ConfigError, InputError
 from rubricate.formats import read_responses
 from rubricate.report import write_report
 from rubricate.results import RunSummary
-from rubricate.runs import grade_to_dir, read_results, rescore_results
+from rubricate.runs import grade_to_dir, rescore_results
 from rubricate.session import Session
 from rubricate.settings import Settings
 from rubricate.types import Sample
@@ -109,10 +99,10 @@ def grade(
     with exit_on_error():
         fields = parse_fields(field)
         penalty = settings.judge.length_penalty
-        if penalty is not None and settings.policy.urls:
+        if penalty is not None and ray is not None:
             raise ConfigError(
-                "--length-penalty needs each response's length, and responses a policy model "
-                "writes during grading are not recorded yet: grade them from --responses FILE"
+                "--length-penalty is not computed on Ray yet: grade with --ray, then run "
+                "`rubricate score OUT/results.jsonl --length-penalty P` (the lengths are recorded)"
             )
         make = sample_reader(
             data,
@@ -122,7 +112,6 @@ def grade(
             responses=responses,
             limit=limit,
         )
-        facts = SampleFacts()
         total = _count_criteria(make) if not quiet else None
         policy = settings.policy
         config = {
@@ -141,7 +130,7 @@ def grade(
 
             check_ray_options(policy.urls or None)
             summary = grade_on_ray(
-                observed(make(), facts),
+                make(),
                 settings.judge,
                 out,
                 address=ray,
@@ -151,15 +140,11 @@ def grade(
                 config=config,
             )
         else:
-            samples = observed(make(), facts)
             summary = asyncio.run(
-                _grade(settings, samples, out, config, on_invalid, seed, total, quiet)
+                _grade(settings, make(), out, config, on_invalid, seed, total, quiet)
             )
-        figures = _figures(out / "results.jsonl", facts, penalty, seed)
-        if figures:
-            add_to_summary(out / "summary.json", figures)
         console.print(summary_table(summary, title=f"rubricate — {out}"))
-        for line in describe(figures):
+        for line in describe(summary):
             console.print(line, highlight=False)
         console.print(f"wrote {out / 'results.jsonl'} and {out / 'summary.json'}", highlight=False)
         if report:
@@ -188,19 +173,6 @@ def _first_error(results: Path, *, lines: int = 100) -> str | None:
     return None
 
 
-def _figures(results: Path, facts: SampleFacts, penalty: float | None, seed: int) -> dict[str, Any]:
-    figures: dict[str, Any] = {}
-    if len(facts.schemes) == 1:
-        native = native_figure([results], next(iter(facts.schemes)))
-        if native is not None:
-            figures["native"] = native
-    if penalty is not None:
-        figures["length_adjusted"] = length_figure(
-            located([results]), penalty, facts.lengths, seed=seed
-        )
-    return figures
-
-
 async def _grade(
     settings: Settings,
     samples: Iterator[Sample | InputError],
@@ -223,6 +195,7 @@ async def _grade(
                 config=config,
                 seed=seed,
                 policy=session.sampler,
+                length_penalty=settings.judge.length_penalty,
             )
             progress.finish(grader)
         return summary
@@ -265,13 +238,15 @@ def score(
         typer.Option(
             min=0,
             help="Also report HealthBench's length-adjusted score: score - PENALTY x "
-            "(response characters - 2000) / 500; lengths from --responses.",
+            "(response characters - 2000) / 500; lengths as recorded when graded, else "
+            "from --responses.",
         ),
     ] = None,
     responses: Annotated[
         Path | None,
         typer.Option(
-            help="JSONL of {sample_id, response}: the graded responses, for their lengths."
+            help="JSONL of {sample_id, response}: the graded responses, for the lengths of "
+            "lines that do not record theirs."
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
@@ -281,17 +256,20 @@ def score(
     verbose: VerboseOption = False,
 ) -> None:
     setup_logging(verbose)
-    with exit_on_error(), ExitStack() as stack:
+    with exit_on_error():
         lengths = (
             {key: len(text) for key, text in read_responses(responses).items()}
             if responses is not None
             else {}
         )
-        rescored = write_results
-        if rescored is None and length_penalty is not None:
-            rescored = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "results.jsonl"
         summary, edited = rescore_results(
-            results, method=method, soft=soft, seed=seed, write_to=rescored
+            results,
+            method=method,
+            soft=soft,
+            seed=seed,
+            write_to=write_results,
+            length_penalty=length_penalty,
+            lengths=lengths,
         )
         target = out or results[0].parent / "summary.json"
         previous: dict[str, Any] = {}
@@ -313,30 +291,22 @@ def score(
             "failed_calls",
             "unparseable_replies",
             "reasked",
+            "deduplicated",
+            "policy_calls",
+            "policy_cache_hits",
             "skipped_lines",
         ):
             if key in previous.get("counts", {}):
                 data["counts"][key] = previous["counts"][key]
-        # Re-scoring recomputes the [0, 1] scores only: the native ones stay as graded.
-        for key in ("tokens", "judge", "template", "elapsed_s", "native"):
+        # Every score and figure is recomputed; what the judge and policy did is kept.
+        for key in ("tokens", "policy_tokens", "judge", "template", "elapsed_s"):
             if key in previous:
                 data[key] = previous[key]
-        figures: dict[str, Any] = {}
-        if length_penalty is not None and rescored is not None:
-            # The re-scored lines, located at the lines they came from.
-            entries = (
-                (path, number, new)
-                for (path, number, _), (_, new) in zip(
-                    located(results), read_results(rescored), strict=True
-                )
-            )
-            figures["length_adjusted"] = length_figure(entries, length_penalty, lengths, seed=seed)
-        data.update(figures)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
         if not quiet:
             console.print(summary_table(summary, title="rubricate score"))
-            for line in describe({**figures, "native": data.get("native")}):
+            for line in describe(summary):
                 console.print(line, highlight=False)
         if edited:
             console.print(

@@ -25,7 +25,7 @@ from rubricate.judge import (
     parse_single_reply,
     render_shared,
 )
-from rubricate.results import Counts, SampleResult, Tokens
+from rubricate.results import RESPONSE_CHARS, Counts, SampleResult, Tokens
 from rubricate.rubric import Criterion
 from rubricate.scoring import Method, SampleScore, score_sample
 from rubricate.store import Store, judgment_key
@@ -293,6 +293,10 @@ class Grader:
                 }
             )
         rubric = sample.rubric
+        native = scored.native
+        # The length of what was graded (also a policy-written response), so the summary's
+        # length-adjusted score can be recomputed from results.jsonl alone.
+        metadata = {**sample.metadata, RESPONSE_CHARS: len(sample.response or "")}
         return SampleResult.model_validate(
             {
                 "sample_id": sample.id,
@@ -302,13 +306,15 @@ class Grader:
                 "method": self.options.method,
                 "score": scored.score,
                 "axes": scored.axes,
+                "clusters": scored.clusters,
                 "gate_failed": list(scored.gate_failed),
-                "native_score": scored.native.score if scored.native is not None else None,
-                "native": scored.native.parts if scored.native is not None else {},
+                "native_scheme": native.scheme if native is not None else None,
+                "native_score": native.score if native is not None else None,
+                "native": native.parts if native is not None else {},
                 "verdicts": records,
                 "judge": self.judge.fingerprint,
                 "template": self.template.version,
-                "metadata": sample.metadata,
+                "metadata": metadata,
             }
         )
 

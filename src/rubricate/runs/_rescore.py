@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from rubricate.errors import InputError
-from rubricate.results import Counts, RunSummary, SampleResult, Tokens
+from rubricate.results import RESPONSE_CHARS, Counts, RunSummary, SampleResult, Tokens
 from rubricate.rubric import Criterion, Rubric, Scale
 from rubricate.runs._writer import RunAccumulator
 from rubricate.scoring import Method, SampleScore, score_sample
@@ -18,7 +18,8 @@ __all__ = ["read_results", "rescore_results", "result_rubric"]
 
 
 def result_rubric(result: SampleResult) -> Rubric:
-    """The rubric a results line was graded with, rebuilt from its verdict records."""
+    """The rubric a results line was graded with, rebuilt from its verdict records (with its
+    native scoring scheme, so native scores are recomputed too)."""
     return Rubric(
         id=result.rubric_id,
         gate_floor=result.gate_floor,
@@ -33,6 +34,7 @@ def result_rubric(result: SampleResult) -> Rubric:
             )
             for r in result.verdicts
         ),
+        metadata={"native": result.native_scheme} if result.native_scheme is not None else {},
     )
 
 
@@ -66,15 +68,23 @@ def rescore_results(
     soft: bool = False,
     seed: int = 0,
     write_to: str | Path | None = None,
+    length_penalty: float | None = None,
+    lengths: Mapping[str, int] | None = None,
 ) -> tuple[RunSummary, int]:
-    """Recompute every score from stored verdicts, with no judge call.
+    """Recompute every score and the whole summary from stored verdicts, with no judge call.
+
+    The same functions as grading compute it (``score_sample``, ``RunAccumulator``): sample
+    and axis scores, clusters, native scores, themes and, with ``length_penalty``, the
+    length-adjusted score from each line's ``metadata.response_chars`` (or, for a line
+    without it, ``lengths[sample_id]``, e.g. from the graded responses file; the re-scored
+    line then records it).
 
     Returns the summary and how many lines were edited by hand (their rubric no longer
     matches the recorded fingerprint; the new fingerprint is written). A sample id seen
     twice raises ``InputError``: one score never mixes lines of different runs. With
     ``write_to`` the re-scored lines are streamed to that file.
     """
-    accumulator = RunAccumulator()
+    accumulator = RunAccumulator(length_penalty=length_penalty)
     counts = Counts()
     seen: dict[str, str] = {}
     edited = 0
@@ -83,9 +93,6 @@ def rescore_results(
     try:
         for path in paths:
             for number, result in read_results(path):
-                rubric = result_rubric(result)
-                if rubric.fingerprint != result.rubric_fingerprint:
-                    edited += 1
                 if result.sample_id in seen:
                     raise InputError(
                         f"sample '{result.sample_id}' appears again (first at {seen[result.sample_id]}); "
@@ -96,29 +103,20 @@ def rescore_results(
                     )
                 seen[result.sample_id] = f"{path}:{number}"
                 chosen = chosen or result.method
-                verdicts = {
-                    r.criterion_id: Verdict(
-                        r.criterion_id, r.verdict, r.probability, r.level, r.explanation
-                    )
-                    for r in result.verdicts
-                }
-                scored: SampleScore = score_sample(rubric, verdicts, method=chosen, soft=soft)  # type: ignore[arg-type]
+                try:
+                    updated, scored = _rescored(result, chosen, soft, length_penalty, lengths)
+                    accumulator.add(updated)
+                except InputError as error:
+                    raise InputError(
+                        error.reason, file=str(path), line=number, field=error.field
+                    ) from error
                 counts.add_scored(
                     scored.n_criteria,
                     scored.n_errors,
                     scored.n_cannot_assess,
                     bool(scored.gate_failed),
                 )
-                updated = result.model_copy(
-                    update={
-                        "score": scored.score,
-                        "axes": scored.axes,
-                        "gate_failed": list(scored.gate_failed),
-                        "method": chosen,
-                        "rubric_fingerprint": rubric.fingerprint,
-                    }
-                )
-                accumulator.add(updated)
+                edited += updated.rubric_fingerprint != result.rubric_fingerprint
                 if out is not None:
                     out.write(updated.model_dump_json() + "\n")
     finally:
@@ -128,3 +126,53 @@ def rescore_results(
         method=chosen or "healthbench", counts=counts, tokens=Tokens(), seed=seed
     )
     return summary, edited
+
+
+def _rescored(
+    result: SampleResult,
+    method: str,
+    soft: bool,
+    length_penalty: float | None,
+    lengths: Mapping[str, int] | None,
+) -> tuple[SampleResult, SampleScore]:
+    """The line with every score recomputed, and its scores."""
+    rubric = result_rubric(result)
+    verdicts = {
+        r.criterion_id: Verdict(r.criterion_id, r.verdict, r.probability, r.level, r.explanation)
+        for r in result.verdicts
+    }
+    try:
+        scored: SampleScore = score_sample(rubric, verdicts, method=method, soft=soft)  # type: ignore[arg-type]
+    except ValueError as error:  # an unknown native scheme
+        raise InputError(str(error), field="native_scheme") from error
+    example_tags = result.metadata.get("example_tags")
+    if example_tags is not None and not (
+        isinstance(example_tags, list) and all(isinstance(t, str) for t in example_tags)
+    ):
+        raise InputError("example tags must be a list of strings", field="metadata.example_tags")
+    metadata = result.metadata
+    if length_penalty is not None and RESPONSE_CHARS not in metadata:
+        known = (lengths or {}).get(result.sample_id)
+        if known is not None:
+            metadata = {**metadata, RESPONSE_CHARS: known}
+        elif scored.score is not None:
+            raise InputError(
+                f"no response length for sample '{result.sample_id}': grade it again, or "
+                "pass the graded responses (rubricate score --responses FILE)",
+                field=f"metadata.{RESPONSE_CHARS}",
+            )
+    native = scored.native
+    updated = result.model_copy(
+        update={
+            "score": scored.score,
+            "axes": scored.axes,
+            "clusters": scored.clusters,
+            "gate_failed": list(scored.gate_failed),
+            "native_score": native.score if native is not None else None,
+            "native": native.parts if native is not None else {},
+            "method": method,
+            "rubric_fingerprint": rubric.fingerprint,
+            "metadata": metadata,
+        }
+    )
+    return updated, scored

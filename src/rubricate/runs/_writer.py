@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import time
 from collections.abc import Iterable
@@ -21,8 +22,24 @@ from typing import Any, Literal
 
 from rubricate.engine import Grader, PolicySampler, SkippedSample
 from rubricate.errors import ConfigError, InputError
-from rubricate.results import Counts, RunSummary, SampleResult, Tokens
-from rubricate.scoring import summarize
+from rubricate.results import (
+    RESPONSE_CHARS,
+    Counts,
+    GroupSummary,
+    LengthAdjusted,
+    NativeSummary,
+    RunSummary,
+    SampleResult,
+    Tokens,
+)
+from rubricate.scoring import (
+    NativeScore,
+    NativeTally,
+    length_adjusted_score,
+    sample_themes,
+    summarize,
+    summarize_tags,
+)
 from rubricate.store import Store
 from rubricate.version import __version__
 
@@ -43,17 +60,73 @@ _MAX_SKIP_REASONS = 20
 
 @dataclass
 class RunAccumulator:
-    """Collects per-sample scores for the run summary (floats only: flat memory per sample)."""
+    """Builds the run summary as results stream past, through the scoring core.
 
+    Per sample it keeps floats only (flat memory per sample): the score, each axis's and
+    cluster's score, the score again under each ``theme:`` example tag, and with
+    ``length_penalty`` the length-adjusted score; the native figures are tallied
+    (``NativeTally``). ``summary`` then gives each its clipped mean and seeded bootstrap.
+
+    Args:
+        length_penalty: HealthBench's length penalty; ``None`` leaves ``length_adjusted`` out.
+            Each scored result must then carry ``metadata.response_chars``.
+    """
+
+    length_penalty: float | None = None
     scores: list[float | None] = field(default_factory=list)
     axes: dict[str, list[float | None]] = field(default_factory=dict)
+    themes: dict[str, list[float | None]] = field(default_factory=dict)
+    clusters: dict[str, list[float | None]] = field(default_factory=dict)
+    adjusted: list[float | None] = field(default_factory=list)
+    native: NativeTally = field(default_factory=NativeTally)
+    native_mixed: bool = False
     skipped: list[str] = field(default_factory=list)
     n_skipped: int = 0
 
+    def __post_init__(self) -> None:
+        penalty = self.length_penalty
+        if penalty is not None and (not math.isfinite(penalty) or penalty < 0):
+            raise ConfigError(f"length penalty must be a finite number >= 0, got {penalty!r}")
+
     def add(self, result: SampleResult) -> None:
-        self.scores.append(result.score)
+        """Count one graded sample.
+
+        Raises ``InputError`` when a length penalty is set and a scored result has no
+        response length (``response_chars``, an integer >= 0).
+        """
+        score = result.score
+        self.scores.append(score)
         for axis, value in result.axes.items():
             self.axes.setdefault(axis, []).append(value)
+        for tag, value in result.clusters.items():
+            self.clusters.setdefault(tag, []).append(value)
+        example_tags = result.metadata.get("example_tags")
+        if isinstance(example_tags, list):
+            for theme in sample_themes(example_tags):
+                self.themes.setdefault(theme, []).append(score)
+        if self.length_penalty is not None:
+            self.adjusted.append(self._adjusted(result))
+        if result.native_scheme is not None and not self.native_mixed:
+            try:
+                self.native.add(
+                    NativeScore(result.native_scheme, result.native_score, dict(result.native))
+                )
+            except ValueError as error:
+                # Possible only when results of different benchmarks are scored together:
+                # the [0, 1] score still means something, a native figure would not.
+                logger.warning("no native score for this run: %s", error)
+                self.native_mixed = True
+
+    def _adjusted(self, result: SampleResult) -> float | None:
+        if result.score is None or self.length_penalty is None:
+            return None
+        characters = _response_chars(result)
+        if characters is None:
+            raise InputError(
+                f"sample '{result.sample_id}' has no response length for the length penalty",
+                field=f"metadata.{RESPONSE_CHARS}",
+            )
+        return length_adjusted_score(result.score, characters, self.length_penalty)
 
     def skip(self, reason: str) -> None:
         self.n_skipped += 1
@@ -74,6 +147,17 @@ class RunAccumulator:
         n_bootstrap: int = 1000,
     ) -> RunSummary:
         run = summarize(self.scores, self.axes, n_bootstrap=n_bootstrap, seed=seed)
+        native = None if self.native_mixed else self.native.result()
+        length = None
+        if self.length_penalty is not None:
+            adjusted = summarize(self.adjusted, n_bootstrap=n_bootstrap, seed=seed)
+            length = LengthAdjusted(
+                penalty=self.length_penalty,
+                score=adjusted.score,
+                bootstrap_std=adjusted.bootstrap_std,
+                ci95=adjusted.ci95,
+                n_scored=adjusted.n_scored,
+            )
         return RunSummary(
             score=run.score,
             bootstrap_std=run.bootstrap_std,
@@ -82,6 +166,19 @@ class RunAccumulator:
             n_scored=run.n_scored,
             method=method,
             axes=run.axes,
+            native=(
+                NativeSummary(
+                    scheme=native.scheme,
+                    score=native.score,
+                    parts=native.parts,
+                    n_scored=native.n_scored,
+                )
+                if native is not None
+                else None
+            ),
+            themes=_groups(self.themes, n_bootstrap, seed),
+            clusters=_groups(self.clusters, n_bootstrap, seed),
+            length_adjusted=length,
             # Copies: the live counters go on changing after the summary is made.
             counts=replace(counts, skipped_lines=self.n_skipped),
             tokens=replace(tokens),
@@ -114,6 +211,33 @@ class RunAccumulator:
             elapsed_s=elapsed_s,
             seed=seed,
         )
+
+
+def _response_chars(result: SampleResult) -> int | None:
+    """The graded response's length recorded on a results line; ``None`` when absent.
+
+    Raises ``InputError`` (field ``metadata.response_chars``) when it is not an integer >= 0.
+    """
+    value = result.metadata.get(RESPONSE_CHARS)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InputError(
+            f"response length must be an integer >= 0, not {value!r}",
+            field=f"metadata.{RESPONSE_CHARS}",
+        )
+    return value
+
+
+def _groups(
+    values: dict[str, list[float | None]], n_bootstrap: int, seed: int
+) -> dict[str, GroupSummary]:
+    return {
+        tag: GroupSummary(
+            score=run.score, bootstrap_std=run.bootstrap_std, ci95=run.ci95, n_samples=run.n_scored
+        )
+        for tag, run in summarize_tags(values, n_bootstrap=n_bootstrap, seed=seed).items()
+    }
 
 
 def run_id_for(config: dict[str, Any]) -> str:
@@ -219,15 +343,17 @@ async def grade_to_dir(
     config: dict[str, Any] | None = None,
     seed: int = 0,
     policy: PolicySampler | None = None,
+    length_penalty: float | None = None,
 ) -> RunSummary:
     """Grade ``samples`` into ``out_dir`` (``results.jsonl``, ``summary.json``) and return the summary.
 
     With ``on_invalid="error"`` the first bad record raises ``InputError``; with
     ``"skip"`` it is counted in ``counts.skipped_lines`` and its reason listed. ``policy``
-    writes the responses samples lack, before they are graded.
+    writes the responses samples lack, before they are graded. ``length_penalty`` adds
+    HealthBench's length-adjusted score to the summary.
     """
     out = Path(out_dir)
-    accumulator = RunAccumulator()
+    accumulator = RunAccumulator(length_penalty=length_penalty)
     respond = policy.respond if policy is not None else None
     with RunWriter(
         out / "results.jsonl",

@@ -1,6 +1,7 @@
 """The one scoring core (pure, synchronous, no I/O)."""
 
 from rubricate.scoring._core import (
+    CLUSTER_PREFIXES,
     METHODS,
     Method,
     RunScore,
@@ -22,31 +23,35 @@ from rubricate.scoring._native import (
     NativeRunScore,
     NativeScheme,
     NativeScore,
+    NativeTally,
     native_sample_score,
     summarize_native,
 )
-from rubricate.scoring._tags import summarize_tags, tag_scores
+from rubricate.scoring._tags import THEME_PREFIX, sample_themes, summarize_tags
 
 __all__ = [
+    "CLUSTER_PREFIXES",
     "DRB2_DIMENSIONS",
     "LENGTH_FREE_CHARACTERS",
     "LENGTH_PENALTY_UNIT",
     "METHODS",
     "NATIVE_SCHEMES",
+    "THEME_PREFIX",
     "Method",
     "NativeRunScore",
     "NativeScheme",
     "NativeScore",
+    "NativeTally",
     "RunScore",
     "SampleScore",
     "check_verdict",
     "criterion_value",
     "length_adjusted_score",
     "native_sample_score",
+    "sample_themes",
     "score_criteria",
     "score_sample",
     "summarize",
     "summarize_native",
     "summarize_tags",
-    "tag_scores",
 ]

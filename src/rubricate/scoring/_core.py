@@ -17,8 +17,11 @@ Definitions (HealthBench, PRBench and weighted-mean styles):
   pos - neg = sum(|points|). PRBench's ``get_normalized_points`` is this formula.
 - ``blocked`` (DeepResearch Bench II, ``blocking`` scale) is worth 0 like ``not_met``;
   how often it happens is reported apart (``rubricate.scoring.native_sample_score``).
+- Per-axis and per-cluster breakdowns: the same score over only the criteria tagged
+  ``axis:NAME`` (keyed by NAME), or ``cluster:...`` / ``level:...`` (keyed by the whole tag,
+  as HealthBench's reference reports its consensus clusters); gates do not apply to them.
 Criteria judged ``cannot_assess`` or ``error`` leave numerator and denominator; a
-sample (or axis) with nothing left to score gets ``None``, never 0.
+sample (or axis, or cluster) with nothing left to score gets ``None``, never 0.
 A gate (``required``) fails when a positive required criterion is not fully met, or a
 required pitfall is met at all; the sample score is then the rubric's ``gate_floor``.
 """
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -38,8 +42,11 @@ from rubricate.types import GRADABLE_LABELS, VERDICT_LABELS, Verdict
 
 Method = Literal["healthbench", "normalized", "weighted_mean"]
 METHODS: tuple[str, ...] = ("healthbench", "normalized", "weighted_mean")
+# Rubric tags that get their own breakdown beside the axes (HealthBench Consensus).
+CLUSTER_PREFIXES: tuple[str, ...] = ("cluster:", "level:")
 
 __all__ = [
+    "CLUSTER_PREFIXES",
     "METHODS",
     "Method",
     "RunScore",
@@ -131,6 +138,8 @@ class SampleScore:
     Attributes:
         score: per-sample score (HealthBench: may fall outside [0, 1]); ``None`` if ungradable.
         axes: the same score recomputed over the criteria tagged ``axis:NAME``.
+        clusters: the same score recomputed over the criteria carrying each
+            ``cluster:...`` or ``level:...`` tag (keyed by the tag).
         gate_failed: ids of required criteria whose gate failed (score set to the floor).
         gate_unknown: ids of required criteria without a usable verdict.
         native: the score on the benchmark's own scale, when the rubric names one
@@ -139,6 +148,7 @@ class SampleScore:
 
     score: float | None
     axes: dict[str, float | None] = field(default_factory=dict)
+    clusters: dict[str, float | None] = field(default_factory=dict)
     gate_failed: tuple[str, ...] = ()
     gate_unknown: tuple[str, ...] = ()
     n_criteria: int = 0
@@ -146,6 +156,12 @@ class SampleScore:
     n_cannot_assess: int = 0
     n_errors: int = 0
     native: NativeScore | None = None
+
+
+@lru_cache(maxsize=4096)
+def _cluster_tags(tags: tuple[str, ...]) -> tuple[str, ...]:
+    """The cluster tags among ``tags``, each once (cached: rubrics repeat their tag sets)."""
+    return tuple(dict.fromkeys(t for t in tags if t.startswith(CLUSTER_PREFIXES)))
 
 
 def _gate_fails(criterion: Criterion, value: float) -> bool:
@@ -165,12 +181,19 @@ def score_sample(
     """
     values: list[tuple[float, float]] = []
     by_axis: dict[str, list[tuple[float, float]]] = {axis: [] for axis in rubric.axes}
+    by_cluster: dict[str, list[tuple[float, float]]] = {}
     gate_failed: list[str] = []
     gate_unknown: list[str] = []
     n_cannot = n_errors = 0
     for criterion in rubric.criteria:
         verdict = verdicts.get(criterion.id)
         value = criterion_value(criterion, verdict, soft=soft) if verdict is not None else None
+        # A cluster whose criteria all went unscored is still listed, as None (like an axis).
+        clustered = (
+            [by_cluster.setdefault(tag, []) for tag in _cluster_tags(criterion.tags)]
+            if criterion.tags
+            else ()
+        )
         if value is None:
             if verdict is not None and verdict.label == "cannot_assess":
                 n_cannot += 1
@@ -183,6 +206,8 @@ def score_sample(
         values.append(pair)
         for axis in criterion.axes:
             by_axis[axis].append(pair)
+        for pairs in clustered:
+            pairs.append(pair)
         if criterion.required:
             hard_value = (
                 criterion_value(criterion, verdict) if soft and verdict is not None else value
@@ -193,9 +218,11 @@ def score_sample(
     if gate_failed and score is not None:
         score = rubric.gate_floor
     axes = {axis: score_criteria(pairs, method) for axis, pairs in by_axis.items()}
+    clusters = {tag: score_criteria(pairs, method) for tag, pairs in by_cluster.items()}
     return SampleScore(
         score=score,
         axes=axes,
+        clusters=clusters,
         gate_failed=tuple(gate_failed),
         gate_unknown=tuple(gate_unknown),
         n_criteria=len(rubric.criteria),

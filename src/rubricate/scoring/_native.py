@@ -53,6 +53,7 @@ __all__ = [
     "NativeRunScore",
     "NativeScheme",
     "NativeScore",
+    "NativeTally",
     "native_sample_score",
     "summarize_native",
 ]
@@ -173,30 +174,75 @@ def native_sample_score(rubric: Rubric, verdicts: Mapping[str, Verdict]) -> Nati
     return scorer(_counted(rubric, verdicts))
 
 
+class NativeTally:
+    """Run-level native figures gathered one sample at a time, in memory flat in the run size.
+
+    ``add`` each sample's ``NativeScore`` (or ``None``) as it is scored; ``result`` gives the
+    run's figures, aggregated as the benchmark's script aggregates them:
+    WritingBench the sum of all criterion scores over their count, the others the plain
+    mean of the sample scores and of each part over the samples that have it.
+    """
+
+    __slots__ = ("_criteria", "_parts", "_scheme", "_sum", "_weighted", "n_scored")
+
+    def __init__(self) -> None:
+        self._scheme: str | None = None
+        self.n_scored = 0
+        self._sum = 0.0
+        self._weighted = 0.0  # WritingBench: sum of score x criteria counted
+        self._criteria = 0.0
+        self._parts: dict[str, list[float]] = {}  # key -> [sum, count]
+
+    @property
+    def scheme(self) -> str | None:
+        return self._scheme
+
+    def add(self, score: NativeScore | None) -> None:
+        """Count one sample. Raises ``ValueError`` for a second benchmark's score: one
+        figure never mixes benchmarks."""
+        if score is None:
+            return
+        if self._scheme is None:
+            self._scheme = score.scheme
+        elif score.scheme != self._scheme:
+            raise ValueError(
+                f"native scores of different benchmarks in one run: "
+                f"{sorted({self._scheme, score.scheme})}"
+            )
+        if score.score is not None:
+            self.n_scored += 1
+            self._sum += score.score
+            if score.scheme == "writingbench":
+                counted = score.parts.get("criteria") or 0.0
+                self._weighted += score.score * counted
+                self._criteria += counted
+        if score.scheme == "writingbench":
+            return  # its run figure has no parts
+        for key, value in score.parts.items():
+            tally = self._parts.setdefault(key, [0.0, 0.0])
+            if value is not None:
+                tally[0] += value
+                tally[1] += 1
+
+    def result(self) -> NativeRunScore | None:
+        """The run's figures; ``None`` when no sample had a native score."""
+        if self._scheme is None:
+            return None
+        if self._scheme == "writingbench":
+            overall = self._weighted / self._criteria if self._criteria else None
+            return NativeRunScore(self._scheme, overall, {}, self.n_scored)
+        parts = {key: (total / n if n else None) for key, (total, n) in self._parts.items()}
+        mean = self._sum / self.n_scored if self.n_scored else None
+        return NativeRunScore(self._scheme, mean, parts, self.n_scored)
+
+
 def summarize_native(scores: Iterable[NativeScore | None]) -> NativeRunScore | None:
-    """Run-level native figures; ``None`` when no sample has a native score.
+    """Run-level native figures (``NativeTally`` over ``scores``); ``None`` when no sample
+    has a native score.
 
     Raises ``ValueError`` when the samples mix schemes: one figure never mixes benchmarks.
     """
-    present = [s for s in scores if s is not None]
-    if not present:
-        return None
-    schemes = {s.scheme for s in present}
-    if len(schemes) > 1:
-        raise ValueError(f"native scores of different benchmarks in one run: {sorted(schemes)}")
-    scheme = present[0].scheme
-    scored = [s for s in present if s.score is not None]
-    if scheme == "writingbench":
-        counts = [(s.score, s.parts.get("criteria") or 0.0) for s in scored]
-        total = sum(n for _, n in counts)
-        overall = (
-            sum(score * n for score, n in counts if score is not None) / total if total else None
-        )
-        return NativeRunScore(scheme, overall, {}, len(scored))
-    keys = dict.fromkeys(k for s in present for k in s.parts if k != "criteria")
-    parts = {
-        key: _mean([v for s in present if (v := s.parts.get(key)) is not None]) for key in keys
-    }
-    return NativeRunScore(
-        scheme, _mean([s.score for s in scored if s.score is not None]), parts, len(scored)
-    )
+    tally = NativeTally()
+    for score in scores:
+        tally.add(score)
+    return tally.result()

@@ -1,66 +1,42 @@
-"""Per-theme and per-cluster HealthBench breakdowns, as simple-evals ``healthbench_eval.py``.
+"""Per-theme and per-cluster run figures, as simple-evals ``healthbench_eval.py`` reports them.
 
-Per sample (``tag_scores``): every example-level tag (``theme:...``, ``physician_agreed_category:...``)
-gets the sample's overall HealthBench score; every rubric-level tag (``axis:...``, ``cluster:...``,
-``level:...``) gets the HealthBench score over only the criteria carrying it, when those criteria
-have positive points. Over the run (``summarize_tags``): each tag's mean over the samples that
-have it, clipped to [0, 1]. Criteria judged ``error`` or ``cannot_assess`` are left out.
+simple-evals gives every example-level tag (``theme:...``) the sample's overall score, and
+every rubric-level tag (``cluster:...``, ``level:...``) the score over only the criteria
+carrying it, skipped where those criteria have no positive points; then, per tag, the clipped
+mean over the samples that have it, their count and a bootstrap std. Here the per-sample parts
+come from ``score_sample`` (the sample's ``score`` and its ``clusters``), so a theme or cluster
+is scored with the run's own method; with the default ``healthbench`` method and no gates the
+numbers are simple-evals' (whose bootstrap is unseeded; this one is seeded).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-import numpy as np
+from rubricate.scoring._core import RunScore, summarize
 
-from rubricate.rubric import Rubric
-from rubricate.scoring._core import criterion_value, score_criteria
-from rubricate.types import Verdict
+__all__ = ["THEME_PREFIX", "sample_themes", "summarize_tags"]
 
-__all__ = ["summarize_tags", "tag_scores"]
+THEME_PREFIX = "theme:"
 
 
-def tag_scores(
-    rubric: Rubric, verdicts: Mapping[str, Verdict], example_tags: Sequence[str] = ()
-) -> dict[str, float]:
-    """The sample's score under each example-level and rubric-level tag (see the module docstring).
-
-    Raises ``ValueError`` when a tag is both example-level and rubric-level: the two
-    meanings of one name cannot be told apart in the summary.
-    """
-    pairs_by_tag: dict[str, list[tuple[float, float]]] = {}
-    everything: list[tuple[float, float]] = []
-    for criterion in rubric.criteria:
-        verdict = verdicts.get(criterion.id)
-        value = criterion_value(criterion, verdict) if verdict is not None else None
-        if value is None:
-            continue
-        pair = (criterion.points, value)
-        everything.append(pair)
-        for tag in dict.fromkeys(criterion.tags):
-            pairs_by_tag.setdefault(tag, []).append(pair)
-    scores: dict[str, float] = {}
-    overall = score_criteria(everything, "healthbench")
-    if overall is not None:
-        scores.update(dict.fromkeys(example_tags, overall))
-    for tag, pairs in pairs_by_tag.items():
-        if tag in scores:
-            raise ValueError(f"tag '{tag}' is on the example and on one of its criteria")
-        score = score_criteria(pairs, "healthbench")
-        if score is not None:
-            scores[tag] = score
-    return scores
+def sample_themes(example_tags: Iterable[object]) -> tuple[str, ...]:
+    """The ``theme:...`` tags among a sample's example tags, each once, in order."""
+    return tuple(
+        dict.fromkeys(t for t in example_tags if isinstance(t, str) and t.startswith(THEME_PREFIX))
+    )
 
 
 def summarize_tags(
-    per_sample: Iterable[Mapping[str, float]], prefixes: Sequence[str] = ("theme:", "cluster:")
-) -> dict[str, float]:
-    """Clipped mean of each tag starting with one of ``prefixes`` over the samples that have it."""
-    values: dict[str, list[float]] = {}
-    for scores in per_sample:
-        for tag, score in scores.items():
-            if tag.startswith(tuple(prefixes)):
-                values.setdefault(tag, []).append(score)
+    values: Mapping[str, Sequence[float | None]], *, n_bootstrap: int = 1000, seed: int = 0
+) -> dict[str, RunScore]:
+    """Each tag's run figure (``summarize``: clipped mean, seeded bootstrap std and 95 %
+    interval, samples counted) over the sample scores listed under it, sorted by tag.
+
+    A ``None`` (nothing gradable under the tag in that sample) is left out, as simple-evals
+    leaves the metric out of that sample.
+    """
     return {
-        tag: float(np.clip(np.mean(scores), 0.0, 1.0)) for tag, scores in sorted(values.items())
+        tag: summarize(scores, n_bootstrap=n_bootstrap, seed=seed)
+        for tag, scores in sorted(values.items())
     }
