@@ -62,6 +62,8 @@ def split_reward_settings(settings: Settings) -> tuple[JudgeSettings, Shaping]:
         gate_floor=reward.gate_floor,
         soft=judge.soft,
         axes=reward.axes,
+        dropout=reward.dropout,
+        seed=reward.seed,
     )
     return judge, shaping
 
