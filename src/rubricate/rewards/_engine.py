@@ -58,12 +58,15 @@ class RewardOutcome:
         monitored: whether the gold judge graded the sample too.
         gold: the gold judge's reward (its score, clipped like the training one, never
             group-normalized); ``None`` when not monitored or ungradable by the gold judge.
+        gold_diff: the training reward before group normalization minus ``gold``; ``None``
+            when either is missing.
     """
 
     result: SampleResult
     reward: float | None
     monitored: bool = False
     gold: float | None = None
+    gold_diff: float | None = None
 
     @property
     def ungradable(self) -> bool:
