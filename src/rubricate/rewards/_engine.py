@@ -228,10 +228,19 @@ class RewardEngine:
             for index, result in zip(chosen, graded, strict=True):
                 gold[index] = self._plain([result.score])[0]
         watched = set(chosen) if grader is not None else set()
-        updated = [replace(o, monitored=i in watched, gold=gold[i]) for i, o in enumerate(outcomes)]
+        plain = self._plain([o.result.score for o in outcomes])
+        updated = [
+            replace(
+                o,
+                monitored=i in watched,
+                gold=g,
+                gold_diff=None if p is None or g is None else p - g,
+            )
+            for i, (o, p, g) in enumerate(zip(outcomes, plain, gold, strict=True))
+        ]
         keys = groups if groups is not None else [group_key(s.messages, s.rubric) for s in samples]
         stats = self.monitor.observe(
-            self._plain([o.result.score for o in outcomes]),
+            plain,
             gold,
             [len(s.response or "") for s in samples],
             keys,
