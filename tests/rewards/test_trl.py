@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from rubricate.errors import ConfigError, InputError
+from rubricate.rewards import MONITOR_KEYS
 from rubricate.rewards.trl import (
     RubricReward,
     rubric_axis_rewards,
@@ -149,6 +150,7 @@ def test_metric_keys_are_the_configured_axes_whatever_the_batch_holds(judge_kwar
             "rubricate/has_axis/accuracy",
             "rubricate/axis/safety",
             "rubricate/has_axis/safety",
+            *(f"rubricate/monitor/{key}" for key in MONITOR_KEYS),
         ]
     )
     assert keys == [expected, expected]

@@ -19,6 +19,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("trl")
 
+from rubricate.rewards import MONITOR_KEYS
 from tests.rewards.rows import NO_ACCURACY, RUBRIC, own_scores_for
 from tests.rewards.trl_two_processes import QUESTIONS
 from tests.support.judge_server import JudgeServer
@@ -32,6 +33,7 @@ EXPECTED_KEYS = sorted(
         "rubricate/has_axis/accuracy",
         "rubricate/axis/safety",
         "rubricate/has_axis/safety",
+        *(f"rubricate/monitor/{key}" for key in MONITOR_KEYS),
     ]
 )
 

@@ -24,7 +24,21 @@ from rubricate.rewards import verl as rv
 from tests.rewards.rows import RESPONSES, RUBRIC, own_scores, ruscarl_row
 from tests.support.judge_server import JudgeServer
 
-EXTRA_KEYS = {"score", "rubric_score", "ungradable", "n_criteria", "n_errors", "gate_failed"}
+EXTRA_KEYS = {
+    "score",
+    "rubric_score",
+    "ungradable",
+    "n_criteria",
+    "n_errors",
+    "gate_failed",
+    "monitor/gold_monitored",
+    "monitor/gold_score",
+    "monitor/gold_diff",
+    "monitor/gold_diff_window",
+    "monitor/gold_corr_window",
+    "monitor/gold_rise_fall_window",
+    "monitor/length_corr_window",
+}
 
 
 def naive_call(row: dict, response: str, **reward_kwargs: object) -> dict[str, float]:

@@ -54,6 +54,11 @@ def main() -> None:
         "judge_model": "stub",
         "no_cache": True,
         "axes": ["accuracy", "safety"],
+        # half the completions also go to a gold judge (the same server under another model
+        # name): a rank whose slice has none monitored must still log every monitor key
+        "gold_judge_url": os.environ["JUDGE_URL"],
+        "gold_judge_model": "gold",
+        "monitor_fraction": 0.5,
     }
     try:
         rubric_reward(normalize="zscore", **settings)

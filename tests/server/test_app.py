@@ -45,7 +45,15 @@ def test_get_reward_equals_rubricate_grading(judge_server: JudgeServer, serve: S
         [min(1, max(0, e)) for e in expected]
     )
     logs = data["extra_logs"]
-    assert set(logs) == {"rubric_score", "ungradable", "n_errors", "gate_failed"}
+    assert set(logs) == {
+        "rubric_score",
+        "ungradable",
+        "n_errors",
+        "gate_failed",
+        "gold_monitored",  # the monitors' keys are there without a gold judge too (all 0.0)
+        "gold_score",
+        "gold_diff",
+    }
     assert all(
         len(v) == len(RESPONSES) and all(isinstance(x, float) for x in v) for v in logs.values()
     )

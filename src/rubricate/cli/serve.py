@@ -8,7 +8,7 @@ from rubricate.cli._app import app, console, exit_on_error, setup_logging
 from rubricate.cli._bind import bind_settings
 from rubricate.cli._options import VerboseOption
 from rubricate.errors import MissingDependency
-from rubricate.rewards import split_reward_settings
+from rubricate.rewards import split_monitoring, split_reward_settings
 from rubricate.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -65,6 +65,7 @@ def serve(verbose: VerboseOption = False, *, settings: Settings) -> None:
             docs=options.docs,
             max_queued=options.max_queued,
             axis_fill=settings.reward.axis_fill,
+            monitoring=split_monitoring(settings),
         )
         application = create_app(server_settings)
         console.print(

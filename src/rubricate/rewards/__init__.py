@@ -7,6 +7,8 @@
 - ``rubricate serve``: an HTTP reward server (OpenRLHF's ``/get_reward``, NeMo Gym's
   ``/verify`` and ``/aggregate_metrics``, native endpoints).
 - ``rubricate.rewards.scaffold``: RuscaRL rubric scaffolding for the policy's prompts.
+- Monitors (``RewardMonitor``): a gold judge on a seeded share of samples and the
+  correlation of reward with length, logged by every integration; rubric dropout in ``Shaping``.
 
 Framework modules are imported on demand; none of them imports the framework itself.
 """
@@ -19,6 +21,15 @@ from rubricate.rewards._engine import (
     shared_engine,
 )
 from rubricate.rewards._inputs import group_key, messages_of, parse_rubric
+from rubricate.rewards._monitor import (
+    MONITOR_KEYS,
+    Monitoring,
+    RewardMonitor,
+    drop_criteria,
+    monitored,
+    pearson,
+    split_monitoring,
+)
 from rubricate.rewards._settings import reward_settings, split_reward_settings
 from rubricate.rewards._shaping import (
     NORMALIZATIONS,
@@ -38,25 +49,32 @@ from rubricate.rewards.scaffold import (
 )
 
 __all__ = [
+    "MONITOR_KEYS",
     "NORMALIZATIONS",
     "BackgroundEngine",
+    "Monitoring",
     "Normalize",
     "RewardEngine",
+    "RewardMonitor",
     "RewardOutcome",
     "Scaffold",
     "Shaping",
     "close_engines",
+    "drop_criteria",
     "group_fraction",
     "group_key",
     "messages_of",
+    "monitored",
     "normalize_groups",
     "parse_rubric",
+    "pearson",
     "reveal_fraction",
     "reward_settings",
     "scaffold",
     "scaffold_messages",
     "shape_scores",
     "shared_engine",
+    "split_monitoring",
     "split_reward_settings",
     "step_fraction",
     "with_fallback",

@@ -14,14 +14,27 @@ import logging
 import os
 import threading
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from rubricate.backends import Judge
-from rubricate.engine import GradeOptions, LoopThread
+from rubricate.engine import GradeOptions, Grader, LoopThread
 from rubricate.errors import ConfigError
 from rubricate.results import SampleResult
-from rubricate.rewards._settings import reward_settings, settings_key, split_reward_settings
+from rubricate.rewards._inputs import group_key
+from rubricate.rewards._monitor import (
+    Monitoring,
+    RewardMonitor,
+    drop_criteria,
+    monitored,
+    split_monitoring,
+)
+from rubricate.rewards._settings import (
+    load_reward_settings,
+    reward_settings,
+    settings_key,
+    split_reward_settings,
+)
 from rubricate.rewards._shaping import Shaping, shape_scores
 from rubricate.session import Session
 from rubricate.settings import JudgeSettings, Settings
@@ -42,10 +55,18 @@ class RewardOutcome:
     Attributes:
         result: the graded sample (verdicts, score, axes) exactly as grading writes it.
         reward: the shaped reward; ``None`` when the sample is ungradable (all criteria errored).
+        monitored: whether the gold judge graded the sample too.
+        gold: the gold judge's reward (its score, clipped like the training one, never
+            group-normalized); ``None`` when not monitored or ungradable by the gold judge.
+        gold_diff: the training reward before group normalization minus ``gold``; ``None``
+            when either is missing.
     """
 
     result: SampleResult
     reward: float | None
+    monitored: bool = False
+    gold: float | None = None
+    gold_diff: float | None = None
 
     @property
     def ungradable(self) -> bool:
@@ -66,6 +87,10 @@ class RewardEngine:
         store: the verdict cache.
         session: the session that holds judge, store and grader and is closed with the engine;
             when given, ``judge``, ``options`` and ``store`` come from it.
+        monitoring: the reward-hacking monitors (gold judge share, window); default none.
+        gold: the gold judge (not closed by the engine); default the one ``monitoring.gold``
+            describes, built through a ``Session`` on the same cache (its fingerprint keeps its
+            verdicts apart) and closed with the engine.
     """
 
     def __init__(
@@ -76,6 +101,8 @@ class RewardEngine:
         options: GradeOptions | None = None,
         store: Store | None = None,
         session: Session | None = None,
+        monitoring: Monitoring | None = None,
+        gold: Judge | None = None,
     ) -> None:
         self.session = session or Session(
             judge=judge, store=store, options=options, owns_judge=False
@@ -84,35 +111,69 @@ class RewardEngine:
         self.store = self.session.store
         self.grader = self.session.grader
         self.shaping = shaping or Shaping()
+        self.monitoring = monitoring or Monitoring()
+        self.monitor = RewardMonitor(self.monitoring.window)
+        self.gold_session: Session | None = None
+        if self.monitoring.fraction > 0:
+            if gold is not None:
+                self.gold_session = Session(
+                    judge=gold, store=self.store, options=self.session.options, owns_judge=False
+                )
+            elif self.monitoring.gold is not None:
+                self.gold_session = Session(self.monitoring.gold, store=self.store)
+            else:
+                raise ConfigError("monitor_fraction is set but there is no gold judge")
 
     @classmethod
     def from_settings(
-        cls, settings: Settings | JudgeSettings, shaping: Shaping | None = None
+        cls,
+        settings: Settings | JudgeSettings,
+        shaping: Shaping | None = None,
+        monitoring: Monitoring | None = None,
     ) -> RewardEngine:
         """An engine whose session owns the judge and the cache the settings describe.
 
-        With the whole ``Settings``, shaping defaults to its ``reward`` group.
+        With the whole ``Settings``, shaping and monitoring default to its ``reward`` group.
         """
         if isinstance(settings, Settings):
+            monitoring = monitoring or split_monitoring(settings)
             settings, own_shaping = split_reward_settings(settings)
             shaping = shaping or own_shaping
         session = Session(settings)
-        return cls(session.judge, shaping, session=session)
+        try:
+            return cls(session.judge, shaping, session=session, monitoring=monitoring)
+        except BaseException:
+            session.close()
+            raise
 
-    def prepare(self, sample: Sample) -> Sample:
-        """Apply the gate options to the rubric. Judgments stay cached: criterion fingerprints
-        do not cover ``required`` or points."""
+    @property
+    def gold_grader(self) -> Grader | None:
+        """The gold judge's grader (``None`` without monitoring)."""
+        return self.gold_session.grader if self.gold_session is not None else None
+
+    def prepare(self, sample: Sample, *, dropout: bool = True) -> Sample:
+        """Apply the gate options and (with ``dropout``) rubric dropout to the rubric.
+        Judgments stay cached: criterion fingerprints do not cover ``required`` or points,
+        and dropout only leaves criteria out."""
         shaping = self.shaping
         rubric = sample.rubric
-        if shaping.gates and (
-            shaping.gate_floor is None or shaping.gate_floor == rubric.gate_floor
+        dropping = dropout and shaping.dropout > 0
+        if (
+            shaping.gates
+            and (shaping.gate_floor is None or shaping.gate_floor == rubric.gate_floor)
+            and not dropping
         ):
             return sample
         update: dict[str, Any] = {}
-        if not shaping.gates:
-            update["criteria"] = tuple(
-                c.model_copy(update={"required": False}) for c in rubric.criteria
+        criteria = rubric.criteria
+        if dropping:
+            criteria = drop_criteria(
+                criteria, sample.id, sample.response or "", shaping.dropout, shaping.seed
             )
+        if not shaping.gates:
+            criteria = tuple(c.model_copy(update={"required": False}) for c in criteria)
+        if criteria is not rubric.criteria:
+            update["criteria"] = criteria
         if shaping.gate_floor is not None:
             update["gate_floor"] = shaping.gate_floor
         rubric = rubric.model_copy(update=update)
@@ -135,12 +196,68 @@ class RewardEngine:
     async def rewards(
         self, samples: Sequence[Sample], groups: Sequence[Hashable] | None = None
     ) -> list[RewardOutcome]:
-        """Grade and shape in one go."""
-        return self.shape(await self.grade(samples), groups)
+        """Grade and shape in one go (the monitors watch the batch)."""
+        outcomes, _ = await self.monitored_rewards(samples, groups)
+        return outcomes
+
+    async def monitored_rewards(
+        self, samples: Sequence[Sample], groups: Sequence[Hashable] | None = None
+    ) -> tuple[list[RewardOutcome], dict[str, float]]:
+        """``rewards`` and the batch's monitor statistics (``MONITOR_KEYS``)."""
+        return await self.watch(samples, self.shape(await self.grade(samples), groups), groups)
+
+    async def watch(
+        self,
+        samples: Sequence[Sample],
+        outcomes: Sequence[RewardOutcome],
+        groups: Sequence[Hashable] | None = None,
+    ) -> tuple[list[RewardOutcome], dict[str, float]]:
+        """Grade the monitored share of ``samples`` with the gold judge too, record the batch
+        in the monitor and return the outcomes (with their gold rewards) and its statistics."""
+        monitoring = self.monitoring
+        chosen = [
+            i
+            for i, s in enumerate(samples)
+            if monitored(s.id, s.response or "", monitoring.fraction, monitoring.seed)
+        ]
+        gold: list[float | None] = [None] * len(samples)
+        grader = self.gold_grader
+        if chosen and grader is not None:
+            full = [self.prepare(samples[i], dropout=False) for i in chosen]
+            graded = await asyncio.gather(*(grader.grade_sample(s) for s in full))
+            for index, result in zip(chosen, graded, strict=True):
+                gold[index] = self._plain([result.score])[0]
+        watched = set(chosen) if grader is not None else set()
+        plain = self._plain([o.result.score for o in outcomes])
+        updated = [
+            replace(
+                o,
+                monitored=i in watched,
+                gold=g,
+                gold_diff=None if p is None or g is None else p - g,
+            )
+            for i, (o, p, g) in enumerate(zip(outcomes, plain, gold, strict=True))
+        ]
+        keys = groups if groups is not None else [group_key(s.messages, s.rubric) for s in samples]
+        stats = self.monitor.observe(
+            plain,
+            gold,
+            [len(s.response or "") for s in samples],
+            keys,
+        )
+        return updated, stats
+
+    def _plain(self, scores: Sequence[float | None]) -> list[float | None]:
+        """Rewards before group normalization (comparable across groups and judges)."""
+        return shape_scores(scores, replace(self.shaping, normalize="none"))
 
     async def aclose(self) -> None:
-        """Close the session: flush verdicts, then what it owns (judge, cache)."""
-        await self.session.aclose()
+        """Close the sessions: flush verdicts, then what they own (judges, cache)."""
+        try:
+            if self.gold_session is not None:
+                await self.gold_session.aclose()
+        finally:
+            await self.session.aclose()
 
 
 class BackgroundEngine:
@@ -199,11 +316,14 @@ _LOCK = threading.Lock()
 def shared_engine(overrides: Mapping[str, Any] | None = None) -> BackgroundEngine:
     """This process's engine for these settings (``overrides`` over ``RUBRICATE_*``), made once."""
     settings, shaping = reward_settings(overrides)
-    key = settings_key(settings, shaping)
+    monitoring = split_monitoring(load_reward_settings(overrides))
+    key = settings_key(settings, shaping) + "|" + repr(monitoring)
     with _LOCK:
         engine = _ENGINES.get(key)
         if engine is None or not engine.alive:  # a forked child gets its own
-            engine = BackgroundEngine(lambda: RewardEngine.from_settings(settings, shaping))
+            engine = BackgroundEngine(
+                lambda: RewardEngine.from_settings(settings, shaping, monitoring)
+            )
             _ENGINES[key] = engine
             logger.info(
                 "rubricate reward engine started (judge %s)", engine.engine.judge.fingerprint

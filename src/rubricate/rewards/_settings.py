@@ -1,7 +1,8 @@
 """Reward configuration from keyword arguments (verl ``reward_kwargs``, factory arguments).
 
 Keys are fields of the ``judge`` and ``reward`` settings groups (``judge_url``, ``url`` and
-``model`` are accepted for ``judge_urls`` and ``judge_model``). They are read like any other
+``model`` are accepted for ``judge_urls`` and ``judge_model``, ``gold_judge_url`` for
+``gold_judge_urls``). They are read like any other
 settings (``rubricate.settings``): config file, then ``RUBRICATE_*`` environment, then these
 arguments, and a bad value names its source.
 """
@@ -27,7 +28,12 @@ __all__ = [
 # Keywords that frameworks pass to every reward function and that rubricate does not use.
 IGNORED_KWARGS = frozenset({"reward_router_address", "reward_model_tokenizer"})
 
-_ALIASES = {"judge_url": "judge_urls", "model": "judge_model", "url": "judge_urls"}
+_ALIASES = {
+    "judge_url": "judge_urls",
+    "model": "judge_model",
+    "url": "judge_urls",
+    "gold_judge_url": "gold_judge_urls",
+}
 _GROUP_OF = {
     **{name: "judge" for name in JudgeSettings.model_fields},
     **{name: "reward" for name in RewardSettings.model_fields},
@@ -62,6 +68,8 @@ def split_reward_settings(settings: Settings) -> tuple[JudgeSettings, Shaping]:
         gate_floor=reward.gate_floor,
         soft=judge.soft,
         axes=reward.axes,
+        dropout=reward.dropout,
+        seed=reward.seed,
     )
     return judge, shaping
 

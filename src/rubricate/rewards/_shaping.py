@@ -47,6 +47,9 @@ class Shaping:
         gate_floor: the floor a failed gate sets; ``None`` keeps each rubric's own ``gate_floor``.
         soft: score binary criteria with the judge's P(met) (asks the judge for probabilities).
         axes: axis names reported as per-axis extras; ``None`` reports what the batch holds.
+        dropout: rubric dropout, the share of each sample's criteria left out of its score
+            (a seeded subset per sample and response, see ``drop_criteria``); 0 is off.
+        seed: seed of the dropout subsets.
     """
 
     clip: bool = False
@@ -56,8 +59,12 @@ class Shaping:
     gate_floor: float | None = None
     soft: bool = False
     axes: tuple[str, ...] | None = None
+    dropout: float = 0.0
+    seed: int = 0
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.normalize not in NORMALIZATIONS:
             raise ConfigError(
                 f"normalize must be one of {', '.join(NORMALIZATIONS)}, got '{self.normalize}'"

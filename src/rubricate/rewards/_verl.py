@@ -22,6 +22,7 @@ from rubricate.types import Sample
 __all__ = [
     "BASE_KEYS",
     "DEFAULT_NUM_WORKERS",
+    "MONITOR_EXTRAS",
     "VerlOptions",
     "compute_score",
     "compute_score_async",
@@ -36,6 +37,17 @@ DEFAULT_NUM_WORKERS: int = RewardSettings.model_fields["num_workers"].default
 _ROUTER_KEYS = ("reward_router_address", "reward_model_tokenizer")
 _JUDGE_URL_KEYS = ("judge_url", "judge_urls", "url")
 BASE_KEYS = ("score", "rubric_score", "ungradable", "n_criteria", "n_errors", "gate_failed")
+# Reward-hacking monitors, on every call whether or not a gold judge is set (a fixed key set):
+# this sample's gold grade, then the reward worker's window statistics at this call.
+MONITOR_EXTRAS = (
+    "monitor/gold_monitored",
+    "monitor/gold_score",
+    "monitor/gold_diff",
+    "monitor/gold_diff_window",
+    "monitor/gold_corr_window",
+    "monitor/gold_rise_fall_window",
+    "monitor/length_corr_window",
+)
 # Where a value came from, lowest first: the later layer wins, as for any one setting.
 _LAYERS = {"default": 0, "file": 1, "env": 2, "argument": 3, "flag": 3}
 
@@ -132,10 +144,26 @@ def extra_keys(axes: Sequence[str] = ()) -> list[str]:
     keys = list(BASE_KEYS)
     for axis in axes:
         keys += [f"axis/{axis}", f"has_axis/{axis}"]
-    return keys
+    return keys + list(MONITOR_EXTRAS)
 
 
-def _extras(outcome: RewardOutcome, shaping: Shaping, options: VerlOptions) -> dict[str, float]:
+def _monitor_extras(outcome: RewardOutcome, stats: Mapping[str, float]) -> dict[str, float]:
+    """A sample's gold grade (0.0 where it has none; ``gold_monitored`` tells) and the window."""
+    gold, diff = outcome.gold, outcome.gold_diff
+    extras = {
+        "monitor/gold_monitored": 1.0 if outcome.monitored else 0.0,
+        "monitor/gold_score": 0.0 if gold is None else float(gold),
+        "monitor/gold_diff": 0.0 if diff is None else float(diff),
+    }
+    for key in ("gold_diff_window", "gold_corr_window", "gold_rise_fall_window"):
+        extras[f"monitor/{key}"] = float(stats[key])
+    extras["monitor/length_corr_window"] = float(stats["length_corr_window"])
+    return extras
+
+
+def _extras(
+    outcome: RewardOutcome, shaping: Shaping, options: VerlOptions, stats: Mapping[str, float]
+) -> dict[str, float]:
     result = outcome.result
     fallback = shaping.fallback
     reward = fallback if outcome.reward is None else outcome.reward
@@ -151,6 +179,7 @@ def _extras(outcome: RewardOutcome, shaping: Shaping, options: VerlOptions) -> d
         value = result.axes.get(axis)
         extras[f"axis/{axis}"] = options.axis_fill if value is None else float(value)
         extras[f"has_axis/{axis}"] = 0.0 if value is None else 1.0
+    extras.update(_monitor_extras(outcome, stats))
     return extras
 
 
@@ -214,16 +243,16 @@ async def _single(engine: RewardEngine, sample: Sample, options: VerlOptions) ->
             "hands over one sample per call: set normalize=none (GRPO and GDPO already "
             "normalise rewards within each group: algorithm.adv_estimator)"
         )
-    (outcome,) = await engine.rewards([sample])
-    return _extras(outcome, shaping, options)
+    (outcome,), stats = await engine.monitored_rewards([sample])
+    return _extras(outcome, shaping, options, stats)
 
 
 async def _batch(
     engine: RewardEngine, samples: list[Sample], options: VerlOptions
 ) -> list[dict[str, float]]:
     groups = [group_key(s.messages, s.rubric) for s in samples]
-    outcomes = await engine.rewards(samples, groups)
-    return [_extras(o, engine.shaping, options) for o in outcomes]
+    outcomes, stats = await engine.monitored_rewards(samples, groups)
+    return [_extras(o, engine.shaping, options, stats) for o in outcomes]
 
 
 def compute_score(

@@ -20,7 +20,8 @@ excludes from its statistics.
   per batch.
 - Metrics (``log_metric``) have one fixed key set on every process: ``rubricate/ungradable_frac``,
   ``rubricate/criterion_errors`` and, for the configured ``axes``, ``rubricate/axis/NAME`` (a
-  rubric without the axis counts as ``axis_fill``) and ``rubricate/has_axis/NAME``.
+  rubric without the axis counts as ``axis_fill``) and ``rubricate/has_axis/NAME``, and the
+  monitors' ``rubricate/monitor/KEY`` for each key of ``MONITOR_KEYS`` (0.0 without data).
 - ``normalize`` other than ``none`` needs a prompt's whole group, which one process sees only
   when it is the only process: with several it is refused (use TRL's ``scale_rewards``).
 """
@@ -37,6 +38,7 @@ from typing import Any
 from rubricate.errors import ConfigError, InputError
 from rubricate.rewards._engine import RewardEngine, RewardOutcome, shared_engine
 from rubricate.rewards._inputs import completion_text, group_key, messages_of, parse_rubric
+from rubricate.rewards._monitor import MONITOR_KEYS
 from rubricate.rewards._settings import load_reward_settings, reward_settings
 from rubricate.rewards._shaping import normalize_groups
 from rubricate.types import Sample
@@ -105,8 +107,11 @@ class _Batch:
         return hasher.hexdigest()
 
 
-async def _score(engine: RewardEngine, batch: _Batch) -> list[RewardOutcome]:
-    return await engine.rewards(batch.samples, batch.groups)
+Graded = tuple[list[RewardOutcome], dict[str, float]]  # outcomes and monitor statistics
+
+
+async def _score(engine: RewardEngine, batch: _Batch) -> Graded:
+    return await engine.monitored_rewards(batch.samples, batch.groups)
 
 
 class _RubricRewardBase:
@@ -172,7 +177,8 @@ class _RubricRewardBase:
             groups.append(group)
         return _Batch(samples, groups)
 
-    def _log(self, outcomes: Sequence[RewardOutcome], columns: Mapping[str, Any]) -> None:
+    def _log(self, graded: Graded, columns: Mapping[str, Any]) -> None:
+        outcomes, stats = graded
         log_metric: Callable[[str, float], None] | None = columns.get("log_metric")
         if not self.log_metrics or not callable(log_metric) or not outcomes:
             return
@@ -184,6 +190,8 @@ class _RubricRewardBase:
             filled = [self.axis_fill if v is None else v for v in values]
             log_metric(f"rubricate/axis/{axis}", sum(filled) / count)
             log_metric(f"rubricate/has_axis/{axis}", sum(v is not None for v in values) / count)
+        for key in MONITOR_KEYS:  # all of them on every process, gold judge or not
+            log_metric(f"rubricate/monitor/{key}", float(stats[key]))
 
 
 class RubricReward(_RubricRewardBase):
@@ -193,9 +201,9 @@ class RubricReward(_RubricRewardBase):
         self, prompts: Sequence[Any], completions: Sequence[Any], **columns: Any
     ) -> list[float | None]:
         batch = self._batch(prompts, completions, columns)
-        outcomes = shared_engine(self.settings).call(lambda e: _score(e, batch))
-        self._log(outcomes, columns)
-        return [o.reward for o in outcomes]
+        graded = shared_engine(self.settings).call(lambda e: _score(e, batch))
+        self._log(graded, columns)
+        return [o.reward for o in graded[0]]
 
 
 def rubric_reward(
@@ -247,9 +255,9 @@ def rubric_reward_async(
         prompts: Sequence[Any], completions: Sequence[Any], **columns: Any
     ) -> list[float | None]:
         batch = base._batch(prompts, completions, columns)
-        outcomes = await shared_engine(base.settings).acall(lambda e: _score(e, batch))
-        base._log(outcomes, columns)
-        return [o.reward for o in outcomes]
+        graded = await shared_engine(base.settings).acall(lambda e: _score(e, batch))
+        base._log(graded, columns)
+        return [o.reward for o in graded[0]]
 
     reward.__name__ = reward.__qualname__ = name
     return reward
@@ -259,9 +267,9 @@ class _SharedGrading:
     """The last few graded batches, so sibling per-axis functions grade each batch once."""
 
     def __init__(self) -> None:
-        self.batches: OrderedDict[str, list[RewardOutcome]] = OrderedDict()
+        self.batches: OrderedDict[str, Graded] = OrderedDict()
 
-    def outcomes(self, settings: dict[str, Any], batch: _Batch) -> list[RewardOutcome]:
+    def outcomes(self, settings: dict[str, Any], batch: _Batch) -> Graded:
         digest = batch.digest
         found = self.batches.get(digest)
         if found is None:
@@ -293,9 +301,10 @@ class AxisReward(_RubricRewardBase):
         batch = self._batch(prompts, completions, columns)
         grading = _GRADINGS.setdefault(self.shared, _SharedGrading())
         fresh = self._batch_is_new(grading, batch)
-        outcomes = grading.outcomes(self.settings, batch)
+        graded = grading.outcomes(self.settings, batch)
         if fresh:  # the metrics of a batch are logged once, by whichever sibling graded it
-            self._log(outcomes, columns)
+            self._log(graded, columns)
+        outcomes = graded[0]
         _, shaping = reward_settings(self.settings)
         values = [o.result.axes.get(self.axis) for o in outcomes]
         return normalize_groups(values, batch.groups, shaping.normalize)

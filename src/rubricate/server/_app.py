@@ -26,7 +26,14 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from rubricate.backends import BreakerState, breakers
 from rubricate.results import SampleResult
-from rubricate.rewards import RewardEngine, Shaping, shape_scores
+from rubricate.rewards import (
+    MONITOR_KEYS,
+    Monitoring,
+    RewardEngine,
+    RewardOutcome,
+    Shaping,
+    shape_scores,
+)
 from rubricate.server._http import RefuseAmbiguousFraming
 from rubricate.server._metrics import Metrics
 from rubricate.server._nemo import (
@@ -85,6 +92,7 @@ class ServerSettings:
             admission (their clients cannot honour Retry-After); ``None``:
             ``RUBRICATE_SERVER_MAX_QUEUED`` or 4 × ``max_pending``.
         axis_fill: ``/verify``'s reward component of an axis the rubric lacks.
+        monitoring: the reward-hacking monitors (gold judge on a share of samples; window).
     """
 
     judge: JudgeSettings = field(default_factory=JudgeSettings)
@@ -97,6 +105,7 @@ class ServerSettings:
     docs: bool = False
     max_queued: int | None = None
     axis_fill: float = 0.0
+    monitoring: Monitoring = field(default_factory=Monitoring)
 
 
 class _State:
@@ -125,6 +134,22 @@ class _State:
     def counts(self, name: str) -> float:
         engine = self.engine_or_none
         return float(getattr(engine.grader.counts, name)) if engine is not None else 0.0
+
+    def gold_calls(self) -> float:
+        grader = self.engine_or_none.gold_grader if self.engine_or_none is not None else None
+        return float(grader.counts.judge_calls) if grader is not None else 0.0
+
+    def monitor(self, key: str) -> float:
+        engine = self.engine_or_none
+        return engine.monitor.window_stats()[key] if engine is not None else 0.0
+
+    async def watch(
+        self, samples: Sequence[Sample], outcomes: list[RewardOutcome]
+    ) -> list[RewardOutcome]:
+        """The outcomes with their gold grades (the monitored share), recorded by the monitor."""
+        watched, _ = await self.engine.watch(samples, outcomes)
+        self.metrics.inc("gold_samples_total", sum(o.monitored for o in watched))
+        return watched
 
     def breakers(self) -> list[BreakerState]:
         """The judge's circuit breakers now (one per judge server; none for a local judge)."""
@@ -190,6 +215,18 @@ def _metrics(state: _State) -> Metrics:
     metrics.callback(
         "requests_in_flight", "gauge", "Requests being served.", lambda: state.in_flight
     )
+    metrics.counter("gold_samples_total", "Samples also graded by the gold judge.")
+    metrics.callback(
+        "gold_judge_calls_total", "counter", "Gold judge calls answered.", state.gold_calls
+    )
+    for key in MONITOR_KEYS:
+        if key.endswith("_window"):  # per-request values are in each reply instead
+            metrics.callback(
+                f"monitor_{key}",
+                "gauge",
+                f"Reward-hacking monitor {key} over the last --monitor-window samples.",
+                partial(state.monitor, key),
+            )
     metrics.callback(
         "judge_breakers_open",
         "gauge",
@@ -298,6 +335,15 @@ async def _grade(
     return results
 
 
+def _gold_logs(outcomes: Sequence[RewardOutcome]) -> dict[str, list[float]]:
+    """Each sample's gold grade as finite floats (0.0 where none; ``gold_monitored`` tells)."""
+    return {
+        "gold_monitored": [1.0 if o.monitored else 0.0 for o in outcomes],
+        "gold_score": [0.0 if o.gold is None else o.gold for o in outcomes],
+        "gold_diff": [0.0 if o.gold_diff is None else o.gold_diff for o in outcomes],
+    }
+
+
 Handler = Callable[[Request, _State], Awaitable[Response]]
 T = TypeVar("T")
 
@@ -346,7 +392,9 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = state.engine_or_none is None
         if owned:
-            state.engine_or_none = RewardEngine.from_settings(settings.judge, settings.shaping)
+            state.engine_or_none = RewardEngine.from_settings(
+                settings.judge, settings.shaping, settings.monitoring
+            )
         logger.info("reward server ready: judge %s", state.engine.judge.fingerprint)
         restore_gc = relax_gc()
         try:
@@ -417,7 +465,10 @@ def create_app(
         )
         deadline = _deadline(request, settings.deadline_s)
         results = await _grade(state, samples, deadline, queue=True)
-        return JSONResponse(openrlhf_reply(state.engine.shape(results), settings.shaping))
+        outcomes = await state.watch(samples, state.engine.shape(results))
+        reply = openrlhf_reply(outcomes, settings.shaping)
+        reply["extra_logs"].update(_gold_logs(outcomes))
+        return JSONResponse(reply)
 
     async def grade(request: Request, state: _State) -> Response:
         samples, _ = await _parsed_body(
@@ -434,7 +485,7 @@ def create_app(
 
         body, samples, groups = await _parsed_body(request, state, build)
         results = await _grade(state, samples, _deadline(request, settings.deadline_s))
-        outcomes = state.engine.shape(results)
+        outcomes = await state.watch(samples, state.engine.shape(results))
         # normalization over the request's own groups, the one place a whole group arrives
         shaping = replace(settings.shaping, normalize=body.normalize)
         rewards = shape_scores([r.score for r in results], shaping, groups)
@@ -445,6 +496,7 @@ def create_app(
                 "axes": [o.result.axes for o in outcomes],
                 "gate_failed": [o.result.gate_failed for o in outcomes],
                 "n_errors": [o.n_errors for o in outcomes],
+                "gold": [o.gold for o in outcomes],
             }
         )
 
@@ -455,8 +507,11 @@ def create_app(
 
         body, sample = await _parsed_body(request, state, build, queue=True)
         results = await _grade(state, [sample], _deadline(request, settings.deadline_s), queue=True)
-        (outcome,) = state.engine.shape(results)
-        return JSONResponse(verify_reply(body, outcome, settings.shaping, settings.axis_fill))
+        (outcome,) = await state.watch([sample], state.engine.shape(results))
+        reply = verify_reply(body, outcome, settings.shaping, settings.axis_fill)
+        # top-level numbers, the only ones NeMo Gym's metrics read
+        reply.update({k: v[0] for k, v in _gold_logs([outcome]).items()})
+        return JSONResponse(reply)
 
     async def aggregate(request: Request, state: _State) -> Response:
         body = await _parsed_body(

@@ -246,8 +246,62 @@ class RewardSettings(_Group):
         description="verl: judge calls in flight across all num_workers reward workers, "
         "each getting total // num_workers (instead of the per-process --concurrency).",
     )
+    dropout: float = Field(
+        default=0.0,
+        ge=0,
+        lt=1,
+        allow_inf_nan=False,
+        description="Rubric dropout: share of each sample's criteria left out of its reward "
+        "(a seeded subset per sample and response; at least one criterion stays); 0 is off.",
+    )
+    seed: Annotated[int, Option(flag="--reward-seed")] = Field(
+        default=0, description="Seed of rubric dropout and of the samples sent to the gold judge."
+    )
+    monitor_fraction: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        allow_inf_nan=False,
+        description="Share of samples also graded by the gold judge to watch for reward "
+        "hacking (chosen by a seeded hash of sample id and response); needs a gold judge.",
+    )
+    monitor_window: int = Field(
+        default=256,
+        ge=2,
+        description="Samples the monitors' window statistics (gold divergence, length "
+        "correlation) look back over, per process.",
+    )
+    gold_judge_urls: Annotated[
+        list[str],
+        Option(flag="--gold-judge-url", env="RUBRICATE_REWARD_GOLD_JUDGE_URL", repeat=True),
+    ] = Field(
+        default_factory=list,
+        description="Gold judge: OpenAI-compatible base URL (…/v1); other judge settings "
+        "(limits, mode, method) are the training judge's.",
+    )
+    gold_judge_model: str | None = Field(
+        default=None, description="Gold judge: model name on its server."
+    )
+    gold_local_model: str | None = Field(
+        default=None, description="Gold judge: a local GGUF path or known model name."
+    )
 
     _split_axes = field_validator("axes", mode="before")(_comma_list)
+    _split_gold_urls = field_validator("gold_judge_urls", mode="before")(_comma_list)
+
+    def gold_judge(self, judge: JudgeSettings) -> JudgeSettings | None:
+        """The gold judge's settings: ``judge``'s with the gold server or model, or ``None``
+        when no gold judge is given."""
+        if not self.gold_judge_urls and not self.gold_local_model:
+            return None
+        return judge.model_copy(
+            update={
+                "judge": "openai" if self.gold_judge_urls else "local",
+                "judge_urls": list(self.gold_judge_urls),
+                "judge_model": self.gold_judge_model,
+                "local_model": self.gold_local_model,
+            }
+        )
 
     @field_validator("gate_floor", mode="before")
     @classmethod
