@@ -1,7 +1,7 @@
 """The figures of one run, each computed by the scoring core or the meta statistics.
 
 Nothing here scores a verdict itself: per-sample scores are the recorded ones, tag scores come
-from ``scoring.tag_scores``, means and intervals from ``scoring.summarize`` (clipped mean,
+from ``scoring.score_sample``, means and intervals from ``scoring.summarize`` (clipped mean,
 seeded bootstrap: the same numbers as summary.json), criterion values from
 ``scoring.criterion_value`` and correlations from ``meta.pearson``.
 """
@@ -17,7 +17,7 @@ import numpy as np
 from rubricate.meta import pearson, sample_tags
 from rubricate.results import SampleResult
 from rubricate.runs import result_rubric
-from rubricate.scoring import criterion_value, summarize, tag_scores
+from rubricate.scoring import METHODS, Method, criterion_value, score_sample, summarize
 from rubricate.types import Verdict
 
 __all__ = [
@@ -72,15 +72,15 @@ def result_verdicts(result: SampleResult) -> dict[str, Verdict]:
 
 
 def sample_tag_scores(result: SampleResult) -> dict[str, float]:
-    """A stored result's score per tag: rubric-level tags by ``scoring.tag_scores``, and each
-    example-level tag (``theme:...``) the sample's recorded score.
-
-    The recorded score, not ``tag_scores``' own overall figure: that one ignores gates, so a
-    sample whose required criterion failed would count at its ungated score under its theme
-    and at its floor in the overall mean. A tag on both the example and a criterion keeps
-    the criterion's meaning.
+    """A stored result's score per tag, from the scoring core: each ``axis:NAME`` and each
+    cluster tag (``cluster:...``, ``level:...``) over the criteria carrying it, and each
+    example-level tag (``theme:...``) the sample's recorded score (gates applied, as in the
+    overall mean). A tag on both the example and a criterion keeps the criterion's meaning.
     """
-    scores = tag_scores(result_rubric(result), result_verdicts(result))
+    method: Method = result.method if result.method in METHODS else "healthbench"
+    scored = score_sample(result_rubric(result), result_verdicts(result), method=method)
+    scores = {f"axis:{axis}": value for axis, value in scored.axes.items() if value is not None}
+    scores.update((tag, value) for tag, value in scored.clusters.items() if value is not None)
     if result.score is not None:
         for tag in sample_tags(result):
             scores.setdefault(tag, result.score)
