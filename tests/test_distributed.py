@@ -96,6 +96,35 @@ def test_ray_run_writes_the_same_results_as_a_local_run(tmp_path: Path, local_ra
     )
 
 
+def test_ray_run_summarises_the_length_adjusted_score_like_a_local_run(
+    tmp_path: Path, local_ray: None
+) -> None:
+    data = write_data(tmp_path / "data.jsonl", 12)
+    with JudgeServer() as server:
+        settings = settings_for(server.url).model_copy(update={"length_penalty": 0.05})
+
+        async def local() -> object:
+            judge = build_judge(settings)
+            try:
+                grader = Grader(judge, options=settings.grade_options())
+                return await grade_to_dir(
+                    grader,
+                    read_samples(data),
+                    tmp_path / "local",
+                    on_invalid="skip",
+                    length_penalty=0.05,
+                )
+            finally:
+                await judge.aclose()
+
+        local_summary = asyncio.run(local())
+        ray_summary = grade_on_ray(
+            read_samples(data), settings, tmp_path / "ray", address=None, on_invalid="skip"
+        )
+    assert local_summary.length_adjusted is not None  # type: ignore[attr-defined]
+    assert ray_summary.length_adjusted == local_summary.length_adjusted  # type: ignore[attr-defined]
+
+
 def test_ray_run_stops_at_a_bad_record_by_default(tmp_path: Path, local_ray: None) -> None:
     data = write_data(tmp_path / "data.jsonl", 5)
     with JudgeServer() as server, pytest.raises(InputError, match=r"data.jsonl:4, field .rubric."):

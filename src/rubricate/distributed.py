@@ -199,7 +199,7 @@ def grade_on_ray(
     context.enable_progress_bars = False
     count = workers or max(1, min(8, int(ray.cluster_resources().get("CPU", 1))))
     out = Path(out_dir)
-    accumulator = RunAccumulator()
+    accumulator = RunAccumulator(length_penalty=settings.length_penalty)
     counts, tokens = Counts(), Tokens()
     judge, template = "", ""
     store = Store(path) if (path := settings.cache_path()) is not None else None

@@ -151,15 +151,6 @@ def test_score_recomputes_drb2_native_figures_after_hand_edited_verdicts(tmp_pat
     assert native["parts"]["blocked_rate"] == pytest.approx(1 / n_items / n_tasks)
 
 
-def test_length_penalty_on_ray_is_refused_with_the_way_out(tmp_path: Path) -> None:
-    path = write_jsonl(tmp_path / "d.jsonl", [{"prompt": "q", "rubric": ["A"], "response": "r"}])
-    result = runner.invoke(
-        app, ["grade", str(path), "--ray", "local", "--length-penalty", "0.1", "-q"]
-    )
-    assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
-    assert "rubricate score" in result.output and "--length-penalty" in result.output
-
-
 def test_verl_parquet_with_mapped_ids(tmp_path: Path) -> None:
     pa = pytest.importorskip("pyarrow")
     pq = pytest.importorskip("pyarrow.parquet")

@@ -33,7 +33,7 @@ from rubricate.cli._options import (
     VerboseOption,
 )
 from rubricate.cli._render import GradeProgress, summary_table
-from rubricate.errors import ConfigError, InputError
+from rubricate.errors import InputError
 from rubricate.formats import read_responses
 from rubricate.report import write_report
 from rubricate.results import RunSummary
@@ -98,12 +98,6 @@ def grade(
     setup_logging(verbose)
     with exit_on_error():
         fields = parse_fields(field)
-        penalty = settings.judge.length_penalty
-        if penalty is not None and ray is not None:
-            raise ConfigError(
-                "--length-penalty is not computed on Ray yet: grade with --ray, then run "
-                "`rubricate score OUT/results.jsonl --length-penalty P` (the lengths are recorded)"
-            )
         make = sample_reader(
             data,
             format=format,
