@@ -155,9 +155,8 @@ def _monitor_extras(outcome: RewardOutcome, stats: Mapping[str, float]) -> dict[
         "monitor/gold_score": 0.0 if gold is None else float(gold),
         "monitor/gold_diff": 0.0 if diff is None else float(diff),
     }
-    for key in ("gold_diff_window", "gold_corr_window", "gold_rise_fall_window"):
-        extras[f"monitor/{key}"] = float(stats[key])
-    extras["monitor/length_corr_window"] = float(stats["length_corr_window"])
+    for key in MONITOR_EXTRAS[3:]:  # the window values: a batch of one has no batch statistics
+        extras[key] = float(stats[key.removeprefix("monitor/")])
     return extras
 
 
