@@ -1,0 +1,74 @@
+"""Pairwise judging: two responses compared in both orders, holistically or criterion by criterion.
+
+Decisions are read from JSON (``{"winner": ...}``) or Arena-Hard tags (``[[A>B]]``), mapped
+back to the original positions, and combined into a net vote; accuracy follows JudgeBench's
+rule (a tie or an inconsistent pair is not correct).
+"""
+
+from rubricate.pairwise._parse import (
+    ParsedDecision,
+    ParsedRequirement,
+    parse_decision,
+    parse_requirement,
+)
+from rubricate.pairwise._prompt import (
+    SharedText,
+    build_criterion_request,
+    build_holistic_request,
+    load_pairwise_template,
+    render_pair,
+    retry_request,
+)
+from rubricate.pairwise._types import (
+    CompareMode,
+    CriterionTrial,
+    Decision,
+    Order,
+    Orders,
+    Pair,
+    Position,
+    Trial,
+    Winner,
+)
+from rubricate.pairwise._votes import (
+    chose_first,
+    consistent,
+    criteria_decision,
+    flip,
+    judgebench_correct,
+    net_vote,
+    preference,
+    to_original,
+    winner_to_original,
+)
+
+__all__ = [
+    "CompareMode",
+    "CriterionTrial",
+    "Decision",
+    "Order",
+    "Orders",
+    "Pair",
+    "ParsedDecision",
+    "ParsedRequirement",
+    "Position",
+    "SharedText",
+    "Trial",
+    "Winner",
+    "build_criterion_request",
+    "build_holistic_request",
+    "chose_first",
+    "consistent",
+    "criteria_decision",
+    "flip",
+    "judgebench_correct",
+    "load_pairwise_template",
+    "net_vote",
+    "parse_decision",
+    "parse_requirement",
+    "preference",
+    "render_pair",
+    "retry_request",
+    "to_original",
+    "winner_to_original",
+]
