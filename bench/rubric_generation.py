@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 from rubricate.backends import Judge
-from rubricate.config import JudgeSettings, build_judge
 from rubricate.engine import Grader
 from rubricate.generate import (
     Generated,
@@ -43,6 +42,7 @@ from rubricate.judge import json_objects
 from rubricate.results import SampleResult
 from rubricate.rubric import Rubric
 from rubricate.scoring import score_sample
+from rubricate.settings import Settings, build_judge
 from rubricate.store import Store
 from rubricate.types import JudgeRequest, Message, Sample, Verdict
 
@@ -132,14 +132,15 @@ def credit(a_minus_b: float | None, label: str) -> float:
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    settings = JudgeSettings.from_env(
-        judge_urls=args.judge_url or None,
-        judge_model=args.judge_model,
-        local_model=args.local_model,
-        threads=args.threads,
-        context=args.context,
-        cache=args.cache,
-    )
+    given = {
+        "judge_urls": args.judge_url or None,
+        "judge_model": args.judge_model,
+        "local_model": args.local_model,
+        "threads": args.threads,
+        "context": args.context,
+        "cache": args.cache,
+    }
+    settings = Settings.load({"judge": given}).judge
     judge = build_judge(settings)
     store = Store(settings.cache_path())  # type: ignore[arg-type]
     options = GenerateOptions(

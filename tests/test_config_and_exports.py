@@ -3,8 +3,8 @@ import importlib
 import pytest
 
 import rubricate
-from rubricate.config import JudgeSettings, default_cache_path
 from rubricate.errors import ConfigError
+from rubricate.settings import Settings, build_judge, default_cache_path
 
 
 def test_public_exports_resolve() -> None:
@@ -19,6 +19,8 @@ def test_public_exports_resolve() -> None:
         "rubricate.generate",
         "rubricate.rewards",
         "rubricate.models",
+        "rubricate.settings",
+        "rubricate.engine",
     ):
         module = importlib.import_module(module_name)
         for name in module.__all__:
@@ -30,7 +32,7 @@ def test_settings_from_env_with_overrides(monkeypatch) -> None:
     monkeypatch.setenv("RUBRICATE_JUDGE_MODEL", "m")
     monkeypatch.setenv("RUBRICATE_CONCURRENCY", "7")
     monkeypatch.setenv("RUBRICATE_EXPLAIN", "yes")
-    settings = JudgeSettings.from_env(concurrency=3, mode=None)
+    settings = Settings.load({"judge": {"concurrency": 3, "mode": None}}).judge
     assert settings.judge_urls == ["http://a/v1", "http://b/v1"] and settings.kind == "openai"
     assert settings.concurrency == 3 and settings.explain and settings.mode == "per-criterion"
     assert settings.grade_options().concurrency == 3
@@ -39,7 +41,7 @@ def test_settings_from_env_with_overrides(monkeypatch) -> None:
 def test_settings_errors_name_the_variable(monkeypatch) -> None:
     monkeypatch.setenv("RUBRICATE_CONCURRENCY", "many")
     with pytest.raises(ConfigError, match="RUBRICATE_CONCURRENCY"):
-        JudgeSettings.from_env()
+        Settings.load()
 
 
 def test_default_cache_path(monkeypatch, tmp_path) -> None:
@@ -52,7 +54,7 @@ def test_default_cache_path(monkeypatch, tmp_path) -> None:
 
 def test_local_judge_is_the_default_without_urls(monkeypatch) -> None:
     monkeypatch.delenv("RUBRICATE_JUDGE_URL", raising=False)
-    settings = JudgeSettings.from_env()
+    settings = Settings.load().judge
     assert settings.kind == "local" and settings.grade_options().concurrency == 1
 
 
@@ -61,12 +63,13 @@ def test_version() -> None:
 
 
 def test_hedge_after_reaches_every_pool_member(monkeypatch) -> None:
-    from rubricate.config import build_judge
-
     monkeypatch.setenv("RUBRICATE_HEDGE_AFTER", "0.75")
-    settings = JudgeSettings.from_env(judge_urls=["http://a/v1", "http://b/v1"], judge_model="m")
-    judge = build_judge(settings)
+    judge = build_judge(
+        Settings.load(
+            {"judge": {"judge_urls": ["http://a/v1", "http://b/v1"], "judge_model": "m"}}
+        ).judge
+    )
     assert [m.judge.hedge_after for m in judge._members] == [0.75, 0.75]
     monkeypatch.setenv("RUBRICATE_HEDGE_AFTER", "0")
     with pytest.raises(ConfigError, match="RUBRICATE_HEDGE_AFTER"):
-        JudgeSettings.from_env()
+        Settings.load()

@@ -15,12 +15,12 @@ import pytest
 ray = pytest.importorskip("ray")
 pytest.importorskip("ray.data")
 
-from rubricate.config import JudgeSettings, build_judge  # noqa: E402
 from rubricate.distributed import grade_on_ray, sample_from_row, sample_to_row  # noqa: E402
 from rubricate.engine import Grader  # noqa: E402
 from rubricate.errors import InputError  # noqa: E402
 from rubricate.formats import read_samples  # noqa: E402
 from rubricate.runs import grade_to_dir  # noqa: E402
+from rubricate.settings import JudgeSettings, build_judge  # noqa: E402
 from tests.rewards.rows import RESPONSES, RUBRIC  # noqa: E402
 from tests.support.judge_server import JudgeServer  # noqa: E402
 

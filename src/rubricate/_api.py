@@ -1,21 +1,97 @@
-"""The public entry points: ``grade`` / ``grade_async`` over samples, in memory or to a run directory."""
+"""The public entry points: ``create_judge``, and ``grade`` / ``grade_async`` over samples in memory."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Literal
+
+from pydantic import ValidationError
 
 from rubricate.backends import Judge
-from rubricate.engine import GradeOptions, Grader, SkippedSample, run_sync
-from rubricate.errors import InputError
+from rubricate.engine import GradeOptions, SkippedSample, run_sync
+from rubricate.errors import ConfigError, InputError
+from rubricate.judge import Mode
 from rubricate.results import RunSummary, SampleResult
 from rubricate.runs import RunAccumulator
-from rubricate.store import Store, open_store
+from rubricate.scoring import Method
+from rubricate.session import Session
+from rubricate.settings import JudgeSettings, build_judge
+from rubricate.store import Store
 from rubricate.types import Sample
 
-__all__ = ["GradeResult", "grade", "grade_async"]
+__all__ = ["GradeResult", "create_judge", "grade", "grade_async"]
+
+LOCAL = "local"
+
+
+def create_judge(
+    url: str | Sequence[str] = LOCAL,
+    *,
+    model: str | None = None,
+    concurrency: int = 16,
+    timeout: float = 120.0,
+    max_retries: int = 5,
+    rpm: float | None = None,
+    tpm: float | None = None,
+    hedge_after: float | None = None,
+    temperature: float = 0.0,
+    threads: int | None = None,
+    context: int = 8192,
+    on_overflow: Literal["error", "truncate"] = "error",
+    explain: bool = False,
+) -> Judge:
+    """A judge behind an OpenAI-compatible URL (several: a balanced pool), or ``"local"``.
+
+    ``create_judge("http://127.0.0.1:8000/v1", model="NAME")`` calls a server (vLLM, SGLang,
+    llama.cpp, OpenAI; the API key comes from ``RUBRICATE_API_KEY`` or ``OPENAI_API_KEY``);
+    ``create_judge("local")`` runs the embedded llama.cpp judge on the CPU.
+
+    Args:
+        url: base URL(s) ending in ``/v1``, or ``"local"``.
+        model: the model name on the server; for ``"local"``, a known local model name or a
+            GGUF path (default: the default local model).
+        concurrency, timeout, max_retries, rpm, tpm, hedge_after, temperature: server calls'
+            limits and sampling, as the ``rubricate grade`` options of the same names.
+        threads, context, on_overflow: the local judge's CPU threads, context size and what
+            to do with a prompt longer than the context.
+        explain: the local judge generates an explanation instead of reading probabilities.
+
+    Raises:
+        ConfigError: a bad value (the message names the argument).
+        MissingDependency: ``"local"`` without ``rubricate[local]`` installed.
+    """
+    local = url == LOCAL
+    urls = [] if local else [url] if isinstance(url, str) else list(url)
+    values = {
+        "judge": "local" if local else "openai",
+        "judge_urls": urls,
+        "judge_model": None if local else model,
+        "local_model": model if local else None,
+        "concurrency": concurrency,
+        "timeout": timeout,
+        "max_retries": max_retries,
+        "rpm": rpm,
+        "tpm": tpm,
+        "hedge_after": hedge_after,
+        "temperature": temperature,
+        "threads": threads,
+        "context": context,
+        "on_overflow": on_overflow,
+        "explain": explain,
+    }
+    try:
+        settings = JudgeSettings.model_validate(values)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"argument '{'.'.join(str(p) for p in item['loc'])}': {item['msg']}"
+            for item in error.errors()
+        )
+        raise ConfigError(f"create_judge: {problems}") from None
+    if not local and not model:
+        raise ConfigError("create_judge: a server judge needs model=NAME")
+    return build_judge(settings)
 
 
 @dataclass(frozen=True)
@@ -34,24 +110,52 @@ async def grade_async(
     policy: Judge | None = None,
     skip_invalid: bool = False,
     seed: int = 0,
-    **options: Any,
+    mode: Mode = "per-criterion",
+    group_size: int = 4,
+    method: Method = "healthbench",
+    soft: bool = False,
+    explain: bool = False,
+    probabilities: bool = False,
+    max_tokens: int | None = None,
+    reasks: int = 2,
+    concurrency: int = 16,
+    window: int | None = None,
 ) -> GradeResult:
     """Grade ``samples`` with ``judge`` and score them.
 
     Args:
         samples: samples (or the ``InputError`` items a reader yields for bad records).
-        judge: any ``Judge``; see ``rubricate.backends``.
+        judge: any ``Judge``, e.g. from ``create_judge``; not closed here.
         store: a ``Store`` or a path to its SQLite file; ``None`` disables the cache.
-        policy: a judge-like model that writes missing responses.
+        policy: a judge-like model that writes missing responses; not closed here.
         skip_invalid: count bad records instead of raising the first one.
         seed: bootstrap seed of the summary.
-        **options: fields of ``GradeOptions`` (mode, group_size, method, soft, explain, ...).
+        mode, group_size, method, soft, explain, probabilities, max_tokens, reasks,
+            concurrency, window: how to grade; see ``GradeOptions``.
     """
-    opened, owned = open_store(store)
-    grader = Grader(judge, store=opened, options=GradeOptions(**options), policy=policy)
+    options = GradeOptions(
+        mode=mode,
+        group_size=group_size,
+        method=method,
+        soft=soft,
+        explain=explain,
+        probabilities=probabilities,
+        max_tokens=max_tokens,
+        reasks=reasks,
+        concurrency=concurrency,
+        window=window,
+    )
     accumulator = RunAccumulator()
     results: list[SampleResult] = []
-    try:
+    async with Session(
+        judge=judge,
+        store=store,
+        policy=policy,
+        options=options,
+        owns_judge=False,
+        owns_policy=False,
+    ) as session:
+        grader = session.grader
         async for item in grader.iter_grade(samples):
             if isinstance(item, SkippedSample):
                 if not skip_invalid:
@@ -60,11 +164,8 @@ async def grade_async(
                 continue
             results.append(item)
             accumulator.add(item)
-    finally:
-        if owned and opened is not None:
-            opened.close()
     summary = accumulator.summary(
-        method=grader.options.method,
+        method=options.method,
         counts=grader.counts.snapshot(),
         tokens=grader.tokens.snapshot(),
         judge=judge.fingerprint,
@@ -77,18 +178,51 @@ async def grade_async(
 def grade(
     samples: Iterable[Sample | InputError],
     judge: Judge,
-    **kwargs: Any,
+    *,
+    store: Store | str | Path | None = None,
+    policy: Judge | None = None,
+    skip_invalid: bool = False,
+    seed: int = 0,
+    mode: Mode = "per-criterion",
+    group_size: int = 4,
+    method: Method = "healthbench",
+    soft: bool = False,
+    explain: bool = False,
+    probabilities: bool = False,
+    max_tokens: int | None = None,
+    reasks: int = 2,
+    concurrency: int = 16,
+    window: int | None = None,
 ) -> GradeResult:
-    """Synchronous ``grade_async`` for scripts.
+    """``grade_async`` for scripts (same arguments), through ``rubricate.engine.run_sync``.
 
-    The judge's connections belong to the event loop this call creates, so they are closed
-    before it ends; the judge reconnects if used again.
+    The judge's (and policy's) connections belong to the event loop this call creates, so
+    they are closed before it ends; a judge reconnects if used again.
     """
 
     async def run() -> GradeResult:
         try:
-            return await grade_async(samples, judge, **kwargs)
+            return await grade_async(
+                samples,
+                judge,
+                store=store,
+                policy=policy,
+                skip_invalid=skip_invalid,
+                seed=seed,
+                mode=mode,
+                group_size=group_size,
+                method=method,
+                soft=soft,
+                explain=explain,
+                probabilities=probabilities,
+                max_tokens=max_tokens,
+                reasks=reasks,
+                concurrency=concurrency,
+                window=window,
+            )
         finally:
             await judge.aclose()
+            if policy is not None:
+                await policy.aclose()
 
     return run_sync(run())

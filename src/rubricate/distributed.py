@@ -23,12 +23,12 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from rubricate.config import JudgeSettings, build_judge
 from rubricate.engine import Grader
 from rubricate.errors import ConfigError, InputError, MissingDependency
 from rubricate.results import Counts, RunSummary, SampleResult, Tokens
 from rubricate.rubric import Rubric
 from rubricate.runs import OnInvalid, RunAccumulator, write_json
+from rubricate.settings import JudgeSettings, build_judge
 from rubricate.store import Store
 from rubricate.types import Message, Sample
 

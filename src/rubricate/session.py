@@ -6,80 +6,97 @@ resources through ``Session`` so that they are made and released in one place.
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
 from pathlib import Path
 from types import TracebackType
 
 from rubricate.backends import Judge
-from rubricate.config import JudgeSettings, build_judge
 from rubricate.engine import GradeOptions, Grader, run_sync
+from rubricate.settings import JudgeSettings, Settings, build_judge, build_policy
 from rubricate.store import Store, open_store
 
 __all__ = ["Session"]
 
 
 class Session:
-    """Judge, store and grader for one run or one process.
+    """Judge, store, policy and grader for one run or one process; a (sync or async) context manager.
 
     Args:
-        settings: what to build; ``judge`` and ``store`` given explicitly win over it.
-        judge: an existing judge to use instead of building one (not closed by the session
-            unless ``owns_judge``).
+        settings: what to build: the whole ``Settings`` (judge, cache and policy) or only
+            ``JudgeSettings``; ``None`` builds the default judge with no cache.
+        judge: an existing judge to use instead of building one (closed by the session only
+            with ``owns_judge=True``).
         store: a ``Store``, a path to its SQLite file, or ``None`` for the settings' cache.
-        policy: a model that writes missing responses (closed with the session).
+        policy: a model that writes missing responses; default the one ``settings.policy``
+            describes, if any.
         options: grading options; defaults to the settings' options.
+        owns_judge: whether closing the session closes ``judge``; default: when it built it.
+        owns_policy: whether closing the session closes a given ``policy`` (one it built, it
+            always closes).
+
+    Whatever was built is closed when the constructor fails, and ``aclose`` closes every
+    resource even when closing one of them raises.
     """
 
     def __init__(
         self,
-        settings: JudgeSettings | None = None,
+        settings: Settings | JudgeSettings | None = None,
         *,
         judge: Judge | None = None,
         store: Store | str | Path | None = None,
         policy: Judge | None = None,
         options: GradeOptions | None = None,
         owns_judge: bool | None = None,
+        owns_policy: bool = True,
     ) -> None:
-        self.settings = settings or JudgeSettings()
-        self._owns_judge = judge is None if owns_judge is None else owns_judge
-        self.judge = judge if judge is not None else build_judge(self.settings)
-        if store is None:
-            path = self.settings.cache_path() if settings is not None else None
-            store = path
-        try:
-            self.store, self._owns_store = open_store(store)
-        except BaseException:
-            if self._owns_judge:
-                run_sync(self.judge.aclose())
-            raise
-        self.policy = policy
-        self.options = options or self.settings.grade_options()
+        whole = settings if isinstance(settings, Settings) else None
+        if isinstance(settings, Settings):
+            self.settings = settings.judge
+        else:
+            self.settings = settings or JudgeSettings()
+        self.policy_max_tokens = whole.policy.max_tokens if whole is not None else 1024
+        self._resources = AsyncExitStack()
         self._grader: Grader | None = None
         self._closed = False
+        try:
+            self.judge = judge if judge is not None else build_judge(self.settings)
+            if owns_judge if owns_judge is not None else judge is None:
+                self._resources.push_async_callback(self.judge.aclose)
+            if store is None and settings is not None:
+                store = self.settings.cache_path()
+            self.store, owns_store = open_store(store)
+            if owns_store and self.store is not None:
+                self._resources.callback(self.store.close)
+            self.policy = policy
+            if policy is None and whole is not None:
+                self.policy = build_policy(whole.policy, whole.judge)
+            if self.policy is not None and (owns_policy or policy is None):
+                self._resources.push_async_callback(self.policy.aclose)
+        except BaseException:
+            run_sync(self._resources.aclose())
+            raise
+        self.options = options or self.settings.grade_options()
 
     @property
     def grader(self) -> Grader:
-        """The session's grader (made on first use, shared afterwards)."""
+        """The session's grader (made on first use, shared afterwards; flushed on close)."""
         if self._grader is None:
             self._grader = Grader(
-                self.judge, store=self.store, options=self.options, policy=self.policy
+                self.judge,
+                store=self.store,
+                options=self.options,
+                policy=self.policy,
+                policy_max_tokens=self.policy_max_tokens,
             )
+            self._resources.callback(self._grader.flush)
         return self._grader
 
     async def aclose(self) -> None:
-        """Flush pending verdicts, close the judge, the policy and the store (idempotent)."""
+        """Flush pending verdicts, close the policy, the judge and the store (idempotent)."""
         if self._closed:
             return
         self._closed = True
-        try:
-            if self._grader is not None:
-                self._grader.flush()
-            if self._owns_judge:
-                await self.judge.aclose()
-            if self.policy is not None:
-                await self.policy.aclose()
-        finally:
-            if self._owns_store and self.store is not None:
-                self.store.close()
+        await self._resources.aclose()
 
     def close(self) -> None:
         """``aclose`` from synchronous code."""

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from rubricate.config import JudgeSettings
 from rubricate.rewards import Shaping
 from rubricate.server import ServerSettings, create_app
+from rubricate.settings import JudgeSettings
 from tests.server.live import LiveServer
 from tests.support.judge_server import JudgeServer
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,8 +13,15 @@ import typer
 from rich.table import Table
 
 from rubricate.cli._app import app, console, exit_on_error, setup_logging
-from rubricate.config import JudgeSettings, build_judge
-from rubricate.errors import ConfigError, InputError
+from rubricate.cli._bind import bind_settings
+from rubricate.cli._options import (
+    LimitOption,
+    OnInvalid,
+    OnInvalidOption,
+    QuietOption,
+    VerboseOption,
+)
+from rubricate.errors import InputError
 from rubricate.generate import (
     Generated,
     GenerateOptions,
@@ -22,11 +30,13 @@ from rubricate.generate import (
     RefineOptions,
     RubricBank,
     RubricGenerator,
+    Strategy,
     generate_to_file,
     load_embedder,
     read_generation_items,
 )
-from rubricate.store import Store
+from rubricate.session import Session
+from rubricate.settings import Settings
 
 generate_app = typer.Typer(
     name="generate",
@@ -45,53 +55,11 @@ With no --judge-url the embedded local judge (llama.cpp on the CPU) is used.
 
 Data = Annotated[Path, typer.Argument(help="JSONL input (see the command's help for its fields).")]
 Out = Annotated[Path, typer.Option("--out", "-o", help="JSONL file to write.")]
-Judge = Annotated[
-    str | None,
-    typer.Option(help="'openai' or 'local' (default: openai when --judge-url is given)."),
-]
-JudgeUrl = Annotated[
-    list[str] | None, typer.Option(help="OpenAI-compatible base URL (…/v1); repeat for a pool.")
-]
-JudgeModel = Annotated[str | None, typer.Option(help="Model name on the server.")]
-LocalModel = Annotated[
-    str | None, typer.Option(help="Local model: a GGUF path or a known model name.")
-]
-Threads = Annotated[int | None, typer.Option(help="Local model CPU threads.")]
-Concurrency = Annotated[
-    int | None, typer.Option(help="Model calls in flight (items in flight for generation).")
-]
-Timeout = Annotated[float | None, typer.Option(help="Per-request timeout in seconds.")]
-Cache = Annotated[
-    Path | None,
-    typer.Option(
-        help="SQLite cache file (default ~/.cache/rubricate/store.sqlite or RUBRICATE_CACHE)."
-    ),
-]
-NoCache = Annotated[
-    bool, typer.Option("--no-cache", help="Neither read nor write the cache (no resume).")
-]
-MaxCriteria = Annotated[int, typer.Option(help="At most this many criteria per rubric.")]
-MinCriteria = Annotated[int, typer.Option(help="Fewer valid criteria than this fail the item.")]
-Reasks = Annotated[
-    int, typer.Option(help="Re-asks after an unparseable reply or rejected criteria.")
-]
-MaxTokens = Annotated[int, typer.Option(help="Completion budget of one generation call.")]
-Seed = Annotated[int, typer.Option(help="Generation seed (enters the cache key).")]
-Embed = Annotated[
-    bool,
-    typer.Option(
-        "--embed",
-        help="Also dedup (and retrieve) by all-MiniLM-L6-v2 similarity (needs rubricate[embed]).",
-    ),
-]
-Limit = Annotated[int | None, typer.Option(help="Only the first N items.")]
-OnInvalid = Annotated[
-    str, typer.Option(help="'error' stops at the first bad line; 'skip' counts it and goes on.")
-]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No per-item lines.")]
-Verbose = Annotated[
-    bool, typer.Option("--verbose", "-v", help="Log every step (refine's log included).")
-]
+
+# The judge's own completion budget and re-asks are settings too, but here these flags mean
+# the generation call's; the judge's come from the config file or the environment.
+GENERATE_SETTINGS = ("judge", "generate")
+GENERATOR_OWNS = ("judge.max_tokens", "judge.reasks")
 
 
 def _stats_table(stats: GenerationStats, title: str) -> Table:
@@ -123,110 +91,73 @@ def _stats_table(stats: GenerationStats, title: str) -> Table:
     return table
 
 
-COMMON = (
-    "judge",
-    "judge_url",
-    "judge_model",
-    "local_model",
-    "threads",
-    "concurrency",
-    "timeout",
-    "cache",
-    "no_cache",
-    "max_criteria",
-    "min_criteria",
-    "reasks",
-    "max_tokens",
-    "seed",
-    "embed",
-    "limit",
-    "on_invalid",
-    "quiet",
-    "verbose",
-)
+@dataclass(frozen=True, slots=True)
+class _Invocation:
+    """What one generate command was asked to do, beside its settings."""
+
+    strategy: Strategy
+    data: Path
+    out: Path
+    limit: int | None
+    on_invalid: OnInvalid
+    quiet: bool
+    verbose: bool
 
 
 def _run(
-    strategy: str,
-    data: Path,
-    out: Path,
-    flags: dict[str, Any],
-    *,
-    regenerations: int = 2,
-    **runner_kwargs: Any,
+    run: _Invocation, settings: Settings, *, regenerations: int = 2, **runner_kwargs: Any
 ) -> None:
-    """Flags -> settings and options -> one streamed generation run."""
-    setup_logging(flags["verbose"])
+    """Settings and options -> one streamed generation run."""
+    setup_logging(run.verbose)
     with exit_on_error():
-        if flags["on_invalid"] not in ("error", "skip"):
-            raise ConfigError("--on-invalid must be 'error' or 'skip'")
-        settings = JudgeSettings.from_env(
-            judge=flags["judge"],
-            judge_urls=flags["judge_url"] or None,
-            judge_model=flags["judge_model"],
-            local_model=flags["local_model"],
-            threads=flags["threads"],
-            concurrency=flags["concurrency"],
-            timeout=flags["timeout"],
-            cache=flags["cache"],
-            no_cache=flags["no_cache"] or None,
-        )
+        judge, generation = settings.judge, settings.generate
         options = GenerateOptions(
-            min_criteria=flags["min_criteria"],
-            max_criteria=flags["max_criteria"],
-            reasks=flags["reasks"],
-            max_tokens=flags["max_tokens"],
-            seed=flags["seed"],
+            min_criteria=generation.min_criteria,
+            max_criteria=generation.max_criteria,
+            reasks=generation.reasks,
+            max_tokens=generation.max_tokens,
+            seed=generation.seed,
             regenerations=regenerations,
             # A model on the CPU answers one call at a time; interleaving items only thrashes its cache.
-            concurrency=1 if settings.kind == "local" else settings.concurrency,
+            concurrency=1 if judge.kind == "local" else judge.concurrency,
         )
-        embedder = load_embedder() if flags["embed"] else None
+        embedder = load_embedder() if generation.embed else None
         bank_path = runner_kwargs.pop("bank_path", None)
         if bank_path is not None:
             runner_kwargs["bank"] = RubricBank.from_jsonl(bank_path, embedder=embedder)
         runner_kwargs.update(
-            options=options, embedder=embedder, grade_options=settings.grade_options()
+            options=options, embedder=embedder, grade_options=judge.grade_options()
         )
         config = {
-            "data": str(data.resolve()),
-            "settings": settings.model_dump(mode="json", exclude={"cache", "no_cache"}),
-            "flags": {
-                k: v for k, v in flags.items() if k not in ("cache", "no_cache", "quiet", "verbose")
-            },
+            "data": str(run.data.resolve()),
+            "settings": judge.model_dump(mode="json", exclude={"cache", "no_cache"}),
+            "generate": generation.model_dump(mode="json"),
+            "limit": run.limit,
+            "on_invalid": run.on_invalid,
             "regenerations": regenerations,
             "extra": {k: repr(v) for k, v in runner_kwargs.items() if k in ("refine_options", "k")},
             "bank": str(bank_path) if bank_path is not None else None,
         }
-        items = itertools.islice(read_generation_items(data), flags["limit"])
-        coroutine = _generate(strategy, settings, runner_kwargs, items, out, flags, config)
-        asyncio.run(coroutine)
+        items = itertools.islice(read_generation_items(run.data), run.limit)
+        asyncio.run(_generate(run, settings, runner_kwargs, items, config))
 
 
 async def _generate(
-    strategy: str,
-    settings: JudgeSettings,
+    run: _Invocation,
+    settings: Settings,
     runner_kwargs: dict[str, Any],
     items: Iterator[GenerationItem | InputError],
-    out: Path,
-    flags: dict[str, Any],
     config: dict[str, Any],
 ) -> None:
-    judge = build_judge(settings)
-    cache_path = settings.cache_path()
-    store = Store(cache_path) if cache_path is not None else None
-    try:
-        runner = RubricGenerator(strategy, judge, store=store, **runner_kwargs)  # type: ignore[arg-type]
-        if not flags["quiet"]:
+    async with Session(settings.judge) as session:  # no policy: generation samples none
+        runner = RubricGenerator(run.strategy, session.judge, store=session.store, **runner_kwargs)
+        if not run.quiet:
             runner.on_item = _announce
         stats = await generate_to_file(
-            runner, items, out, on_invalid=flags["on_invalid"], config=config
+            runner, items, run.out, on_invalid=run.on_invalid, config=config
         )
-    finally:
-        await judge.aclose()
-        if store is not None:
-            store.close()
-    console.print(_stats_table(stats, f"rubricate generate {strategy} — {out}"))
+    out = run.out
+    console.print(_stats_table(stats, f"rubricate generate {run.strategy} — {out}"))
     console.print(f"wrote {out} and {out.with_name(out.stem + '.summary.json')}", highlight=False)
 
 
@@ -237,40 +168,25 @@ def _announce(generated: Generated) -> None:
     )
 
 
-def _flags(values: dict[str, Any]) -> dict[str, Any]:
-    return {name: values[name] for name in COMMON}
-
-
 @generate_app.command(
     "from-prompt",
     help="Criteria from each prompt (and its reference answer, when given).\n\n"
     "Input lines: `prompt` (messages or text), optional `prompt_id`, optional `reference` "
     "(or HealthBench `ideal_completions_data`)." + _TAIL,
 )
+@bind_settings(*GENERATE_SETTINGS, exclude=GENERATOR_OWNS)
 def from_prompt_command(
     data: Data,
     out: Out = Path("rubrics.jsonl"),
-    judge: Judge = None,
-    judge_url: JudgeUrl = None,
-    judge_model: JudgeModel = None,
-    local_model: LocalModel = None,
-    threads: Threads = None,
-    concurrency: Concurrency = None,
-    timeout: Timeout = None,
-    cache: Cache = None,
-    no_cache: NoCache = False,
-    max_criteria: MaxCriteria = 8,
-    min_criteria: MinCriteria = 2,
-    reasks: Reasks = 2,
-    max_tokens: MaxTokens = 768,
-    seed: Seed = 0,
-    embed: Embed = False,
-    limit: Limit = None,
-    on_invalid: OnInvalid = "error",
-    quiet: Quiet = False,
-    verbose: Verbose = False,
+    limit: LimitOption = None,
+    on_invalid: OnInvalidOption = "error",
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
+    *,
+    settings: Settings,
 ) -> None:
-    _run("from-prompt", data, out, _flags(locals()))
+    run = _Invocation("from-prompt", data, out, limit, on_invalid, quiet, verbose)
+    _run(run, settings)
 
 
 @generate_app.command(
@@ -279,36 +195,25 @@ def from_prompt_command(
     "Input lines: `prompt`/`question` with `chosen` and `rejected`, or JudgeBench's "
     "`response_A`, `response_B` and `label` ('A>B' or 'B>A')." + _TAIL,
 )
+@bind_settings(*GENERATE_SETTINGS, exclude=GENERATOR_OWNS)
 def contrastive(
     data: Data,
     out: Out = Path("rubrics.jsonl"),
     regenerations: Annotated[
         int,
         typer.Option(
-            help="K: regenerate a rubric that fails the consistency filter up to K times."
+            min=0, help="K: regenerate a rubric that fails the consistency filter up to K times."
         ),
     ] = 2,
-    judge: Judge = None,
-    judge_url: JudgeUrl = None,
-    judge_model: JudgeModel = None,
-    local_model: LocalModel = None,
-    threads: Threads = None,
-    concurrency: Concurrency = None,
-    timeout: Timeout = None,
-    cache: Cache = None,
-    no_cache: NoCache = False,
-    max_criteria: MaxCriteria = 8,
-    min_criteria: MinCriteria = 2,
-    reasks: Reasks = 2,
-    max_tokens: MaxTokens = 768,
-    seed: Seed = 0,
-    embed: Embed = False,
-    limit: Limit = None,
-    on_invalid: OnInvalid = "error",
-    quiet: Quiet = False,
-    verbose: Verbose = False,
+    limit: LimitOption = None,
+    on_invalid: OnInvalidOption = "error",
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
+    *,
+    settings: Settings,
 ) -> None:
-    _run("contrastive", data, out, _flags(locals()), regenerations=regenerations)
+    run = _Invocation("contrastive", data, out, limit, on_invalid, quiet, verbose)
+    _run(run, settings, regenerations=regenerations)
 
 
 @generate_app.command(
@@ -318,6 +223,7 @@ def contrastive(
     "Input lines: `prompt`, `rubrics` (HealthBench schema), `responses` (list of strings) and "
     "optional `preferences` ([[better, worse], ...] indexes), or `chosen` and `rejected`." + _TAIL,
 )
+@bind_settings(*GENERATE_SETTINGS, exclude=GENERATOR_OWNS)
 def refine(
     data: Data,
     out: Out = Path("rubrics.jsonl"),
@@ -339,25 +245,12 @@ def refine(
     no_weights: Annotated[
         bool, typer.Option("--no-weights", help="Keep the points; skip correlation-aware weights.")
     ] = False,
-    judge: Judge = None,
-    judge_url: JudgeUrl = None,
-    judge_model: JudgeModel = None,
-    local_model: LocalModel = None,
-    threads: Threads = None,
-    concurrency: Concurrency = None,
-    timeout: Timeout = None,
-    cache: Cache = None,
-    no_cache: NoCache = False,
-    max_criteria: MaxCriteria = 8,
-    min_criteria: MinCriteria = 2,
-    reasks: Reasks = 2,
-    max_tokens: MaxTokens = 768,
-    seed: Seed = 0,
-    embed: Embed = False,
-    limit: Limit = None,
-    on_invalid: OnInvalid = "error",
-    quiet: Quiet = False,
-    verbose: Verbose = False,
+    limit: LimitOption = None,
+    on_invalid: OnInvalidOption = "error",
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
+    *,
+    settings: Settings,
 ) -> None:
     with exit_on_error():
         refine_options = RefineOptions(
@@ -368,7 +261,8 @@ def refine(
             text_threshold=text_threshold,
             weight=not no_weights,
         )
-    _run("refine", data, out, _flags(locals()), refine_options=refine_options)
+    run = _Invocation("refine", data, out, limit, on_invalid, quiet, verbose)
+    _run(run, settings, refine_options=refine_options)
 
 
 @generate_app.command(
@@ -377,32 +271,23 @@ def refine(
     "retrieves its own prompt.\n\nInput lines as for from-prompt; --bank: HealthBench-schema "
     "JSONL (`prompt_id`, `prompt`, `rubrics`), e.g. a previous generate output." + _TAIL,
 )
+@bind_settings(*GENERATE_SETTINGS, exclude=GENERATOR_OWNS)
 def retrieve(
     data: Data,
     bank: Annotated[Path, typer.Option(help="Rubric bank: HealthBench-schema JSONL.")],
     out: Out = Path("rubrics.jsonl"),
-    k: Annotated[int, typer.Option("-k", help="Condition on this many similar prompts.")] = 3,
-    judge: Judge = None,
-    judge_url: JudgeUrl = None,
-    judge_model: JudgeModel = None,
-    local_model: LocalModel = None,
-    threads: Threads = None,
-    concurrency: Concurrency = None,
-    timeout: Timeout = None,
-    cache: Cache = None,
-    no_cache: NoCache = False,
-    max_criteria: MaxCriteria = 8,
-    min_criteria: MinCriteria = 2,
-    reasks: Reasks = 2,
-    max_tokens: MaxTokens = 768,
-    seed: Seed = 0,
-    embed: Embed = False,
-    limit: Limit = None,
-    on_invalid: OnInvalid = "error",
-    quiet: Quiet = False,
-    verbose: Verbose = False,
+    k: Annotated[
+        int, typer.Option("-k", min=1, help="Condition on this many similar prompts.")
+    ] = 3,
+    limit: LimitOption = None,
+    on_invalid: OnInvalidOption = "error",
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
+    *,
+    settings: Settings,
 ) -> None:
-    _run("retrieve", data, out, _flags(locals()), bank_path=bank, k=k)
+    run = _Invocation("retrieve", data, out, limit, on_invalid, quiet, verbose)
+    _run(run, settings, bank_path=bank, k=k)
 
 
 @generate_app.command(
@@ -410,27 +295,16 @@ def retrieve(
     '("States that ...", essential or important).\n\nInput lines: `prompt`, and '
     "`reference` (or `ideal_completions_data`) and/or `passages` (strings or {text})." + _TAIL,
 )
+@bind_settings(*GENERATE_SETTINGS, exclude=GENERATOR_OWNS)
 def nuggets(
     data: Data,
     out: Out = Path("rubrics.jsonl"),
-    judge: Judge = None,
-    judge_url: JudgeUrl = None,
-    judge_model: JudgeModel = None,
-    local_model: LocalModel = None,
-    threads: Threads = None,
-    concurrency: Concurrency = None,
-    timeout: Timeout = None,
-    cache: Cache = None,
-    no_cache: NoCache = False,
-    max_criteria: MaxCriteria = 8,
-    min_criteria: MinCriteria = 2,
-    reasks: Reasks = 2,
-    max_tokens: MaxTokens = 768,
-    seed: Seed = 0,
-    embed: Embed = False,
-    limit: Limit = None,
-    on_invalid: OnInvalid = "error",
-    quiet: Quiet = False,
-    verbose: Verbose = False,
+    limit: LimitOption = None,
+    on_invalid: OnInvalidOption = "error",
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
+    *,
+    settings: Settings,
 ) -> None:
-    _run("nuggets", data, out, _flags(locals()))
+    run = _Invocation("nuggets", data, out, limit, on_invalid, quiet, verbose)
+    _run(run, settings)

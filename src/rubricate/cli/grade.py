@@ -4,40 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
 from rubricate.cli._app import EXIT_BACKEND, app, console, exit_on_error, setup_logging
+from rubricate.cli._bind import bind_settings
 from rubricate.cli._options import (
-    CacheOption,
-    ConcurrencyOption,
-    ContextOption,
-    ExplainOption,
-    GroupSizeOption,
-    HedgeAfterOption,
-    JudgeModelOption,
-    JudgeOption,
-    JudgeUrlOption,
-    MaxRetriesOption,
-    MaxTokensOption,
-    MethodOption,
-    ProbabilitiesOption,
-    RpmOption,
-    SoftOption,
-    ThreadsOption,
-    TimeoutOption,
-    TpmOption,
+    LimitOption,
+    OnInvalid,
+    OnInvalidOption,
+    QuietOption,
+    VerboseOption,
 )
 from rubricate.cli._render import GradeProgress, summary_table
-from rubricate.config import JudgeSettings, build_judge, build_policy
-from rubricate.engine import Grader
 from rubricate.errors import ConfigError, InputError
-from rubricate.formats import read_responses, read_samples
+from rubricate.formats import Format, read_responses, read_samples
+from rubricate.results import RunSummary
 from rubricate.runs import grade_to_dir, rescore_results
-from rubricate.store import Store
+from rubricate.session import Session
+from rubricate.settings import Settings
 from rubricate.types import Sample
 
 GRADE_HELP = """Grade a dataset with an LLM judge and write a run directory.
@@ -67,7 +55,10 @@ def parse_fields(values: list[str] | None) -> dict[str, str] | None:
     return mapping
 
 
-def _with_responses(items: Iterator[Any], responses: dict[str, str], path: Path) -> Iterator[Any]:
+Items = Iterator[Sample | InputError]
+
+
+def _with_responses(items: Items, responses: dict[str, str], path: Path) -> Items:
     for item in items:
         if isinstance(item, Sample):
             text = responses.get(item.id)
@@ -80,7 +71,7 @@ def _with_responses(items: Iterator[Any], responses: dict[str, str], path: Path)
         yield item
 
 
-def _limited(items: Iterator[Any], limit: int | None) -> Iterator[Any]:
+def _limited(items: Items, limit: int | None) -> Items:
     if limit is None:
         yield from items
         return
@@ -93,7 +84,7 @@ def _limited(items: Iterator[Any], limit: int | None) -> Iterator[Any]:
         yield item
 
 
-def _count_criteria(make: Any) -> int | None:
+def _count_criteria(make: Callable[[], Items]) -> int:
     total = 0
     for item in make():
         if isinstance(item, Sample):
@@ -102,6 +93,7 @@ def _count_criteria(make: Any) -> int | None:
 
 
 @app.command(help=GRADE_HELP)
+@bind_settings("judge", "policy")
 def grade(
     data: Annotated[
         Path,
@@ -110,7 +102,7 @@ def grade(
     out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")] = Path(
         "runs/latest"
     ),
-    format: Annotated[str, typer.Option(help="auto, healthbench, verl or jsonl.")] = "auto",
+    format: Annotated[Format, typer.Option(help="auto, healthbench, verl or jsonl.")] = "auto",
     field: Annotated[
         list[str] | None,
         typer.Option(
@@ -119,7 +111,7 @@ def grade(
         ),
     ] = None,
     response_source: Annotated[
-        str,
+        Literal["field", "ideal"],
         typer.Option(
             help="HealthBench: 'field' (the line's response) or 'ideal' (the physician-written completion)."
         ),
@@ -127,55 +119,8 @@ def grade(
     responses: Annotated[
         Path | None, typer.Option(help="JSONL of {sample_id, response} to grade instead.")
     ] = None,
-    policy_url: Annotated[
-        list[str] | None,
-        typer.Option(help="OpenAI-compatible URL of a policy model that writes missing responses."),
-    ] = None,
-    policy_model: Annotated[str | None, typer.Option(help="Model name for --policy-url.")] = None,
-    policy_max_tokens: Annotated[
-        int, typer.Option(help="Completion budget of sampled responses.")
-    ] = 1024,
-    judge: JudgeOption = None,
-    judge_url: JudgeUrlOption = None,
-    judge_model: JudgeModelOption = None,
-    local_model: Annotated[
-        str | None,
-        typer.Option(
-            help="Local judge: a GGUF path or a known model name (see `rubricate models`)."
-        ),
-    ] = None,
-    threads: ThreadsOption = None,
-    context: ContextOption = None,
-    on_overflow: Annotated[
-        str | None,
-        typer.Option(
-            help="Local judge, prompt longer than the context: 'error' (an error verdict, counted) or 'truncate' (cut the middle of the response, reported)."
-        ),
-    ] = None,
-    concurrency: ConcurrencyOption = None,
-    rpm: RpmOption = None,
-    tpm: TpmOption = None,
-    timeout: TimeoutOption = None,
-    max_retries: MaxRetriesOption = None,
-    hedge_after: HedgeAfterOption = None,
-    mode: Annotated[
-        str | None,
-        typer.Option(help="per-criterion (one call each, prefix-cache friendly) or grouped."),
-    ] = None,
-    group_size: GroupSizeOption = None,
-    method: MethodOption = None,
-    soft: SoftOption = False,
-    explain: ExplainOption = False,
-    probabilities: ProbabilitiesOption = False,
-    max_tokens: MaxTokensOption = None,
-    cache: CacheOption = None,
-    no_cache: Annotated[
-        bool, typer.Option("--no-cache", help="Neither read nor write the cache (no resume).")
-    ] = False,
-    on_invalid: Annotated[
-        str, typer.Option(help="'error' stops at the first bad line; 'skip' counts it and goes on.")
-    ] = "error",
-    limit: Annotated[int | None, typer.Option(help="Grade only the first N samples.")] = None,
+    on_invalid: OnInvalidOption = "error",
+    limit: LimitOption = None,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
     ray: Annotated[
         str | None,
@@ -188,93 +133,53 @@ def grade(
         int | None,
         typer.Option(help="Grading actors on Ray (default: one per CPU, at most 8)."),
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
-    verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Log retries and skipped lines.")
-    ] = False,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
+    *,
+    settings: Settings,
 ) -> None:
     setup_logging(verbose)
     with exit_on_error():
-        if on_invalid not in ("error", "skip"):
-            raise ConfigError("--on-invalid must be 'error' or 'skip'")
-        if response_source not in ("field", "ideal"):
-            raise ConfigError("--response-source must be 'field' or 'ideal'")
-        settings = JudgeSettings.from_env(
-            judge=judge,
-            judge_urls=judge_url or None,
-            judge_model=judge_model,
-            local_model=local_model,
-            threads=threads,
-            context=context,
-            on_overflow=on_overflow,
-            concurrency=concurrency,
-            rpm=rpm,
-            tpm=tpm,
-            timeout=timeout,
-            max_retries=max_retries,
-            hedge_after=hedge_after,
-            mode=mode,
-            group_size=group_size,
-            method=method,
-            soft=soft or None,
-            explain=explain or None,
-            probabilities=probabilities or None,
-            max_tokens=max_tokens,
-            cache=cache,
-            no_cache=no_cache or None,
-        )
         fields = parse_fields(field)
         answer_file = read_responses(responses) if responses is not None else None
 
-        def make() -> Iterator[Any]:
+        def make() -> Iterator[Sample | InputError]:
             items = read_samples(
                 data, format=format, fields=fields, response_source=response_source
-            )  # type: ignore[arg-type]
-            if answer_file is not None:
-                items = _with_responses(items, answer_file, responses)  # type: ignore[arg-type]
+            )
+            if answer_file is not None and responses is not None:
+                items = _with_responses(items, answer_file, responses)
             return _limited(items, limit)
 
         total = _count_criteria(make) if not quiet else None
+        policy = settings.policy
         config = {
             "data": str(data.resolve()),
             "format": format,
             "fields": fields,
             "response_source": response_source,
             "responses": str(responses) if responses else None,
-            "policy": [policy_url, policy_model],
-            "settings": settings.model_dump(mode="json", exclude={"cache", "no_cache"}),
+            "policy": [policy.urls or None, policy.model],
+            "settings": settings.judge.model_dump(mode="json", exclude={"cache", "no_cache"}),
             "limit": limit,
             "out": str(out.resolve()),
         }
         if ray is not None:
             from rubricate.distributed import check_ray_options, grade_on_ray
 
-            check_ray_options(policy_url)
+            check_ray_options(policy.urls or None)
             summary = grade_on_ray(
                 make(),
-                settings,
+                settings.judge,
                 out,
                 address=ray,
                 workers=ray_workers,
-                on_invalid=on_invalid,  # type: ignore[arg-type]
+                on_invalid=on_invalid,
                 seed=seed,
             )
         else:
-            summary = asyncio.run(
-                _grade(
-                    settings,
-                    make(),
-                    out,
-                    config,
-                    on_invalid,
-                    seed,
-                    total,
-                    quiet,
-                    policy_url,
-                    policy_model,
-                    policy_max_tokens,
-                )
-            )
+            run = _grade(settings, make(), out, config, on_invalid, seed, total, quiet)
+            summary = asyncio.run(run)
         console.print(summary_table(summary, title=f"rubricate — {out}"))
         console.print(f"wrote {out / 'results.jsonl'} and {out / 'summary.json'}", highlight=False)
         if summary.counts.criteria and summary.counts.failed_calls and summary.n_scored == 0:
@@ -282,58 +187,24 @@ def grade(
 
 
 async def _grade(
-    settings: JudgeSettings,
-    samples: Iterator[Any],
+    settings: Settings,
+    samples: Iterator[Sample | InputError],
     out: Path,
     config: dict[str, Any],
-    on_invalid: str,
+    on_invalid: OnInvalid,
     seed: int,
     total: int | None,
     quiet: bool,
-    policy_url: list[str] | None,
-    policy_model: str | None,
-    policy_max_tokens: int,
-) -> Any:
-    judge = build_judge(settings)
-    policy = (
-        build_policy(
-            policy_url,
-            policy_model,
-            concurrency=settings.concurrency,
-            timeout=settings.timeout,
-            max_retries=settings.max_retries,
-        )
-        if policy_url
-        else None
-    )
-    cache_path = settings.cache_path()
-    store = Store(cache_path) if cache_path is not None else None
-    try:
-        grader = Grader(
-            judge,
-            store=store,
-            options=settings.grade_options(),
-            policy=policy,
-            policy_max_tokens=policy_max_tokens,
-        )
+) -> RunSummary:
+    async with Session(settings) as session:
+        grader = session.grader
         with GradeProgress(console, total, enabled=not quiet) as progress:
             grader.on_progress = progress.update
             summary = await grade_to_dir(
-                grader,
-                samples,
-                out,
-                on_invalid=on_invalid,
-                config=config,
-                seed=seed,  # type: ignore[arg-type]
+                grader, samples, out, on_invalid=on_invalid, config=config, seed=seed
             )
             progress.finish(grader)
         return summary
-    finally:
-        await judge.aclose()
-        if policy is not None:
-            await policy.aclose()
-        if store is not None:
-            store.close()
 
 
 SCORE_HELP = """Recompute scores from stored verdicts (no judge calls) and write a summary.
@@ -351,7 +222,7 @@ results of different runs are never mixed in one score.
 def score(
     results: Annotated[list[Path], typer.Argument(help="One or more results.jsonl files.")],
     method: Annotated[
-        str | None,
+        Literal["healthbench", "normalized", "weighted_mean"] | None,
         typer.Option(help="healthbench, normalized or weighted_mean (default: as recorded)."),
     ] = None,
     soft: Annotated[
@@ -373,14 +244,12 @@ def score(
 ) -> None:
     setup_logging(verbose)
     with exit_on_error():
-        if method is not None and method not in ("healthbench", "normalized", "weighted_mean"):
-            raise ConfigError("--method must be healthbench, normalized or weighted_mean")
         summary, edited = rescore_results(
             results,
             method=method,
             soft=soft,
             seed=seed,
-            write_to=write_results,  # type: ignore[arg-type]
+            write_to=write_results,
         )
         target = out or results[0].parent / "summary.json"
         previous: dict[str, Any] = {}

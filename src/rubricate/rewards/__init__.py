@@ -16,7 +16,7 @@ from rubricate.rewards._engine import (
     shared_engine,
 )
 from rubricate.rewards._inputs import group_key, messages_of, parse_rubric
-from rubricate.rewards._settings import reward_settings
+from rubricate.rewards._settings import reward_settings, split_reward_settings
 from rubricate.rewards._shaping import (
     NORMALIZATIONS,
     Normalize,
@@ -54,6 +54,7 @@ __all__ = [
     "scaffold_messages",
     "shape_scores",
     "shared_engine",
+    "split_reward_settings",
     "step_fraction",
     "with_fallback",
 ]

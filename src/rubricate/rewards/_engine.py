@@ -1,9 +1,9 @@
 """The reward path: one Grader (one judge pool, one cache, in-flight dedup) per process.
 
 ``RewardEngine`` is asyncio and belongs to one event loop. ``BackgroundEngine`` runs one on a
-long-lived daemon thread so that synchronous callers (verl's per-sample ``compute_score``,
-called thousands of times, often from executor threads or from inside a running loop) share
-it instead of starting a loop per call. ``shared_engine`` keeps one per settings per process.
+``LoopThread`` (the long-lived form of the engine's one sync bridge) so that synchronous
+callers (verl's per-sample ``compute_score``, called thousands of times, often from executor
+threads or from inside a running loop) share it instead of starting a loop per call. ``shared_engine`` keeps one per settings per process.
 """
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from rubricate.backends import Judge
-from rubricate.config import JudgeSettings, build_judge
-from rubricate.engine import GradeOptions, Grader
+from rubricate.engine import GradeOptions, LoopThread
 from rubricate.errors import ConfigError
 from rubricate.results import SampleResult
-from rubricate.rewards._settings import reward_settings, settings_key
+from rubricate.rewards._settings import reward_settings, settings_key, split_reward_settings
 from rubricate.rewards._shaping import Shaping, shape_scores
+from rubricate.session import Session
+from rubricate.settings import JudgeSettings, Settings
 from rubricate.store import Store
 from rubricate.types import Sample
 
@@ -56,7 +57,16 @@ class RewardOutcome:
 
 
 class RewardEngine:
-    """Grades samples and shapes their scores into rewards, through one ``Grader``."""
+    """Grades samples and shapes their scores into rewards, through one session's ``Grader``.
+
+    Args:
+        judge: the judge to grade with (not closed by the engine unless its ``session`` owns it).
+        shaping: how scores become rewards.
+        options: grading options.
+        store: the verdict cache.
+        session: the session that holds judge, store and grader and is closed with the engine;
+            when given, ``judge``, ``options`` and ``store`` come from it.
+    """
 
     def __init__(
         self,
@@ -65,23 +75,29 @@ class RewardEngine:
         *,
         options: GradeOptions | None = None,
         store: Store | None = None,
-        owns_resources: bool = False,
+        session: Session | None = None,
     ) -> None:
-        self.judge = judge
+        self.session = session or Session(
+            judge=judge, store=store, options=options, owns_judge=False
+        )
+        self.judge = self.session.judge
+        self.store = self.session.store
+        self.grader = self.session.grader
         self.shaping = shaping or Shaping()
-        self.store = store
-        self.grader = Grader(judge, store=store, options=options)
-        self._owns = owns_resources
 
     @classmethod
-    def from_settings(cls, settings: JudgeSettings, shaping: Shaping | None = None) -> RewardEngine:
-        """An engine that owns the judge and the cache the settings describe."""
-        judge = build_judge(settings)
-        path = settings.cache_path()
-        store = Store(path) if path is not None else None
-        return cls(
-            judge, shaping, options=settings.grade_options(), store=store, owns_resources=True
-        )
+    def from_settings(
+        cls, settings: Settings | JudgeSettings, shaping: Shaping | None = None
+    ) -> RewardEngine:
+        """An engine whose session owns the judge and the cache the settings describe.
+
+        With the whole ``Settings``, shaping defaults to its ``reward`` group.
+        """
+        if isinstance(settings, Settings):
+            settings, own_shaping = split_reward_settings(settings)
+            shaping = shaping or own_shaping
+        session = Session(settings)
+        return cls(session.judge, shaping, session=session)
 
     def prepare(self, sample: Sample) -> Sample:
         """Apply the gate options to the rubric. Judgments stay cached: criterion fingerprints
@@ -123,49 +139,27 @@ class RewardEngine:
         return self.shape(await self.grade(samples), groups)
 
     async def aclose(self) -> None:
-        """Close the judge and the cache when this engine opened them."""
-        if not self._owns:
-            return
-        await self.judge.aclose()
-        if self.store is not None:
-            self.store.close()
+        """Close the session: flush verdicts, then what it owns (judge, cache)."""
+        await self.session.aclose()
 
 
 class BackgroundEngine:
-    """A ``RewardEngine`` on its own event-loop thread, callable from any thread or loop."""
+    """A ``RewardEngine`` on its own ``LoopThread``, callable from any thread or loop.
+
+    The engine is built on that thread, so its judge's connections belong to that loop and
+    are reused by every call; ``run_sync`` would give each call a new loop instead.
+    """
 
     def __init__(
         self, factory: Callable[[], RewardEngine], *, name: str = "rubricate-rewards"
     ) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
         self._engine: RewardEngine | None = None
         self.pid = os.getpid()
-        self._thread = threading.Thread(target=self._run, args=(factory,), name=name, daemon=True)
-        self._thread.start()
-        self._ready.wait()
-        if self._error is not None:
-            raise self._error
 
-    def _run(self, factory: Callable[[], RewardEngine]) -> None:
-        asyncio.set_event_loop(self._loop)
-        try:
+        def build() -> None:
             self._engine = factory()
-        except BaseException as error:  # re-raised in the constructor's thread
-            self._error = error
-            self._ready.set()
-            self._loop.close()
-            return
-        self._ready.set()
-        try:
-            self._loop.run_forever()
-        finally:
-            try:
-                self._loop.run_until_complete(self._engine.aclose())
-            except Exception:  # closing must not hide the reason we stopped
-                logger.exception("closing the reward engine failed")
-            self._loop.close()
+
+        self._loop = LoopThread(build, name=name)
 
     @property
     def engine(self) -> RewardEngine:
@@ -175,30 +169,23 @@ class BackgroundEngine:
 
     @property
     def alive(self) -> bool:
-        return self._thread.is_alive() and self.pid == os.getpid()
+        return self._loop.alive and self.pid == os.getpid()
 
     def call(self, work: Callable[[RewardEngine], Awaitable[T]]) -> T:
         """Run ``work(engine)`` on the engine's loop and wait for it (blocks this thread only)."""
-        if threading.current_thread() is self._thread:
-            raise ConfigError(
-                "a synchronous reward call cannot run on the reward engine's own loop"
-            )
-        engine = self.engine
-        return asyncio.run_coroutine_threadsafe(_awaited(work(engine)), self._loop).result()
+        return self._loop.run(_awaited(work(self.engine)))
 
     async def acall(self, work: Callable[[RewardEngine], Awaitable[T]]) -> T:
         """``call`` for async callers on any event loop (never blocks that loop)."""
-        engine = self.engine
-        if asyncio.get_running_loop() is self._loop:
-            return await work(engine)
-        future = asyncio.run_coroutine_threadsafe(_awaited(work(engine)), self._loop)
-        return await asyncio.wrap_future(future)
+        return await self._loop.arun(_awaited(work(self.engine)))
 
     def close(self) -> None:
-        """Stop the loop, close judge and cache, join the thread (idempotent)."""
-        if self._thread.is_alive() and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=30)
+        """Close the engine's session on its loop, stop the loop, join the thread (idempotent)."""
+        final = self._engine.aclose() if self._engine is not None and self._loop.alive else None
+        try:
+            self._loop.close(final)
+        except Exception:  # closing must not hide the reason we stopped
+            logger.exception("closing the reward engine failed")
 
 
 async def _awaited(awaitable: Awaitable[T]) -> T:

@@ -1,42 +1,35 @@
-"""Reward configuration from keyword arguments (verl ``reward_kwargs``, factory arguments) and env.
+"""Reward configuration from keyword arguments (verl ``reward_kwargs``, factory arguments).
 
-Judge options are ``JudgeSettings`` fields (``judge_url`` is accepted for ``judge_urls``);
-shaping options are ``Shaping`` fields. Anything set explicitly wins over ``RUBRICATE_*``
-variables, which win over defaults.
+Keys are fields of the ``judge`` and ``reward`` settings groups (``judge_url``, ``url`` and
+``model`` are accepted for ``judge_urls`` and ``judge_model``). They are read like any other
+settings (``rubricate.settings``): config file, then ``RUBRICATE_*`` environment, then these
+arguments, and a bad value names its source.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import fields
 from typing import Any
 
-from rubricate.config import JudgeSettings
 from rubricate.errors import ConfigError
 from rubricate.rewards._shaping import Shaping
+from rubricate.settings import JudgeSettings, RewardSettings, Settings, find_config_file
 
-__all__ = ["IGNORED_KWARGS", "SHAPING_ENV", "reward_settings", "settings_key"]
+__all__ = ["IGNORED_KWARGS", "reward_settings", "settings_key", "split_reward_settings"]
 
-SHAPING_ENV = {
-    "clip": "RUBRICATE_REWARD_CLIP",
-    "normalize": "RUBRICATE_REWARD_NORMALIZE",
-    "fallback": "RUBRICATE_REWARD_FALLBACK",
-    "gates": "RUBRICATE_REWARD_GATES",
-    "gate_floor": "RUBRICATE_REWARD_GATE_FLOOR",
-    "soft": "RUBRICATE_SOFT",
-    "axes": "RUBRICATE_REWARD_AXES",
-}
 # Keywords that frameworks pass to every reward function and that rubricate does not use.
 IGNORED_KWARGS = frozenset({"reward_router_address", "reward_model_tokenizer"})
 
-_SHAPING_FIELDS = frozenset(f.name for f in fields(Shaping))
-_JUDGE_FIELDS = frozenset(JudgeSettings.model_fields)
 _ALIASES = {"judge_url": "judge_urls", "model": "judge_model", "url": "judge_urls"}
+_GROUP_OF = {
+    **{name: "judge" for name in JudgeSettings.model_fields},
+    **{name: "reward" for name in RewardSettings.model_fields},
+}
 
 
 def _plain(value: Any) -> Any:
-    """OmegaConf ListConfig / tuples / comma strings -> plain Python values."""
+    """OmegaConf ListConfig / DictConfig / tuples -> plain Python values."""
     if isinstance(value, (str, bytes, int, float, bool)) or value is None:
         return value
     if isinstance(value, Mapping):
@@ -46,77 +39,75 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _as_bool(name: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off", ""):
-        return False
-    raise ConfigError(f"setting '{name}': expected true or false, got {value!r}")
+def split_reward_settings(settings: Settings) -> tuple[JudgeSettings, Shaping]:
+    """The judge settings and shaping a reward engine runs with.
+
+    A soft score needs the judge's probabilities, so ``soft`` turns ``probabilities`` on.
+    """
+    judge = settings.judge
+    if judge.soft and not judge.probabilities:
+        judge = judge.model_copy(update={"probabilities": True})
+    reward = settings.reward
+    shaping = Shaping(
+        clip=reward.clip,
+        normalize=reward.normalize,
+        fallback=reward.fallback,
+        gates=reward.gates,
+        gate_floor=reward.gate_floor,
+        soft=judge.soft,
+        axes=reward.axes,
+    )
+    return judge, shaping
 
 
-def _as_float(name: str, value: Any) -> float:
+def _inputs_key(values: Mapping[str, Mapping[str, Any]]) -> str:
+    """Everything ``Settings.load`` reads: the values, ``RUBRICATE_*`` and the config file."""
+    path = find_config_file()
+    stamp: tuple[str, int | None] | None
     try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"setting '{name}': expected a number, got {value!r}") from None
+        stamp = (str(path.resolve()), path.stat().st_mtime_ns) if path is not None else None
+    except OSError:
+        stamp = (str(path), None)  # a missing file: load reports it
+    environment = sorted((k, v) for k, v in os.environ.items() if k.startswith("RUBRICATE_"))
+    return repr((sorted((g, sorted(e.items())) for g, e in values.items()), environment, stamp))
 
 
-def _shaping_value(name: str, value: Any) -> Any:
-    if name in ("clip", "gates", "soft"):
-        return _as_bool(name, value)
-    if name == "fallback":
-        return _as_float(name, value)
-    if name == "gate_floor":
-        return None if value in (None, "", "none") else _as_float(name, value)
-    if name == "axes":
-        if value is None:
-            return None
-        items = value.split(",") if isinstance(value, str) else list(value)
-        return tuple(str(a).strip() for a in items if str(a).strip())
-    return str(value)
+# verl calls a reward function per sample, thousands of times a step, with the same keywords;
+# loading the settings each time would cost more than the cached judgment it asks for.
+_LOADED: dict[str, tuple[JudgeSettings, Shaping]] = {}
+_LOADED_MAX = 64
 
 
 def reward_settings(overrides: Mapping[str, Any] | None = None) -> tuple[JudgeSettings, Shaping]:
-    """Judge settings and shaping from ``overrides`` over ``RUBRICATE_*`` variables.
+    """Judge settings and shaping from ``overrides`` over the config file and ``RUBRICATE_*``.
 
     Raises:
         ConfigError: an unknown key (the message lists the known ones) or a bad value.
     """
-    judge: dict[str, Any] = {}
-    shaping: dict[str, Any] = {}
-    for variable_name, variable in SHAPING_ENV.items():
-        raw = os.environ.get(variable)
-        if raw:
-            shaping[variable_name] = _shaping_value(variable_name, raw)
+    values: dict[str, dict[str, Any]] = {}
     unknown = []
     for key, value in (overrides or {}).items():
         if key in IGNORED_KWARGS or value is None:
             continue
         name = _ALIASES.get(key, key)
-        value = _plain(value)
-        if name in _SHAPING_FIELDS:
-            shaping[name] = _shaping_value(name, value)
-        elif name in _JUDGE_FIELDS:
-            if name == "judge_urls" and isinstance(value, str):
-                value = [u.strip() for u in value.split(",") if u.strip()]
-            judge[name] = value
-        else:
+        group = _GROUP_OF.get(name)
+        if group is None:
             unknown.append(key)
+            continue
+        values.setdefault(group, {})[name] = _plain(value)
     if unknown:
-        known = sorted(_JUDGE_FIELDS | _SHAPING_FIELDS | set(_ALIASES))
+        known = sorted(set(_GROUP_OF) | set(_ALIASES))
         raise ConfigError(
             f"unknown reward setting(s) {', '.join(sorted(unknown))}; known: {', '.join(known)}"
         )
-    soft = bool(shaping.get("soft", judge.get("soft", False)))
-    if soft:
-        # A soft score needs the judge's probabilities.
-        judge["soft"] = True
-        judge["probabilities"] = True
-    shaping["soft"] = soft
-    return JudgeSettings.from_env(**judge), Shaping(**shaping)
+    key = _inputs_key(values)
+    loaded = _LOADED.get(key)
+    if loaded is None:
+        loaded = split_reward_settings(Settings.load(values, source="argument"))
+        if len(_LOADED) >= _LOADED_MAX:
+            _LOADED.clear()
+        _LOADED[key] = loaded
+    return loaded
 
 
 def settings_key(settings: JudgeSettings, shaping: Shaping) -> str:

@@ -21,7 +21,6 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from rubricate.config import JudgeSettings
 from rubricate.results import SampleResult
 from rubricate.rewards import RewardEngine, RewardOutcome, Shaping, group_key
 from rubricate.server._metrics import Metrics
@@ -36,6 +35,7 @@ from rubricate.server._requests import (
     read_json,
     validate,
 )
+from rubricate.settings import JudgeSettings
 from rubricate.types import Sample
 from rubricate.version import __version__
 
