@@ -5,6 +5,22 @@ back to the original positions, and combined into a net vote; accuracy follows J
 rule (a tie or an inconsistent pair is not correct).
 """
 
+from rubricate.pairwise._compare import (
+    Answer,
+    CompareOptions,
+    Comparer,
+    PairReplyCache,
+    compare_pairs,
+    compare_to_dir,
+    pair_text_hash,
+)
+from rubricate.pairwise._figures import FigureTally, tally_lines
+from rubricate.pairwise._inputs import (
+    PAIR_FIELDS,
+    pair_from_judgebench_pair,
+    pair_from_record,
+    read_pairs,
+)
 from rubricate.pairwise._parse import (
     ParsedDecision,
     ParsedRequirement,
@@ -18,6 +34,16 @@ from rubricate.pairwise._prompt import (
     load_pairwise_template,
     render_pair,
     retry_request,
+)
+from rubricate.pairwise._records import (
+    CompareCounts,
+    CompareSummary,
+    CriterionLine,
+    CriterionTrialLine,
+    PairLine,
+    SourceFigures,
+    TokenCounts,
+    TrialLine,
 )
 from rubricate.pairwise._types import (
     CompareMode,
@@ -43,30 +69,49 @@ from rubricate.pairwise._votes import (
 )
 
 __all__ = [
+    "PAIR_FIELDS",
+    "Answer",
+    "CompareCounts",
     "CompareMode",
+    "CompareOptions",
+    "CompareSummary",
+    "Comparer",
+    "CriterionLine",
     "CriterionTrial",
+    "CriterionTrialLine",
     "Decision",
     "Order",
     "Orders",
     "Pair",
+    "PairLine",
+    "PairReplyCache",
     "ParsedDecision",
     "ParsedRequirement",
     "Position",
     "SharedText",
+    "SourceFigures",
+    "TokenCounts",
     "Trial",
+    "TrialLine",
     "Winner",
     "build_criterion_request",
     "build_holistic_request",
     "chose_first",
+    "compare_pairs",
+    "compare_to_dir",
     "consistent",
     "criteria_decision",
     "flip",
     "judgebench_correct",
     "load_pairwise_template",
     "net_vote",
+    "pair_from_judgebench_pair",
+    "pair_from_record",
+    "pair_text_hash",
     "parse_decision",
     "parse_requirement",
     "preference",
+    "read_pairs",
     "render_pair",
     "retry_request",
     "to_original",
