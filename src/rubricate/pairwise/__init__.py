@@ -80,6 +80,7 @@ __all__ = [
     "CriterionTrial",
     "CriterionTrialLine",
     "Decision",
+    "FigureTally",
     "Order",
     "Orders",
     "Pair",
@@ -114,6 +115,7 @@ __all__ = [
     "read_pairs",
     "render_pair",
     "retry_request",
+    "tally_lines",
     "to_original",
     "winner_to_original",
 ]
