@@ -45,6 +45,12 @@ from rubricate.pairwise._records import (
     TokenCounts,
     TrialLine,
 )
+from rubricate.pairwise._tournament import (
+    TournamentResult,
+    calls_per_group,
+    plan_matches,
+    tournament,
+)
 from rubricate.pairwise._types import (
     CompareMode,
     CriterionTrial,
@@ -92,11 +98,13 @@ __all__ = [
     "SharedText",
     "SourceFigures",
     "TokenCounts",
+    "TournamentResult",
     "Trial",
     "TrialLine",
     "Winner",
     "build_criterion_request",
     "build_holistic_request",
+    "calls_per_group",
     "chose_first",
     "compare_pairs",
     "compare_to_dir",
@@ -111,11 +119,13 @@ __all__ = [
     "pair_text_hash",
     "parse_decision",
     "parse_requirement",
+    "plan_matches",
     "preference",
     "read_pairs",
     "render_pair",
     "retry_request",
     "tally_lines",
     "to_original",
+    "tournament",
     "winner_to_original",
 ]
