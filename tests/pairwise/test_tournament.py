@@ -9,7 +9,7 @@ import pytest
 
 from rubricate.backends import ScriptedJudge
 from rubricate.errors import ConfigError
-from rubricate.pairwise import Comparer, CompareOptions, calls_per_group, plan_matches, tournament
+from rubricate.pairwise import CompareOptions, Comparer, calls_per_group, plan_matches, tournament
 from rubricate.types import JudgeRequest, Message
 from tests.pairwise.conftest import shown
 
@@ -73,7 +73,9 @@ def test_a_first_seat_judge_gives_everyone_one_half_in_both_orders() -> None:
     judge = ScriptedJudge(reply=lambda request: "[[A>B]]")
     result = asyncio.run(tournament(Comparer(judge), PROMPT, ["x", "yy", "zzz"]))
     assert result.rewards == (0.5, 0.5, 0.5)
-    one = Comparer(ScriptedJudge(reply=lambda request: "[[A>B]]"), options=CompareOptions(orders="one"))
+    one = Comparer(
+        ScriptedJudge(reply=lambda request: "[[A>B]]"), options=CompareOptions(orders="one")
+    )
     biased = asyncio.run(tournament(one, PROMPT, ["x", "yy", "zzz"]))
     assert biased.rewards == (1.0, 0.5, 0.0)  # one order: the seat decides
 
