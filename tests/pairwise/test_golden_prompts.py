@@ -74,6 +74,7 @@ CASES = {
 def test_rendered_prompt_matches_golden_file(name: str) -> None:
     version, request = CASES[name]()
     rendered = f"template: {version}\n" + render_for_debug(request) + "\n"
+    rendered += f"answer_prefix: {request.answer_prefix}\n"
     path = GOLDEN / f"{name}.txt"
     if os.environ.get("RUBRICATE_UPDATE_GOLDEN") == "1":
         path.write_text(rendered, encoding="utf-8")

@@ -28,6 +28,8 @@ from rubricate.pairwise._parse import (
     parse_requirement,
 )
 from rubricate.pairwise._prompt import (
+    REQUIREMENT_PREFIX,
+    WINNER_PREFIX,
     SharedText,
     build_criterion_request,
     build_holistic_request,
@@ -76,6 +78,8 @@ from rubricate.pairwise._votes import (
 
 __all__ = [
     "PAIR_FIELDS",
+    "REQUIREMENT_PREFIX",
+    "WINNER_PREFIX",
     "Answer",
     "CompareCounts",
     "CompareMode",

@@ -20,6 +20,8 @@ from rubricate.rubric import Criterion
 from rubricate.types import JudgeRequest, Message
 
 __all__ = [
+    "REQUIREMENT_PREFIX",
+    "WINNER_PREFIX",
     "SharedText",
     "build_criterion_request",
     "build_holistic_request",
@@ -42,6 +44,10 @@ _REQUIRED_ANSWER = (
     'Answer: {"A": "met", "B": "not_met"}  (each "met" or "not_met"): whether each '
     "response satisfies the criterion."
 )
+# A backend that continues the assistant's turn (the embedded llama.cpp judge) starts from
+# these, so a terse judge only has to write the answer itself.
+WINNER_PREFIX = '{"winner": "'
+REQUIREMENT_PREFIX = '{"A": "'
 _RETRY = (
     "Your reply did not contain the answer in the required format. Reply again with only "
     "the JSON object."
@@ -111,6 +117,7 @@ def build_holistic_request(
         messages=(Message("system", template.system), Message("user", shared.text)),
         criterion_ids=("holistic",),
         max_tokens=max_tokens,
+        answer_prefix="" if "explain" in template.name else WINNER_PREFIX,
         shared_prefix_chars=len(shared.text),
     )
 
@@ -135,6 +142,7 @@ def build_criterion_request(
         messages=(Message("system", template.system), Message("user", shared.text + tail)),
         criterion_ids=(criterion.id,),
         max_tokens=max_tokens,
+        answer_prefix=REQUIREMENT_PREFIX if criterion.required else WINNER_PREFIX,
         shared_prefix_chars=len(shared.text),
     )
 
@@ -145,6 +153,7 @@ def retry_request(request: JudgeRequest, reply: str) -> JudgeRequest:
         messages=(*request.messages, Message("assistant", reply), Message("user", _RETRY)),
         criterion_ids=request.criterion_ids,
         max_tokens=request.max_tokens,
+        answer_prefix=request.answer_prefix,
         shared_prefix_chars=request.shared_prefix_chars,
         temperature=request.temperature,
     )
