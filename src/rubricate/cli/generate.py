@@ -59,7 +59,8 @@ Out = Annotated[Path, typer.Option("--out", "-o", help="JSONL file to write.")]
 # The judge's own completion budget and re-asks are settings too, but here these flags mean
 # the generation call's; the judge's come from the config file or the environment.
 GENERATE_SETTINGS = ("judge", "generate")
-GENERATOR_OWNS = ("judge.max_tokens", "judge.reasks")
+# length_penalty: a run figure of `rubricate grade`, nothing a generator uses.
+GENERATOR_OWNS = ("judge.max_tokens", "judge.reasks", "judge.length_penalty")
 
 
 def _stats_table(stats: GenerationStats, title: str) -> Table:

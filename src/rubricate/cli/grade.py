@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -12,6 +14,15 @@ import typer
 
 from rubricate.cli._app import EXIT_BACKEND, app, console, exit_on_error, setup_logging
 from rubricate.cli._bind import bind_settings
+from rubricate.cli._figures import (
+    SampleFacts,
+    add_to_summary,
+    describe,
+    length_figure,
+    located,
+    native_figure,
+    observed,
+)
 from rubricate.cli._options import (
     LimitOption,
     OnInvalid,
@@ -21,9 +32,9 @@ from rubricate.cli._options import (
 )
 from rubricate.cli._render import GradeProgress, summary_table
 from rubricate.errors import ConfigError, InputError
-from rubricate.formats import Format, read_responses, read_samples
+from rubricate.formats import CRITERION_FIELDS, FORMATS, Format, read_responses, read_samples
 from rubricate.results import RunSummary
-from rubricate.runs import grade_to_dir, rescore_results
+from rubricate.runs import grade_to_dir, read_results, rescore_results
 from rubricate.session import Session
 from rubricate.settings import Settings
 from rubricate.types import Sample
@@ -40,16 +51,32 @@ Writes OUT/results.jsonl (one line per sample) and OUT/summary.json.
 """
 
 
+_TARGETS = ("id", "prompt", "response", "rubric")
+_CRITERION = "criterion."
+
+
 def parse_fields(values: list[str] | None) -> dict[str, str] | None:
-    """``--field rubric=reward_model.rubrics`` pairs as a mapping."""
+    """``--field rubric=reward_model.rubrics`` and ``--field criterion.text=name`` pairs as a
+    mapping; raises ``ConfigError`` naming a malformed pair or an unknown target."""
     if not values:
         return None
     mapping: dict[str, str] = {}
     for value in values:
         key, sep, path = value.partition("=")
-        if not sep or key not in ("id", "prompt", "response", "rubric") or not path:
+        if not sep or not key or not path:
             raise ConfigError(
-                f"--field '{value}': expected TARGET=PATH with TARGET one of id, prompt, response, rubric"
+                f"--field '{value}': expected TARGET=PATH (e.g. rubric=meta.criteria)"
+            )
+        if key.startswith(_CRITERION):
+            if key[len(_CRITERION) :] not in CRITERION_FIELDS:
+                raise ConfigError(
+                    f"--field '{value}': unknown criterion sub-field '{key[len(_CRITERION) :]}' "
+                    f"(expected one of {', '.join(_CRITERION + f for f in CRITERION_FIELDS)})"
+                )
+        elif key not in _TARGETS:
+            raise ConfigError(
+                f"--field '{value}': unknown target '{key}' (expected one of "
+                f"{', '.join(_TARGETS)}, or criterion.<{'|'.join(CRITERION_FIELDS)}>)"
             )
         mapping[key] = path
     return mapping
@@ -97,17 +124,30 @@ def _count_criteria(make: Callable[[], Items]) -> int:
 def grade(
     data: Annotated[
         Path,
-        typer.Argument(help="HealthBench JSONL, verl parquet, or JSONL with --field mappings."),
+        typer.Argument(
+            help="Benchmark JSONL (HealthBench, WritingBench, DRB-II, PRBench, ResearchRubrics), "
+            "ResearchQA JSON, verl parquet, or any JSONL with --field mappings (see --format)."
+        ),
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")] = Path(
         "runs/latest"
     ),
-    format: Annotated[Format, typer.Option(help="auto, healthbench, verl or jsonl.")] = "auto",
+    format: Annotated[
+        Format,
+        typer.Option(
+            help="Reader: 'auto' detects it from the file (see the README's Datasets table); "
+            f"one of {', '.join(FORMATS)}."
+        ),
+    ] = "auto",
     field: Annotated[
         list[str] | None,
         typer.Option(
             "--field",
-            help="TARGET=PATH mapping for generic JSONL (id, prompt, response, rubric); repeatable.",
+            metavar="TARGET=PATH",
+            help="Where generic JSONL keeps id, prompt, response and rubric (id also for verl "
+            "rows), and inside each rubric item criterion.text, criterion.points, "
+            "criterion.tags, criterion.id, criterion.required, criterion.levels "
+            "(e.g. --field rubric=checklist --field criterion.text=name); repeatable.",
         ),
     ] = None,
     response_source: Annotated[
@@ -141,7 +181,14 @@ def grade(
     setup_logging(verbose)
     with exit_on_error():
         fields = parse_fields(field)
+        penalty = settings.judge.length_penalty
+        if penalty is not None and settings.policy.urls:
+            raise ConfigError(
+                "--length-penalty needs each response's length, and responses a policy model "
+                "writes during grading are not recorded yet: grade them from --responses FILE"
+            )
         answer_file = read_responses(responses) if responses is not None else None
+        facts = SampleFacts()
 
         def make() -> Iterator[Sample | InputError]:
             items = read_samples(
@@ -169,7 +216,7 @@ def grade(
 
             check_ray_options(policy.urls or None)
             summary = grade_on_ray(
-                make(),
+                observed(make(), facts),
                 settings.judge,
                 out,
                 address=ray,
@@ -178,12 +225,32 @@ def grade(
                 seed=seed,
             )
         else:
-            run = _grade(settings, make(), out, config, on_invalid, seed, total, quiet)
-            summary = asyncio.run(run)
+            samples = observed(make(), facts)
+            summary = asyncio.run(
+                _grade(settings, samples, out, config, on_invalid, seed, total, quiet)
+            )
+        figures = _figures(out / "results.jsonl", facts, penalty, seed)
+        if figures:
+            add_to_summary(out / "summary.json", figures)
         console.print(summary_table(summary, title=f"rubricate — {out}"))
+        for line in describe(figures):
+            console.print(line, highlight=False)
         console.print(f"wrote {out / 'results.jsonl'} and {out / 'summary.json'}", highlight=False)
         if summary.counts.criteria and summary.counts.failed_calls and summary.n_scored == 0:
             raise typer.Exit(EXIT_BACKEND)
+
+
+def _figures(results: Path, facts: SampleFacts, penalty: float | None, seed: int) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    if len(facts.schemes) == 1:
+        native = native_figure([results], next(iter(facts.schemes)))
+        if native is not None:
+            figures["native"] = native
+    if penalty is not None:
+        figures["length_adjusted"] = length_figure(
+            located([results]), penalty, facts.lengths, seed=seed
+        )
+    return figures
 
 
 async def _grade(
@@ -239,17 +306,38 @@ def score(
     write_results: Annotated[
         Path | None, typer.Option(help="Also write the re-scored lines here.")
     ] = None,
+    length_penalty: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            help="Also report HealthBench's length-adjusted score: score - PENALTY x "
+            "(response characters - 2000) / 500; lengths from --responses.",
+        ),
+    ] = None,
+    responses: Annotated[
+        Path | None,
+        typer.Option(
+            help="JSONL of {sample_id, response}: the graded responses, for their lengths."
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No score table: only warnings and errors.")
+    ] = False,
+    verbose: VerboseOption = False,
 ) -> None:
     setup_logging(verbose)
-    with exit_on_error():
+    with exit_on_error(), ExitStack() as stack:
+        lengths = (
+            {key: len(text) for key, text in read_responses(responses).items()}
+            if responses is not None
+            else {}
+        )
+        rescored = write_results
+        if rescored is None and length_penalty is not None:
+            rescored = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "results.jsonl"
         summary, edited = rescore_results(
-            results,
-            method=method,
-            soft=soft,
-            seed=seed,
-            write_to=write_results,
+            results, method=method, soft=soft, seed=seed, write_to=rescored
         )
         target = out or results[0].parent / "summary.json"
         previous: dict[str, Any] = {}
@@ -270,14 +358,30 @@ def score(
         ):
             if key in previous.get("counts", {}):
                 data["counts"][key] = previous["counts"][key]
-        for key in ("tokens", "judge", "template", "elapsed_s"):
+        # Re-scoring recomputes the [0, 1] scores only: the native ones stay as graded.
+        for key in ("tokens", "judge", "template", "elapsed_s", "native"):
             if key in previous:
                 data[key] = previous[key]
+        figures: dict[str, Any] = {}
+        if length_penalty is not None and rescored is not None:
+            # The re-scored lines, located at the lines they came from.
+            entries = (
+                (path, number, new)
+                for (path, number, _), (_, new) in zip(
+                    located(results), read_results(rescored), strict=True
+                )
+            )
+            figures["length_adjusted"] = length_figure(entries, length_penalty, lengths, seed=seed)
+        data.update(figures)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-        console.print(summary_table(summary, title="rubricate score"))
+        if not quiet:
+            console.print(summary_table(summary, title="rubricate score"))
+            for line in describe({**figures, "native": data.get("native")}):
+                console.print(line, highlight=False)
         if edited:
             console.print(
                 f"[yellow]{edited} line(s) were edited since grading[/]: their rubric fingerprint was recomputed"
             )
-        console.print(f"wrote {target}", highlight=False)
+        if not quiet:
+            console.print(f"wrote {target}", highlight=False)

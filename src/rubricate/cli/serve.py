@@ -40,7 +40,7 @@ def uvicorn_options(serve: ServeSettings, verbose: bool) -> dict[str, Any]:
 
 
 @app.command(help=SERVE_HELP)
-@bind_settings("serve", "reward", "judge")
+@bind_settings("serve", "reward", "judge", exclude=("judge.length_penalty",))  # a run figure
 def serve(verbose: VerboseOption = False, *, settings: Settings) -> None:
     setup_logging(verbose)
     with exit_on_error():

@@ -117,6 +117,13 @@ class JudgeSettings(_Group):
         description="Scoring method: healthbench, normalized or weighted_mean.",
     )
     soft: bool = Field(default=False, description="Score with the judge's P(met) where known.")
+    length_penalty: float | None = Field(
+        default=None,
+        ge=0,
+        allow_inf_nan=False,
+        description="Also report HealthBench's length-adjusted score: score - PENALTY x "
+        "(response characters - 2000) / 500 (use your subset's penalty; none is built in).",
+    )
     explain: bool = Field(default=False, description="Ask for a short explanation per verdict.")
     probabilities: bool = Field(
         default=False, description="Ask remote judges for log-probabilities."

@@ -1,0 +1,253 @@
+"""Judge probes: grade altered samples through the public API and measure what the judge gives them.
+
+The CLI command ``rubricate probe`` builds the judge from its options and calls
+``run_probes`` / ``run_probes_async`` with (samples, judge, out_dir, probes, mode, seed).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import rubricate
+from rubricate.backends import Judge
+from rubricate.engine import run_sync
+from rubricate.errors import ConfigError, InputError
+from rubricate.meta._stats import N_RESAMPLES, Estimate, paired_mean_difference
+from rubricate.meta._variants import PROBES, probe_variants
+from rubricate.results import SampleResult
+from rubricate.store import Store
+from rubricate.types import GRADABLE_LABELS, Sample
+
+__all__ = [
+    "ProbeOutcome",
+    "ProbeReport",
+    "fail_on_gain",
+    "run_probes",
+    "run_probes_async",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeOutcome:
+    """What one probe did to the scores.
+
+    Attributes:
+        gain: mean of (probe score - original score) over variant pairs, in score units,
+            with a 95% interval that resamples samples (a sample's variants stay together).
+        flipped: share of criterion verdicts (gradable on both sides) that changed.
+        n: variant pairs with a score on both sides; ``n_samples`` the samples they came from.
+        by_variant: the same per variant (per master key, per padding length, ...).
+        judge_calls: calls the probe's grading made (cache hits excluded).
+    """
+
+    gain: Estimate
+    flipped: float | None
+    n: int
+    n_samples: int
+    by_variant: dict[str, dict[str, Any]]
+    judge_calls: int
+    mode: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "gain": self.gain.value,
+            "ci95": list(self.gain.ci95) if self.gain.ci95 else None,
+            "flipped": self.flipped,
+            "n": self.n,
+            "n_samples": self.n_samples,
+            "mode": self.mode,
+            "judge_calls": self.judge_calls,
+            "by_variant": self.by_variant,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeReport:
+    """Every probe's outcome, in the order asked; ``as_dict`` is the content of probes.json."""
+
+    probes: dict[str, ProbeOutcome]
+    seed: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: outcome.as_dict() for name, outcome in self.probes.items()}
+
+
+def fail_on_gain(report: ProbeReport, threshold: float) -> list[str]:
+    """Probes whose whole gain interval lies above ``threshold`` (for CI gates)."""
+    return [
+        name
+        for name, outcome in report.probes.items()
+        if outcome.gain.ci95 is not None and outcome.gain.ci95[0] > threshold
+    ]
+
+
+def _flips(original: SampleResult, probed: SampleResult) -> tuple[int, int]:
+    """(changed, compared) verdicts matched by criterion id, gradable on both sides."""
+    before = {r.criterion_id: r for r in original.verdicts if r.verdict in GRADABLE_LABELS}
+    changed = compared = 0
+    for record in probed.verdicts:
+        first = before.get(record.criterion_id)
+        if first is None or record.verdict not in GRADABLE_LABELS:
+            continue
+        compared += 1
+        changed += (first.verdict, first.level) != (record.verdict, record.level)
+    return changed, compared
+
+
+def _outcome(
+    baseline: dict[str, SampleResult],
+    variants: Sequence[tuple[str, str, SampleResult]],
+    judge_calls: int,
+    mode: str,
+    n_resamples: int,
+    seed: int,
+) -> ProbeOutcome:
+    per_sample: dict[str, list[float]] = {}
+    per_variant: dict[str, list[float]] = {}
+    flips: dict[str, list[int]] = {}
+    total_changed = total_compared = 0
+    for original_id, variant, result in variants:
+        original = baseline[original_id]
+        changed, compared = _flips(original, result)
+        total_changed += changed
+        total_compared += compared
+        counts = flips.setdefault(variant, [0, 0])
+        counts[0] += changed
+        counts[1] += compared
+        if original.score is None or result.score is None:
+            continue
+        difference = result.score - original.score
+        per_sample.setdefault(original_id, []).append(difference)
+        per_variant.setdefault(variant, []).append(difference)
+    gain = paired_mean_difference(
+        [np.array(d) for d in per_sample.values()], n_resamples=n_resamples, seed=seed
+    )
+    by_variant = {
+        variant: {
+            "gain": float(np.mean(per_variant[variant])) if per_variant.get(variant) else None,
+            "n": len(per_variant.get(variant, [])),
+            "flipped": counts[0] / counts[1] if counts[1] else None,
+        }
+        for variant, counts in flips.items()
+    }
+    return ProbeOutcome(
+        gain=gain,
+        flipped=total_changed / total_compared if total_compared else None,
+        n=sum(len(d) for d in per_sample.values()),
+        n_samples=len(per_sample),
+        by_variant=by_variant,
+        judge_calls=judge_calls,
+        mode=mode,
+    )
+
+
+async def run_probes_async(
+    samples: Iterable[Sample | InputError],
+    judge: Judge,
+    out_dir: str | Path | None = None,
+    *,
+    probes: Sequence[str] | None = None,
+    mode: str = "per-criterion",
+    seed: int = 0,
+    store: Store | str | Path | None = None,
+    n_resamples: int = N_RESAMPLES,
+    grade_options: Mapping[str, Any] | None = None,
+) -> ProbeReport:
+    """Grade ``samples`` and their probe variants with ``judge``; write ``out_dir/probes.json``.
+
+    Every grading goes through ``rubricate.grade_async``. ``store`` caches the original
+    and altered samples (so a re-run costs nothing); ``self_consistency`` always grades
+    with the cache bypassed, since a cached answer would agree with itself. ``order``
+    grades in grouped mode, against a grouped grading of the original order.
+
+    Args:
+        samples: samples with responses (an ``InputError`` a reader yielded is raised).
+        judge: any ``Judge``.
+        out_dir: where ``probes.json`` goes (``None``: not written).
+        probes: names from ``PROBES`` (default: all).
+        mode: grading mode of every probe but ``order``.
+        seed: seeds the criterion shuffles and the bootstrap.
+        store: cache for everything but ``self_consistency``.
+        n_resamples: bootstrap resamples per interval.
+        grade_options: further keyword options for every ``rubricate.grade_async`` call
+            (``concurrency``, ``group_size``, ...).
+    """
+    chosen = list(probes) if probes is not None else list(PROBES)
+    unknown = [name for name in chosen if name not in PROBES]
+    if unknown:
+        raise ConfigError(f"unknown probe(s) {', '.join(unknown)} (known: {', '.join(PROBES)})")
+    originals: list[Sample] = []
+    for item in samples:
+        if isinstance(item, InputError):
+            raise item
+        originals.append(item)
+    if not originals:
+        raise InputError("no samples to probe")
+    ids = [s.id for s in originals]
+    if len(set(ids)) != len(ids):
+        raise InputError("sample ids repeat; probes pair each variant with its original by id")
+    baselines: dict[str, dict[str, SampleResult]] = {}
+    extra = dict(grade_options or {})
+
+    async def baseline(probe_mode: str) -> dict[str, SampleResult]:
+        if probe_mode not in baselines:
+            graded = await rubricate.grade_async(
+                originals, judge, store=store, mode=probe_mode, **extra
+            )
+            baselines[probe_mode] = {r.sample_id: r for r in graded.results}
+        return baselines[probe_mode]
+
+    outcomes: dict[str, ProbeOutcome] = {}
+    for name in chosen:
+        probe_mode = "grouped" if name == "order" else mode
+        reference = await baseline(probe_mode)
+        built = [
+            (s.id, variant, altered)
+            for s in originals
+            for variant, altered in probe_variants(name, s, seed=seed)
+        ]
+        graded = await rubricate.grade_async(
+            [altered for _, _, altered in built],
+            judge,
+            store=None if name == "self_consistency" else store,
+            mode=probe_mode,
+            **extra,
+        )
+        by_id = {r.sample_id: r for r in graded.results}
+        paired = [
+            (original_id, variant, by_id[altered.id]) for original_id, variant, altered in built
+        ]
+        outcomes[name] = _outcome(
+            reference, paired, graded.summary.counts.judge_calls, probe_mode, n_resamples, seed
+        )
+    report = ProbeReport(outcomes, seed)
+    if out_dir is not None:
+        directory = Path(out_dir)
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "probes.json").write_text(
+            json.dumps(report.as_dict(), indent=2) + "\n", encoding="utf-8"
+        )
+    return report
+
+
+def run_probes(
+    samples: Iterable[Sample | InputError],
+    judge: Judge,
+    out_dir: str | Path | None = None,
+    **kwargs: Any,
+) -> ProbeReport:
+    """Synchronous ``run_probes_async``; the judge's connections are closed before it returns."""
+
+    async def run() -> ProbeReport:
+        try:
+            return await run_probes_async(samples, judge, out_dir, **kwargs)
+        finally:
+            await judge.aclose()
+
+    return run_sync(run())
