@@ -196,3 +196,21 @@ def test_criteria_mode_needs_a_rubric(tmp_path: Path) -> None:
             tmp_path / "run",
             options=CompareOptions(mode="criteria"),
         )
+
+
+def test_meta_eval_reads_pairs_jsonl_and_agrees(tmp_path: Path) -> None:
+    from rubricate.meta import meta_eval_pairwise
+
+    pairs = make_pairs(6)
+
+    def half_right(request: JudgeRequest) -> str:
+        first, second = shown(request)
+        if "answer 0" in first or "answer 0" in second:
+            return '{"winner": "A"}'  # position bias on one pair
+        return _oracle(request)
+
+    summary = compare_pairs(pairs, ScriptedJudge(reply=half_right), tmp_path / "run")
+    report = meta_eval_pairwise(tmp_path / "run" / "pairs.jsonl")
+    assert report.overall.accuracy == summary.accuracy == 5 / 6
+    assert report.overall.consistency == summary.consistency == 5 / 6
+    assert report.overall.ties == summary.ties == 1
