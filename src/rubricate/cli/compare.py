@@ -13,7 +13,13 @@ from rich.table import Table
 
 from rubricate.cli._app import EXIT_BACKEND, app, console, exit_on_error, setup_logging
 from rubricate.cli._bind import bind_settings
-from rubricate.cli._options import LimitOption, OnInvalidOption, QuietOption, VerboseOption
+from rubricate.cli._options import (
+    LimitOption,
+    OnInvalid,
+    OnInvalidOption,
+    QuietOption,
+    VerboseOption,
+)
 from rubricate.errors import ConfigError, InputError
 from rubricate.formats import Format
 from rubricate.pairwise import (
@@ -187,7 +193,7 @@ async def _compare(
     options: CompareOptions,
     pairs: Iterator[Pair | InputError],
     out: Path,
-    on_invalid: str,
+    on_invalid: OnInvalid,
     config: dict[str, Any],
 ) -> CompareSummary:
     async with Session(settings) as session:

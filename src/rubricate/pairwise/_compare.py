@@ -51,7 +51,7 @@ from rubricate.pairwise._votes import (
 )
 from rubricate.results import CallCounts
 from rubricate.rubric import Criterion
-from rubricate.runs import RunWriter
+from rubricate.runs import OnInvalid, RunWriter
 from rubricate.store import Store, judgment_key
 from rubricate.types import JudgeReply, JudgeRequest
 from rubricate.version import __version__
@@ -400,7 +400,7 @@ async def compare_to_dir(
     pairs: Iterable[Pair | InputError],
     out_dir: str | Path,
     *,
-    on_invalid: str = "error",
+    on_invalid: OnInvalid = "error",
     config: dict[str, Any] | None = None,
 ) -> CompareSummary:
     """Compare ``pairs`` into ``out_dir`` (``pairs.jsonl``, ``summary.json``); return the summary.
@@ -431,7 +431,7 @@ async def compare_to_dir(
         out / "summary.json",
         store=comparer.store,
         config=run_config,
-        on_invalid=on_invalid,  # type: ignore[arg-type]
+        on_invalid=on_invalid,
     ) as run:
         try:
             async for line in comparer.iter_compare(valid(pairs, run)):
@@ -468,7 +468,7 @@ def compare_pairs(
     options: CompareOptions | None = None,
     concurrency: int = 16,
     reasks: int = 2,
-    on_invalid: str = "error",
+    on_invalid: OnInvalid = "error",
 ) -> CompareSummary:
     """``compare_to_dir`` from synchronous code with a new ``Comparer``."""
     comparer = Comparer(judge, store=store, options=options, concurrency=concurrency, reasks=reasks)
