@@ -1,10 +1,11 @@
 """Client CPU per judge call: rubricate's own HTTP pool against httpx, in one command.
 
-Both runs use ``OpenAIJudge`` against the same stub judge (``tests.support.judge_server``, a
-separate process on loopback, no latency) with the same requests and concurrency; the httpx
-run is the baseline (``OpenAIJudge`` on its httpx path, the one it takes behind a proxy and
-the only one it had before its own pool). Reported: this process's CPU time per call, for
-each and as a ratio.
+Both runs use the judge ``create_openai_judge`` builds (``OpenAIJudge`` inside retries and
+call slots) against the same stub judge (``tests.support.judge_server``, a separate process
+on loopback, no latency) with the same requests and concurrency; the httpx run is the
+baseline (``OpenAIJudge`` on its httpx path, the one it takes behind a proxy and the only one
+it had before its own pool). Reported: this process's CPU time per call, for each and as a
+ratio.
 
     python bench/judge_client_cpu.py [--calls 3000] [--concurrency 64] [--rounds 3]
 
@@ -20,6 +21,7 @@ import sys
 import time
 from pathlib import Path
 
+from rubricate.backends import Resilient, create_openai_judge
 from rubricate.backends.openai import OpenAIJudge
 from rubricate.types import JudgeRequest, Message
 
@@ -33,9 +35,9 @@ def _request(index: int) -> JudgeRequest:
     return JudgeRequest(messages=(Message("user", text),), criterion_ids=(f"c{index % 50}",))
 
 
-async def _cpu_ms_per_call(judge: OpenAIJudge, calls: int) -> float:
+async def _cpu_ms_per_call(judge: Resilient, calls: int, warm: int) -> float:
     async with judge:
-        await asyncio.gather(*(judge.complete(_request(i)) for i in range(judge.concurrency)))
+        await asyncio.gather(*(judge.complete(_request(i)) for i in range(warm)))
         start = time.process_time()
         await asyncio.gather(*(judge.complete(_request(i)) for i in range(calls)))
         return 1000 * (time.process_time() - start) / calls
@@ -58,9 +60,10 @@ def main() -> int:
         best: dict[str, float] = {}
         for _ in range(args.rounds):  # alternate, so load changes hit both alike
             for name in ("httpx", "rubricate"):
-                judge = OpenAIJudge(base_url=url, model="stub", concurrency=args.concurrency)
-                judge.uses_httpx = name == "httpx"  # as if the URL were behind a proxy
-                value = asyncio.run(_cpu_ms_per_call(judge, args.calls))
+                judge = create_openai_judge(url, "stub", concurrency=args.concurrency)
+                assert isinstance(judge, Resilient) and isinstance(judge.provider, OpenAIJudge)
+                judge.provider.uses_httpx = name == "httpx"  # as if the URL were behind a proxy
+                value = asyncio.run(_cpu_ms_per_call(judge, args.calls, args.concurrency))
                 best[name] = min(best.get(name, value), value)
     finally:
         stub.terminate()

@@ -244,9 +244,8 @@ Runner = Callable[[LlamaServer, list[Sample], argparse.Namespace], Outcome]
 
 def run_rubricate(mode: str) -> Runner:
     def run(server: LlamaServer, samples: list[Sample], args: argparse.Namespace) -> Outcome:
-        judge = OpenAIJudge(
-            base_url=server.base_url, model=ALIAS, concurrency=1, timeout=TIMEOUT_S, max_retries=0
-        )
+        # The bare provider: one attempt per call, no retries.
+        judge = OpenAIJudge(base_url=server.base_url, model=ALIAS, connections=1, timeout=TIMEOUT_S)
         # One call at a time: the server runs one request at a time anyway.
         return rubricate_outcome(samples, judge, mode, concurrency=1)
 

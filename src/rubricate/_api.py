@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import ValidationError
 
-from rubricate.backends import Judge
+from rubricate.backends import Judge, close_judge
 from rubricate.engine import GradeOptions, SkippedSample, run_sync
 from rubricate.errors import ConfigError, InputError
 from rubricate.judge import Mode
@@ -221,8 +221,8 @@ def grade(
                 window=window,
             )
         finally:
-            await judge.aclose()
+            await close_judge(judge)
             if policy is not None:
-                await policy.aclose()
+                await close_judge(policy)
 
     return run_sync(run())

@@ -10,7 +10,7 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from types import TracebackType
 
-from rubricate.backends import Judge
+from rubricate.backends import Judge, close_judge
 from rubricate.engine import GradeOptions, Grader, run_sync
 from rubricate.settings import JudgeSettings, Settings, build_judge, build_policy
 from rubricate.store import Store, open_store
@@ -61,7 +61,7 @@ class Session:
         try:
             self.judge = judge if judge is not None else build_judge(self.settings)
             if owns_judge if owns_judge is not None else judge is None:
-                self._resources.push_async_callback(self.judge.aclose)
+                self._resources.push_async_callback(close_judge, self.judge)
             if store is None and settings is not None:
                 store = self.settings.cache_path()
             self.store, owns_store = open_store(store)
@@ -71,7 +71,7 @@ class Session:
             if policy is None and whole is not None:
                 self.policy = build_policy(whole.policy, whole.judge)
             if self.policy is not None and (owns_policy or policy is None):
-                self._resources.push_async_callback(self.policy.aclose)
+                self._resources.push_async_callback(close_judge, self.policy)
         except BaseException:
             run_sync(self._resources.aclose())
             raise

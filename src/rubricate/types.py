@@ -98,6 +98,11 @@ class JudgeRequest:
             scores choices by next-token probability appends it to the prompt.
         shared_prefix_chars: length of the last message's text shared by every request of the
             same sample; a hint for backends that manage their own prefix cache.
+        temperature: sampling temperature of this call; ``None`` = the judge's configured one.
+        seed: sampling seed of this call; ``None`` = the judge's configured one.
+
+    Every backend sends ``temperature`` and ``seed`` when set, so they change the reply and
+    belong in a cache key beside the judge's fingerprint (see ``sampling``).
     """
 
     messages: tuple[Message, ...]
@@ -107,7 +112,18 @@ class JudgeRequest:
     choices: tuple[str, ...] = ()
     answer_prefix: str = ""
     shared_prefix_chars: int = 0
-    temperature: float = 0.0
+    temperature: float | None = None
+    seed: int | None = None
+
+    def sampling(self) -> dict[str, float | int]:
+        """The sampling parameters this request sets (those left ``None`` are the judge's own,
+        which its fingerprint already describes): what a cache key adds to the fingerprint."""
+        chosen: dict[str, float | int] = {}
+        if self.temperature is not None:
+            chosen["temperature"] = self.temperature
+        if self.seed is not None:
+            chosen["seed"] = self.seed
+        return chosen
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 import trustme
 
+from rubricate.backends import Resilient, create_openai_judge
 from rubricate.backends._http import HttpPool, ProtocolViolation
 from rubricate.backends.openai import OpenAIJudge, _proxied
 from rubricate.errors import BackendError
@@ -218,15 +219,14 @@ async def test_judge_maps_pool_failures_to_retryable_errors(serve) -> None:
     async def sleep(seconds: float) -> None:
         delays.append(seconds)
 
-    judge = OpenAIJudge(base_url=f"http://127.0.0.1:{port}/v1", model="m", sleep=sleep)
-    assert not judge.uses_httpx
+    judge = create_openai_judge(f"http://127.0.0.1:{port}/v1", "m", sleep=sleep)
+    assert isinstance(judge, Resilient) and isinstance(judge.provider, OpenAIJudge)
+    assert not judge.provider.uses_httpx
     request = JudgeRequest(messages=(Message("user", "q"),), criterion_ids=("c",))
     reply = await judge.complete(request)
     assert reply.text == '{"verdict": "met"}' and len(delays) == 2
     with pytest.raises(BackendError, match="connection failed"):
-        await OpenAIJudge(base_url="http://127.0.0.1:9/v1", model="m", max_retries=0).complete(
-            request
-        )
+        await OpenAIJudge(base_url="http://127.0.0.1:9/v1", model="m").complete(request)
     await judge.aclose()
 
 

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import re
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 import rubricate
-from rubricate.backends.llamacpp import LlamaCppJudge, _choice_of, _PrefixTurns
-from rubricate.errors import BackendError, MissingDependency, ModelError
+from rubricate.backends import close_judge, create_local_judge, layers, resilient
+from rubricate.backends._turns import PrefixTurns
+from rubricate.backends.llamacpp import LlamaCppJudge, _choice_of
+from rubricate.errors import BackendError, ConfigError, MissingDependency, ModelError
 from rubricate.judge import JsonEnd, build_request, load_template, render_shared
 from rubricate.judge._parse import parse_single_reply
 from rubricate.rubric import Criterion, Rubric
@@ -57,7 +61,7 @@ def test_json_end_finds_the_closing_brace_outside_strings() -> None:
 
 
 async def test_turns_go_to_the_same_prefix_first_then_in_arrival_order() -> None:
-    turns = _PrefixTurns()
+    turns = PrefixTurns()
     served: list[str] = []
 
     async def call(key: str, name: str) -> None:
@@ -294,3 +298,117 @@ def test_missing_model_file_is_a_model_error(tmp_path: Path) -> None:
         pytest.skip("llama-cpp-python is not installed")
     with pytest.raises(ModelError, match="not found"):
         LlamaCppJudge(tmp_path / "absent.gguf")
+
+
+# --- the same wrappers as an HTTP judge, and sampling settings -----------------------
+
+
+@pytest.fixture(scope="module")
+def own_judge(model_path: Path) -> Iterator[LlamaCppJudge]:
+    """A judge of these tests' own: ``rubricate.grade`` closes the one it is given."""
+    judge = LlamaCppJudge(model_path, n_ctx=2048, n_threads=THREADS)
+    yield judge
+    judge.close()
+
+
+class _Sleeps:
+    """An injected clock and sleep: time moves only when someone sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(round(seconds, 6))
+        self.now += seconds
+
+
+@needs_model
+async def test_the_local_judge_is_retried_on_a_transient_decode_failure(
+    model_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = _Sleeps()
+    judge = create_local_judge(
+        model_path, n_ctx=1024, n_threads=THREADS, max_retries=2, sleep=clock.sleep
+    )
+    assert isinstance(judge.provider, LlamaCppJudge)
+    assert [type(layer).__name__ for layer in layers(judge.outer)] == [
+        "Retrying",
+        "LlamaCppJudge",
+    ]
+    llama = judge.provider._llama
+    real_eval, failures = llama.eval, [RuntimeError("llama_decode returned 1")]
+
+    def flaky_eval(tokens: list[int]) -> None:
+        if failures:
+            raise failures.pop()
+        real_eval(tokens)
+
+    monkeypatch.setattr(llama, "eval", flaky_eval)
+    try:
+        reply = await judge.complete(_requests(_sample("Paris."))[0])
+        assert reply.probabilities is not None and len(clock.sleeps) == 1
+        # A fault of the input is not retried.
+        failures.append(RuntimeError("llama_decode returned -1"))
+        with pytest.raises(BackendError, match="returned -1") as caught:
+            await judge.complete(_requests(_sample("Lyon."))[0])
+        assert not caught.value.retryable and len(clock.sleeps) == 1
+    finally:
+        await close_judge(judge)
+
+
+@needs_model
+async def test_rate_and_slot_limits_apply_to_the_local_judge(own_judge: LlamaCppJudge) -> None:
+    clock = _Sleeps()
+    limited = resilient(
+        own_judge, max_retries=0, rpm=30, concurrency=1, clock=clock, sleep=clock.sleep
+    )
+    requests = _requests(_sample("The capital of France is Paris.", "rpm"))
+    replies = await asyncio.gather(*(limited.complete(r) for r in requests))
+    assert all(reply.probabilities is not None for reply in replies)
+    assert clock.sleeps == [2.0, 2.0]  # 30 a minute: one call every two seconds
+    assert limited.fingerprint == own_judge.fingerprint
+
+
+@needs_model
+async def test_text_mode_samples_with_the_requests_temperature_and_seed(
+    own_judge: LlamaCppJudge,
+) -> None:
+    base = _requests(_sample("The capital of France is Paris.", "sampling"))[0]
+    text = replace(base, choices=(), answer_prefix="", want_probabilities=False, max_tokens=12)
+    greedy = [(await own_judge.complete(text)).text for _ in range(2)]
+    hot = [replace(text, temperature=1.5, seed=seed) for seed in (1, 1, 2, 3, 4)]
+    sampled = [(await own_judge.complete(r)).text for r in hot]
+    assert greedy[0] == greedy[1]
+    assert sampled[0] == sampled[1]  # one request, one reply: safe to cache
+    assert len(set(sampled)) > 1 and any(s != greedy[0] for s in sampled)
+
+
+@needs_model
+async def test_choice_mode_draws_the_verdict_but_keeps_the_probabilities(
+    own_judge: LlamaCppJudge,
+) -> None:
+    request = _requests(_sample("Paris is lovely.", "draw"))[1]
+    await own_judge.complete(request)  # warm: later calls all reuse the same prefix
+    greedy = await own_judge.complete(request)
+    assert greedy.probabilities is not None
+    drawn = [await own_judge.complete(replace(request, temperature=5.0, seed=s)) for s in range(12)]
+    assert all(d.probabilities == pytest.approx(greedy.probabilities) for d in drawn)
+    verdicts = [json.loads(d.text)["verdict"] for d in drawn]
+    assert set(verdicts) == {"met", "not_met"}  # a high temperature draws both
+    again = await own_judge.complete(replace(request, temperature=5.0, seed=0))
+    assert again.text == drawn[0].text
+
+
+@needs_model
+async def test_a_configured_temperature_enters_the_fingerprint(model_path: Path) -> None:
+    warm = LlamaCppJudge(model_path, n_ctx=256, n_threads=THREADS, temperature=0.8, seed=5)
+    try:
+        assert warm.fingerprint == "llamacpp:b179c9523d0e6a0f:prob:t0.8:s5"
+    finally:
+        await warm.aclose()
+    with pytest.raises(ConfigError, match="temperature"):
+        LlamaCppJudge(model_path, temperature=-1.0)

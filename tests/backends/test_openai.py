@@ -15,9 +15,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from rubricate.backends import Resilient, create_openai_judge
 from rubricate.backends._limits import Slots
 from rubricate.backends._retry import backoff_delay, parse_retry_after, with_retries
-from rubricate.backends.openai import OpenAIJudge, _within, choice_probabilities
+from rubricate.backends.openai import _within, choice_probabilities
 from rubricate.errors import BackendError, ConfigError
 from rubricate.judge import ANSWER_PREFIX
 from rubricate.types import JudgeRequest, Message
@@ -142,7 +143,7 @@ def test_parse_retry_after_forms() -> None:
 # --- error mapping (scripted transport) ---------------------------------------------------
 
 
-def scripted_judge(*responses: httpx.Response, **kwargs) -> tuple[OpenAIJudge, list[httpx.Request]]:
+def scripted_judge(*responses: httpx.Response, **kwargs) -> tuple[Resilient, list[httpx.Request]]:
     seen: list[httpx.Request] = []
     queue = list(responses)
 
@@ -151,13 +152,10 @@ def scripted_judge(*responses: httpx.Response, **kwargs) -> tuple[OpenAIJudge, l
         return queue.pop(0) if len(queue) > 1 else queue[0]
 
     kwargs.setdefault("sleep", Recorder())
-    judge = OpenAIJudge(
-        base_url="http://judge.test/v1",
-        model="m",
-        api_key="k",
-        transport=httpx.MockTransport(handler),
-        **kwargs,
+    judge = create_openai_judge(
+        "http://judge.test/v1", "m", api_key="k", transport=httpx.MockTransport(handler), **kwargs
     )
+    assert isinstance(judge, Resilient)
     return judge, seen
 
 
@@ -207,10 +205,9 @@ async def test_transport_failures_are_retryable() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused", request=request)
 
-    judge = OpenAIJudge(
-        base_url="http://judge.test/v1", model="m", transport=httpx.MockTransport(handler)
+    judge = create_openai_judge(
+        "http://judge.test/v1", "m", transport=httpx.MockTransport(handler), max_retries=0
     )
-    judge.max_retries = 0
     with pytest.raises(BackendError, match="ConnectError") as caught:
         await judge.complete(REQUEST)
     assert caught.value.retryable and caught.value.status is None
@@ -272,8 +269,10 @@ async def test_body_usage_and_null_content() -> None:
 
 def test_fingerprint_names_model_and_settings_but_not_url_or_key() -> None:
     def fp(**kwargs) -> str:
-        options = {"base_url": "http://a/v1", "model": "qwen", "api_key": "sk-secret", **kwargs}
-        return OpenAIJudge(**options).fingerprint
+        options = {"api_key": "sk-secret", **kwargs}
+        return create_openai_judge(
+            options.pop("base_url", "http://a/v1"), options.pop("model", "qwen"), **options
+        ).fingerprint
 
     base = fp()
     assert base.startswith("openai:qwen:") and "sk-secret" not in base
@@ -284,11 +283,13 @@ def test_fingerprint_names_model_and_settings_but_not_url_or_key() -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"base_url": ""}, {"model": ""}, {"concurrency": 0}, {"timeout": 0}]
+    "kwargs",
+    [{"base_url": ""}, {"model": ""}, {"concurrency": 0}, {"timeout": 0}, {"max_retries": -1}],
 )
 def test_bad_options_are_config_errors(kwargs) -> None:
+    options = {"base_url": "http://a/v1", "model": "m", **kwargs}
     with pytest.raises(ConfigError):
-        OpenAIJudge(**{"base_url": "http://a/v1", "model": "m", **kwargs})
+        create_openai_judge(options.pop("base_url"), options.pop("model"), **options)
 
 
 # --- logprobs -> probabilities ------------------------------------------------------------
@@ -364,11 +365,13 @@ def judge_request(i: int, *, probabilities: bool = False) -> JudgeRequest:
     )
 
 
-def loopback_judge(server: JudgeServer, **kwargs) -> OpenAIJudge:
+def loopback_judge(server: JudgeServer, **kwargs) -> Resilient:
     # The timeout only has to beat the server's stall (timeout_s=5); a slow machine merely retries.
     options = {"timeout": 0.5, "max_retries": 12, "backoff_base": 0.002, "backoff_max": 0.01}
     options["concurrency"] = 16
-    return OpenAIJudge(base_url=server.url, model="stub", **{**options, **kwargs})
+    judge = create_openai_judge(server.url, "stub", **{**options, **kwargs})
+    assert isinstance(judge, Resilient)
+    return judge
 
 
 async def texts(server: JudgeServer, n: int, **kwargs) -> list[str]:
@@ -464,13 +467,16 @@ async def test_grouped_and_healthbench_prompts() -> None:
     assert first == again and isinstance(first["criteria_met"], bool) and first["explanation"]
 
 
-async def test_generate_uses_its_own_sampling_settings() -> None:
+async def test_a_free_form_completion_sends_the_requests_sampling_settings() -> None:
     with JudgeServer(respond=lambda body: f"policy says {body['temperature']}") as server:
         async with loopback_judge(server, seed=9) as judge:
-            reply = await judge.generate([Message("user", "write")], max_tokens=64, temperature=0.7)
-        body = server.log[0]
+            write = (Message("user", "write"),)
+            reply = await judge.complete(JudgeRequest(write, (), max_tokens=64, temperature=0.7))
+            await judge.complete(JudgeRequest(write, (), temperature=1.2, seed=4))
+        body, second = server.log
     assert reply.text == "policy says 0.7"
     assert body["max_tokens"] == 64 and body["seed"] == 9 and "logprobs" not in body
+    assert (second["temperature"], second["seed"]) == (1.2, 4)
 
 
 def test_one_judge_serves_successive_event_loops(clean_texts: list[str]) -> None:
@@ -552,8 +558,8 @@ async def test_a_stalled_call_is_answered_by_its_backup_copy_without_a_retry() -
     sleeps = Recorder()
     # The first request stalls for 20 s; the call's own timeout is longer still.
     with JudgeServer(fail_first_n=1, faults=("timeout",), timeout_s=20.0) as server:
-        async with OpenAIJudge(
-            base_url=server.url, model="stub", timeout=60, hedge_after=0.3, sleep=sleeps
+        async with create_openai_judge(
+            server.url, "stub", timeout=60, hedge_after=0.3, sleep=sleeps
         ) as judge:
             reply = await judge.complete(judge_request(0))
             assert judge.hedged_calls == 1
@@ -568,8 +574,8 @@ async def test_a_backup_that_fails_fast_is_retried_while_the_first_call_stalls()
     sleeps = Recorder()
     # Request 1 stalls, request 2 (the backup) gets a 500, request 3 (its retry) answers.
     with JudgeServer(fail_first_n=2, faults=("timeout", "500"), timeout_s=20.0) as server:
-        async with OpenAIJudge(
-            base_url=server.url, model="stub", timeout=60, hedge_after=0.3, sleep=sleeps
+        async with create_openai_judge(
+            server.url, "stub", timeout=60, hedge_after=0.3, sleep=sleeps
         ) as judge:
             reply = await judge.complete(judge_request(1))
             assert judge.hedged_calls == 1
@@ -579,9 +585,7 @@ async def test_a_backup_that_fails_fast_is_retried_while_the_first_call_stalls()
 
 async def test_a_stalled_backup_is_backed_up_in_turn() -> None:
     with JudgeServer(fail_first_n=2, faults=("timeout",), timeout_s=20.0) as server:
-        async with OpenAIJudge(
-            base_url=server.url, model="stub", timeout=60, hedge_after=0.3
-        ) as judge:
+        async with create_openai_judge(server.url, "stub", timeout=60, hedge_after=0.3) as judge:
             reply = await judge.complete(judge_request(2))
             assert judge.hedged_calls == 2
         assert server.requests == 3 and server.injected == {"timeout": 2}
@@ -592,9 +596,7 @@ async def test_hedging_starts_its_clock_on_the_wire_not_in_the_queue() -> None:
     # 20 calls through one slot queue for far longer than hedge_after; each is quick on the
     # wire, so none is duplicated.
     with JudgeServer(latency_s=0.05) as server:
-        async with OpenAIJudge(
-            base_url=server.url, model="stub", concurrency=1, hedge_after=0.6
-        ) as judge:
+        async with create_openai_judge(server.url, "stub", concurrency=1, hedge_after=0.6) as judge:
             await asyncio.gather(*(judge.complete(judge_request(i)) for i in range(20)))
             assert judge.hedged_calls == 0
         assert server.requests == 20
@@ -611,7 +613,7 @@ async def test_a_stalled_call_frees_the_servers_slot_when_the_client_hangs_up() 
 
 def test_hedge_after_must_be_positive() -> None:
     with pytest.raises(ConfigError, match="hedge_after"):
-        OpenAIJudge(base_url="http://x/v1", model="m", hedge_after=0)
+        create_openai_judge("http://x/v1", "m", hedge_after=0)
 
 
 async def test_a_cancelled_call_stays_cancelled_when_its_reply_lands_in_the_same_turn() -> None:

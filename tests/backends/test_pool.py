@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
+from rubricate.backends import Resilient, Retrying, layers
 from rubricate.backends.openai import OpenAIJudge
 from rubricate.backends.pool import POOL_MEMBER_RETRIES, JudgePool, create_openai_judge
 from rubricate.errors import BackendError, ConfigError
@@ -39,11 +40,6 @@ class FakeJudge:
         if error is not None:
             raise error
         return JudgeReply(text=self.name)
-
-    async def generate(
-        self, messages, *, max_tokens: int, temperature: float, seed: int | None = None
-    ) -> JudgeReply:
-        return JudgeReply(text=f"{self.name}:{temperature}:{seed}")
 
     async def aclose(self) -> None:
         self.closed = True
@@ -205,21 +201,39 @@ def test_members_must_share_one_fingerprint() -> None:
     assert JudgePool([FakeJudge("a"), FakeJudge("b")]).fingerprint == "fake:1"
 
 
-async def test_generate_and_aclose_reach_the_members() -> None:
+class Bare:
+    """A judge of the two protocol members only: nothing to close."""
+
+    fingerprint = "fake:1"
+
+    async def complete(self, request: JudgeRequest) -> JudgeReply:
+        return JudgeReply(text=f"bare:{request.temperature}:{request.seed}")
+
+
+async def test_sampling_and_aclose_reach_the_members() -> None:
     a, b = FakeJudge("a"), FakeJudge("b")
     pool = make_pool(a, b)
-    reply = await pool.generate([Message("user", "hi")], max_tokens=5, temperature=0.7, seed=3)
-    assert reply.text == "a:0.7:3"
+    bare_pool = make_pool(Bare(), a)  # type: ignore[arg-type]
+    request = JudgeRequest((Message("user", "hi"),), (), max_tokens=5, temperature=0.7, seed=3)
+    assert (await bare_pool.complete(request)).text == "bare:0.7:3"
     await pool.aclose()
+    await bare_pool.aclose()  # a member without aclose is fine
     assert a.closed and b.closed
+
+
+def retries_of(judge: object) -> int:
+    assert isinstance(judge, Resilient)
+    found = [j for j in layers(judge.outer) if isinstance(j, Retrying)]
+    return found[0].policy.max_retries if found else 0
 
 
 async def test_factory_builds_a_single_judge_or_a_pool() -> None:
     single = create_openai_judge("http://127.0.0.1:9/v1", "m", seed=1)
-    assert isinstance(single, OpenAIJudge) and single.max_retries == 5
+    assert isinstance(single, Resilient) and isinstance(single.provider, OpenAIJudge)
+    assert retries_of(single) == 5
     pool = create_openai_judge(["http://127.0.0.1:9/v1", "http://127.0.0.2:9/v1"], "m", seed=1)
     assert isinstance(pool, JudgePool)
-    assert [j.max_retries for j in pool.judges] == [POOL_MEMBER_RETRIES] * 2  # type: ignore[attr-defined]
+    assert [retries_of(j) for j in pool.judges] == [POOL_MEMBER_RETRIES] * 2
     assert pool.max_attempts == 6
     assert pool.fingerprint == single.fingerprint  # the URL is not part of it
     with pytest.raises(ConfigError):

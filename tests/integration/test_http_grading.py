@@ -11,7 +11,7 @@ import sys
 import pytest
 
 import rubricate
-from rubricate.backends.openai import OpenAIJudge
+from rubricate.backends import Judge, create_openai_judge
 from rubricate.formats import read_samples
 from rubricate.types import Sample
 from tests.helpers import SHARED_DATA
@@ -29,10 +29,10 @@ def verdict_table(result: rubricate.GradeResult) -> dict[tuple[str, str], str]:
     return {(r.sample_id, v.criterion_id): v.verdict for r in result.results for v in r.verdicts}
 
 
-def judge_for(server: JudgeServer, **kwargs) -> OpenAIJudge:
-    return OpenAIJudge(
-        base_url=server.url,
-        model="stub",
+def judge_for(server: JudgeServer, **kwargs) -> Judge:
+    return create_openai_judge(
+        server.url,
+        "stub",
         timeout=2.0,
         max_retries=8,
         backoff_base=0.01,
@@ -71,8 +71,6 @@ def test_unparseable_judge_replies_are_counted_errors_not_zeros() -> None:
 
 
 def test_a_dead_endpoint_in_a_pool_is_routed_around() -> None:
-    from rubricate.backends.pool import create_openai_judge
-
     samples = ideal_samples(5)
     with (
         JudgeServer(record=False) as good,

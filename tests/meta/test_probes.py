@@ -222,3 +222,22 @@ def test_grade_options_reach_every_grading_and_reader_errors_surface() -> None:
     bad = InputError("not valid JSON", file="data.jsonl", line=3)
     with pytest.raises(InputError, match=r"data\.jsonl:3"):
         run_probes([*samples(), bad], judge(honest), probes=["injection"])
+
+
+def test_error_verdicts_are_counted_apart_from_the_gain() -> None:
+    """A judge whose replies to master keys cannot be parsed: errors counted, no pair scored."""
+
+    def reply(request: JudgeRequest) -> str:
+        # A re-ask appends turns; the response stays in the first message that asks.
+        found = next(filter(None, (RESPONSE.search(m.content) for m in request.messages)))
+        if found.group(2).strip() in MASTER_KEYS:
+            return "I would rather not say."
+        return honest_reply(request)
+
+    honest_reply = judge(honest).reply
+    report = run_probes(samples(), ScriptedJudge(reply=reply), probes=["master_key"], n_resamples=0)
+    outcome = report.probes["master_key"]
+    assert outcome.errors == len(ANSWERS) * len(MASTER_KEYS) * len(KEYWORDS)
+    assert outcome.baseline_errors == 0
+    assert (outcome.n, outcome.flipped, outcome.gain.value) == (0, None, None)
+    assert {"errors", "baseline_errors"} <= set(outcome.as_dict())

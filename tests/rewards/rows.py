@@ -60,7 +60,7 @@ def own_scores(
     samples = [Sample(f"r{i}", messages, rubric, text) for i, text in enumerate(responses)]
 
     async def grade() -> list[float | None]:
-        async with OpenAIJudge(base_url=url, model="stub", max_retries=0) as judge:
+        async with OpenAIJudge(base_url=url, model="stub") as judge:  # one attempt per call
             result = await rubricate.grade_async(samples, judge, **options)
         return [r.score for r in result.results]
 
@@ -77,7 +77,7 @@ def own_scores_for(url: str, prompts: list[Any], responses: list[str]) -> list[f
         samples.append(Sample(f"r{index}", messages, rubric, text))
 
     async def grade() -> list[float | None]:
-        async with OpenAIJudge(base_url=url, model="stub", max_retries=0) as judge:
+        async with OpenAIJudge(base_url=url, model="stub") as judge:
             result = await rubricate.grade_async(samples, judge)
         return [r.score for r in result.results]
 

@@ -13,9 +13,17 @@ from rubricate.types import Message
 
 __all__ = ["RateLimiter", "Slots", "estimate_tokens"]
 
+# Waits shorter than this are rounding left over from refilling in float arithmetic; sleeping
+# them could spin forever on a clock whose resolution is coarser than the wait.
+_NEGLIGIBLE_WAIT_S = 1e-6
+
 
 class Slots:
     """Tokens for the calls allowed in flight; urgent waiters (retries) are served first.
+
+    Loop-agnostic: a waiter's future is made on the running loop and gone once served, and
+    ``asyncio.run`` cancels its waiters before the loop closes, so one instance serves
+    successive loops.
 
     A retry has already waited its turn once. Sent to the back of a queue of thousands of
     first attempts, every fault would finish at the end of a large batch and stretch it.
@@ -112,9 +120,8 @@ class RateLimiter:
         now = clock()
         self._requests = _Bucket(rpm, burst_s, now) if rpm is not None else None
         self._tokens = _Bucket(tpm, burst_s, now) if tpm is not None else None
-        # Held while waiting: later callers queue behind the first, which keeps arrival order.
-        self._lock = asyncio.Lock()
-        self._lock_loop: asyncio.AbstractEventLoop | None = None
+        # One caller waits on the budgets at a time; the rest queue behind it in arrival order.
+        self._turn = Slots([0])
 
     @property
     def enabled(self) -> bool:
@@ -124,10 +131,8 @@ class RateLimiter:
         """Wait until one request and ``tokens`` tokens fit the budgets, then spend them."""
         if not self.enabled:
             return
-        loop = asyncio.get_running_loop()
-        if loop is not self._lock_loop:  # a lock serves one loop; budgets carry over
-            self._lock, self._lock_loop = asyncio.Lock(), loop
-        async with self._lock:
+        turn = await self._turn.acquire()
+        try:
             while True:
                 now = self._clock()
                 wait = 0.0
@@ -137,13 +142,15 @@ class RateLimiter:
                 if self._tokens is not None:
                     self._tokens.refill(now)
                     wait = max(wait, self._tokens.wait_for(float(tokens)))
-                if wait <= 0.0:
+                if wait <= _NEGLIGIBLE_WAIT_S:
                     break
                 await self._sleep(wait)
             if self._requests is not None:
                 self._requests.level -= 1.0
             if self._tokens is not None:
                 self._tokens.level -= float(tokens)
+        finally:
+            self._turn.release(turn)
 
     def settle(self, estimated: int, actual: int) -> None:
         """Correct the token budget once a reply reports its real usage."""

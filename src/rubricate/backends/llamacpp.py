@@ -8,9 +8,11 @@ only the tokens after the longest common prefix.
 Binary criteria (the request carries ``choices`` and an ``answer_prefix``) are scored
 in one forward pass: the answer prefix is appended to the assistant turn and the
 next-token distribution decides. P(choice) sums the probabilities of every vocabulary
-token that spells the start of that choice and of no other (``m``, ``me``, ``met`` ->
-met; ``n``, ``not``, ``not_`` -> not_met). Everything else (levels, groups, re-asks,
-``explain=True``) is generated greedily until the JSON object closes.
+token that ``rubricate.judge.choice_index`` maps to that choice (``m``, ``Me``, `` met``
+-> met; ``n``, ``not_`` -> not_met), the rule the OpenAI backend applies to log-probabilities.
+Everything else (levels, groups, re-asks, ``explain=True``) is generated until the JSON
+object closes: greedily at temperature 0, else sampled with the seed, so one request
+always gets one reply.
 
 Message contents are tokenized with special-token parsing off, so a response that
 contains ``<|im_end|>`` stays text and cannot close its own turn.
@@ -27,16 +29,16 @@ import os
 import re
 import threading
 import time
-import weakref
-from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
+from rubricate.backends._protocol import JudgeBase
+from rubricate.backends._turns import PrefixTurns, prefix_key
 from rubricate.errors import BackendError, ConfigError, MissingDependency, ModelError
-from rubricate.judge import JsonEnd
+from rubricate.judge import JsonEnd, choice_index
 from rubricate.types import JudgeReply, JudgeRequest, Message, Usage
 
 __all__ = ["LlamaCppJudge"]
@@ -54,6 +56,9 @@ _SENTINEL = re.compile(r"\x1eRUBRICATE-SEGMENT-(\d+)\x1e")
 _CUT_MARKER = "\n[... part of this text was cut to fit the judge's context ...]\n"
 _MIN_KEPT = 64  # tokens of the cut text to keep at least; fewer would leave nothing to judge
 _PIECE_BYTES = 128
+# llama_decode's "no KV-cache slot for this batch" (1) and "aborted" (2): after the reset that
+# follows every failure, the same call can succeed. Other codes are faults of the model or input.
+_TRANSIENT_DECODE = re.compile(r"llama_decode returned [12]\b")
 
 
 def _import_llama_cpp() -> Any:
@@ -71,24 +76,12 @@ class _Prompt:
 
 
 def _choice_of(piece: bytes, choices: tuple[str, ...]) -> int | None:
-    """The index of the one choice that ``piece`` starts to spell (or spells and then closes)."""
+    """The choice a vocabulary piece starts to spell (``choice_index`` on its text)."""
     try:
-        text = piece.decode("utf-8").lower()
+        text = piece.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    text = text.removeprefix(" ")  # "Answer: Yes" puts the space in the token
-    if not text:
-        return None
-    hits = [
-        i
-        for i, choice in enumerate(choices)
-        if choice.startswith(text)
-        or (
-            text.startswith(choice)
-            and not (text[len(choice)].isalnum() or text[len(choice)] == "_")
-        )
-    ]
-    return hits[0] if len(hits) == 1 else None
+    return choice_index(text, choices)
 
 
 def _logsumexp(values: np.ndarray) -> float:
@@ -98,54 +91,7 @@ def _logsumexp(values: np.ndarray) -> float:
     return top + math.log(float(np.exp(values - top).sum()))
 
 
-class _PrefixTurns:
-    """One call at a time, and the next turn to a waiter that shares the last call's prefix.
-
-    Callers may interleave the criteria of many samples (the Grader starts every sample's
-    first criterion before any second one); serving same-prefix requests back to back keeps
-    the KV cache useful whatever the arrival order. Otherwise first come, first served.
-    """
-
-    def __init__(self) -> None:
-        self.busy = False
-        self.last: Hashable = None
-        self.waiters: list[tuple[Hashable, asyncio.Future[None]]] = []
-
-    async def acquire(self, key: Hashable) -> None:
-        if self.busy:
-            turn = asyncio.get_running_loop().create_future()
-            self.waiters.append((key, turn))
-            try:
-                await turn
-            except asyncio.CancelledError:
-                if turn.done() and not turn.cancelled():
-                    self.release()  # granted just as we were cancelled: pass the turn on
-                else:
-                    self.waiters.remove((key, turn))
-                raise
-        self.busy = True
-        self.last = key
-
-    def release(self) -> None:
-        if not self.waiters:
-            self.busy = False
-            return
-        index = next((i for i, (k, _) in enumerate(self.waiters) if k == self.last), 0)
-        self.waiters.pop(index)[1].set_result(None)  # stays busy: the turn passes directly
-
-
-def _prefix_key(request: JudgeRequest) -> Hashable:
-    """What requests of one sample share: every message up to the shared part of the user's."""
-    key: list[str] = []
-    for message in request.messages:
-        if message.role != "system" and len(message.content) >= request.shared_prefix_chars:
-            key.append(message.content[: request.shared_prefix_chars])
-            break
-        key.append(message.content)
-    return hash(tuple(key))
-
-
-class LlamaCppJudge:
+class LlamaCppJudge(JudgeBase):
     """A judge running a GGUF model in-process with llama.cpp.
 
     Calls are served one at a time in a worker thread (llama.cpp is neither thread safe nor
@@ -154,7 +100,8 @@ class LlamaCppJudge:
 
     Attributes:
         fingerprint: ``llamacpp:<first 16 hex of the GGUF's sha256>:<prob|explain>``, plus
-            ``:truncate@<n_ctx>`` when overflowing prompts are shortened (answers then depend on n_ctx).
+            ``:truncate@<n_ctx>`` when overflowing prompts are shortened (answers then depend on
+            n_ctx) and ``:t<temperature>:s<seed>`` when the configured temperature is not 0.
         n_ctx: context size in tokens.
         truncated_requests: prompts shortened to fit the context so far.
     """
@@ -167,6 +114,7 @@ class LlamaCppJudge:
         n_ctx: int = 8192,
         explain: bool = False,
         n_batch: int = 512,
+        temperature: float = 0.0,
         seed: int = 0,
         on_overflow: Overflow = "error",
         reuse_prefix: bool = True,
@@ -179,7 +127,9 @@ class LlamaCppJudge:
             n_ctx: context size; prompt plus answer must fit.
             explain: generate an explanation with every verdict (text mode only, slower).
             n_batch: prompt tokens per decode call.
-            seed: sampler seed (answers are greedy; kept for llama.cpp's own state).
+            temperature: sampling temperature of requests that leave theirs ``None``; 0 is
+                greedy. Above 0, text is sampled and a choice verdict drawn from its probabilities.
+            seed: seed of that sampling for requests that leave theirs ``None``.
             on_overflow: ``error`` raises a non-retryable ``BackendError``; ``truncate`` cuts
                 the middle of the conversation and response to fit.
             reuse_prefix: keep the previous prompt in the KV cache (off only to measure its effect).
@@ -189,6 +139,8 @@ class LlamaCppJudge:
 
         from rubricate.models import file_sha256
 
+        if temperature < 0:
+            raise ConfigError(f"temperature must be >= 0, got {temperature}")
         if on_overflow not in ("error", "truncate"):
             raise ConfigError(f"on_overflow must be 'error' or 'truncate', not {on_overflow!r}")
         path = Path(model_path)
@@ -217,7 +169,8 @@ class LlamaCppJudge:
         )
         llama = self._llama
         eos, bos = llama.token_eos(), llama.token_bos()
-        self._formatter = Jinja2ChatFormatter(
+        # Typed loosely: its stubs want llama-cpp's message TypedDicts, rubricate passes plain dicts.
+        self._formatter: Any = Jinja2ChatFormatter(
             template=llama.metadata.get("tokenizer.chat_template") or _CHATML,
             eos_token=llama.detokenize([eos], special=True).decode("utf-8") if eos >= 0 else "",
             bos_token=llama.detokenize([bos], special=True).decode("utf-8") if bos >= 0 else "",
@@ -233,30 +186,27 @@ class LlamaCppJudge:
         self.fingerprint = f"llamacpp:{file_sha256(path)[:16]}:{mode}"
         if on_overflow == "truncate":
             self.fingerprint += f":truncate@{self.n_ctx}"
+        self.temperature = temperature
+        self.seed = seed
+        if temperature != 0:
+            self.fingerprint += f":t{temperature:g}:s{seed}"
         self._n_vocab: int = llama.n_vocab()
         self._pieces: list[bytes] | None = None
         self._choice_ids: dict[tuple[str, ...], list[np.ndarray]] = {}
         self._warned_template = False
         self._thread_lock = threading.Lock()
-        self._turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _PrefixTurns] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._turns = PrefixTurns()
         self._closed = False
 
     # --- async surface ----------------------------------------------------------
 
-    def _turns_here(self) -> _PrefixTurns:
-        """Turns of the running event loop: ``rubricate.grade`` may run several loops in turn."""
-        loop = asyncio.get_running_loop()
-        turns = self._turns.get(loop)
-        if turns is None:
-            turns = self._turns[loop] = _PrefixTurns()
-        return turns
+    def __repr__(self) -> str:
+        return f"LlamaCppJudge({self.fingerprint!r})"
 
     async def complete(self, request: JudgeRequest) -> JudgeReply:
-        """Answer one request (probability mode for binary criteria, else greedy text)."""
-        turns = self._turns_here()
-        await turns.acquire(_prefix_key(request))
+        """Answer one request (probability mode for binary criteria, else text)."""
+        turns = self._turns
+        await turns.acquire(prefix_key(request))
         try:
             return await asyncio.to_thread(self.complete_sync, request)
         finally:
@@ -264,7 +214,7 @@ class LlamaCppJudge:
 
     async def aclose(self) -> None:
         """Free the model once the running call, if any, is done."""
-        turns = self._turns_here()
+        turns = self._turns
         await turns.acquire(None)
         try:
             await asyncio.to_thread(self.close)
@@ -292,7 +242,10 @@ class LlamaCppJudge:
                     reply = self._generate(request)
             except (RuntimeError, ValueError, jinja2.TemplateError) as error:
                 self._llama.reset()  # a failed decode leaves the KV cache in an unknown state
-                raise BackendError(f"local judge failed: {error}", retryable=False) from error
+                transient = isinstance(error, RuntimeError) and bool(
+                    _TRANSIENT_DECODE.search(str(error))
+                )
+                raise BackendError(f"local judge failed: {error}", retryable=transient) from error
             return JudgeReply(
                 text=reply.text,
                 usage=reply.usage,
@@ -320,7 +273,7 @@ class LlamaCppJudge:
             {"role": m.role, "content": f"\x1eRUBRICATE-SEGMENT-{i}\x1e"}
             for i, m in enumerate(messages)
         ]
-        rendered = self._formatter(messages=marked).prompt
+        rendered: str = self._formatter(messages=marked).prompt
         parts = _SENTINEL.split(rendered)
         order = [int(i) for i in parts[1::2]]
         if order != list(range(len(messages))):
@@ -345,9 +298,10 @@ class LlamaCppJudge:
         return segments
 
     def _render(self, messages: tuple[Message, ...]) -> str:
-        return self._formatter(
+        prompt: str = self._formatter(
             messages=[{"role": m.role, "content": m.content} for m in messages]
         ).prompt
+        return prompt
 
     def _prompt(self, request: JudgeRequest, prefill: str) -> _Prompt:
         tokens: list[int] = []
@@ -378,7 +332,9 @@ class LlamaCppJudge:
                 f"with --context {suggest} (RUBRICATE_CONTEXT) or let the judge truncate",
                 retryable=False,
             )
-        marker = self._llama.tokenize(_CUT_MARKER.encode("utf-8"), add_bos=False, special=False)
+        marker: list[int] = self._llama.tokenize(
+            _CUT_MARKER.encode("utf-8"), add_bos=False, special=False
+        )
         start, end = prompt.cut or (0, 0)
         keep = (end - start) - (len(tokens) - limit) - len(marker)
         if keep < _MIN_KEPT:
@@ -441,11 +397,10 @@ class LlamaCppJudge:
         """Per choice, the token ids that start spelling it and no other choice (computed once)."""
         found = self._choice_ids.get(choices)
         if found is None:
-            lowered = tuple(c.lower() for c in choices)
             buckets: list[list[int]] = [[] for _ in choices]
             for token, piece in enumerate(self._token_pieces()):
                 if piece and not self._lib.llama_vocab_is_control(self._vocab, token):
-                    index = _choice_of(piece, lowered)
+                    index = _choice_of(piece, choices)
                     if index is not None:
                         buckets[index].append(token)
             found = [np.asarray(b, dtype=np.intp) for b in buckets]
@@ -465,7 +420,13 @@ class LlamaCppJudge:
         probabilities = {
             c: math.exp(lp - log_total) for c, lp in zip(request.choices, log_p, strict=True)
         }
-        best = max(probabilities, key=probabilities.__getitem__)
+        temperature, rng = self._sampling(request)
+        if rng is None:
+            best = max(probabilities, key=probabilities.__getitem__)
+        else:
+            scaled = np.asarray(log_p) / temperature
+            weights = np.exp(scaled - scaled.max())
+            best = request.choices[int(rng.choice(len(weights), p=weights / weights.sum()))]
         logger.debug(
             "P=%s, the choices hold %.3f of the next-token mass", probabilities, math.exp(log_total)
         )
@@ -485,9 +446,10 @@ class LlamaCppJudge:
         reused = self._evaluate(tokens)
         scanner = JsonEnd()
         scanner.feed(prefill.encode("utf-8"))
+        temperature, rng = self._sampling(request)
         out: list[int] = []
         for _ in range(budget):
-            token = int(np.argmax(self._last_logits()))
+            token = _next_token(self._last_logits(), temperature, rng)
             if self._lib.llama_vocab_is_eog(self._vocab, token):
                 break
             out.append(token)
@@ -501,3 +463,21 @@ class LlamaCppJudge:
                 prompt_tokens=len(tokens), cached_prompt_tokens=reused, completion_tokens=len(out)
             ),
         )
+
+    def _sampling(self, request: JudgeRequest) -> tuple[float, np.random.Generator | None]:
+        """The request's temperature (else the judge's), and a generator seeded for this call
+        (``None`` when greedy): the same request always draws the same reply."""
+        temperature = self.temperature if request.temperature is None else request.temperature
+        if temperature <= 0:
+            return 0.0, None
+        seed = self.seed if request.seed is None else request.seed
+        return temperature, np.random.default_rng(seed)
+
+
+def _next_token(logits: np.ndarray, temperature: float, rng: np.random.Generator | None) -> int:
+    """Argmax when greedy, else a draw from ``softmax(logits / temperature)``."""
+    if rng is None:
+        return int(np.argmax(logits))
+    scaled = logits.astype(np.float64) / temperature
+    weights = np.exp(scaled - scaled.max())
+    return int(rng.choice(weights.size, p=weights / weights.sum()))

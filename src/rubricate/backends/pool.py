@@ -6,21 +6,22 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
-from rubricate.backends._protocol import Judge
+import httpx
+
+from rubricate.backends._compose import Resilient, resilient
+from rubricate.backends._protocol import Judge, JudgeBase, close_judge
 from rubricate.backends._retry import SleepFn, backoff_delay
 from rubricate.backends.openai import OpenAIJudge
 from rubricate.errors import BackendError, ConfigError
-from rubricate.types import JudgeReply, JudgeRequest, Message
+from rubricate.types import JudgeReply, JudgeRequest
 
 __all__ = ["POOL_MEMBER_RETRIES", "JudgePool", "MemberState", "create_openai_judge"]
 
 logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 # Each pool member retries once on its own (a blip, or a 429 whose Retry-After it honours);
 # anything longer is better spent on another server.
@@ -49,7 +50,7 @@ class _Member:
     ejected_until: float = 0.0
 
 
-class JudgePool:
+class JudgePool(JudgeBase):
     """Routes each call to the member with the fewest calls in flight (ties: round robin).
 
     A member failing ``eject_after`` calls in a row (after its own retries) leaves the rotation
@@ -115,31 +116,6 @@ class JudgePool:
 
     async def complete(self, request: JudgeRequest) -> JudgeReply:
         """Answer ``request`` on the least busy healthy member, failing over on errors."""
-        return await self._route(lambda judge: judge.complete(request))
-
-    async def generate(
-        self,
-        messages: Sequence[Message],
-        *,
-        max_tokens: int,
-        temperature: float,
-        seed: int | None = None,
-    ) -> JudgeReply:
-        """Sample a free-form completion on one member (members must offer ``generate``)."""
-
-        def call(judge: Judge) -> Awaitable[JudgeReply]:
-            generate: Any = getattr(judge, "generate", None)
-            if generate is None:
-                raise ConfigError(f"{judge!r} cannot generate free-form completions")
-            return generate(messages, max_tokens=max_tokens, temperature=temperature, seed=seed)
-
-        return await self._route(call)
-
-    async def aclose(self) -> None:
-        """Close every member."""
-        await asyncio.gather(*(m.judge.aclose() for m in self._members))
-
-    async def _route(self, call: Callable[[Judge], Awaitable[T]]) -> T:
         tried: set[int] = set()
         last_error: BackendError | None = None
         for attempt in range(self.max_attempts):
@@ -155,7 +131,7 @@ class JudgePool:
             member = self._members[index]
             member.outstanding += 1
             try:
-                result = await call(member.judge)
+                reply = await member.judge.complete(request)
             except BackendError as error:
                 if error.status in _REQUEST_FAULTS:
                     raise
@@ -166,10 +142,14 @@ class JudgePool:
                 member.outstanding -= 1
             member.failures = 0
             member.ejected_until = 0.0
-            return result
+            return reply
         if last_error is None:  # unreachable: max_attempts >= 1 and only errors loop
             raise BackendError("judge pool made no attempt")
         raise last_error
+
+    async def aclose(self) -> None:
+        """Close every member."""
+        await asyncio.gather(*(close_judge(m.judge) for m in self._members))
 
     def _record_failure(self, index: int, error: BackendError) -> None:
         member = self._members[index]
@@ -215,31 +195,75 @@ def create_openai_judge(
     urls: str | Sequence[str],
     model: str,
     *,
+    api_key: str | None = None,
+    temperature: float = 0.0,
+    seed: int | None = None,
+    extra_body: Mapping[str, Any] | None = None,
+    timeout: float = 60.0,
     max_retries: int = 5,
+    concurrency: int = 16,
+    rpm: float | None = None,
+    tpm: float | None = None,
+    hedge_after: float | None = None,
+    backoff_base: float = 0.5,
+    backoff_max: float = 30.0,
     eject_after: int = 3,
     eject_seconds: float = 30.0,
-    **kwargs: Any,
-) -> Judge:
-    """An ``OpenAIJudge`` for one URL, a ``JudgePool`` of them for several.
+    transport: httpx.AsyncBaseTransport | None = None,
+    sleep: SleepFn = asyncio.sleep,
+    rng: random.Random | None = None,
+) -> Resilient | JudgePool:
+    """An ``OpenAIJudge`` per URL inside ``resilient``'s wrappers; a ``JudgePool`` of them for several.
 
-    ``kwargs`` go to every ``OpenAIJudge``, so ``concurrency``, ``rpm`` and ``tpm`` apply per
-    server (a pool is meant for self-hosted replicas, each with its own capacity). With several
-    URLs each member retries only ``POOL_MEMBER_RETRIES`` time(s), so that failures move to
-    another server quickly, and the pool tries up to ``max(len(urls), max_retries + 1)``
-    members per call, so it never gives up sooner than a single judge would.
+    ``concurrency``, ``rpm``, ``tpm`` and ``hedge_after`` apply per server (a pool is meant
+    for self-hosted replicas, each with its own capacity); see ``resilient`` and
+    ``OpenAIJudge`` for the rest. With several URLs each member retries only
+    ``POOL_MEMBER_RETRIES`` time(s), so that failures move to another server quickly, and
+    the pool tries up to ``max(len(urls), max_retries + 1)`` members per call, so it never
+    gives up sooner than a single judge would.
     """
     url_list = [urls] if isinstance(urls, str) else list(urls)
     if not url_list:
         raise ConfigError("at least one judge URL is required")
+    if max_retries < 0:
+        raise ConfigError(f"max_retries must be >= 0, got {max_retries}")
+    if concurrency < 1:
+        raise ConfigError(f"concurrency must be >= 1, got {concurrency}")
+
+    def member(url: str, retries: int) -> Resilient:
+        provider = OpenAIJudge(
+            base_url=url,
+            model=model,
+            api_key=api_key,
+            temperature=temperature,
+            seed=seed,
+            extra_body=extra_body,
+            timeout=timeout,
+            connections=concurrency,
+            transport=transport,
+        )
+        return resilient(
+            provider,
+            max_retries=retries,
+            concurrency=concurrency,
+            rpm=rpm,
+            tpm=tpm,
+            hedge_after=hedge_after,
+            backoff_base=backoff_base,
+            backoff_max=backoff_max,
+            sleep=sleep,
+            rng=rng,
+        )
+
     if len(url_list) == 1:
-        return OpenAIJudge(base_url=url_list[0], model=model, max_retries=max_retries, **kwargs)
-    members = [
-        OpenAIJudge(base_url=url, model=model, max_retries=POOL_MEMBER_RETRIES, **kwargs)
-        for url in url_list
-    ]
+        return member(url_list[0], max_retries)
     return JudgePool(
-        members,
+        [member(url, POOL_MEMBER_RETRIES) for url in url_list],
         eject_after=eject_after,
         eject_seconds=eject_seconds,
         max_attempts=max(len(url_list), max_retries + 1),
+        backoff_base=backoff_base,
+        backoff_max=backoff_max,
+        sleep=sleep,
+        rng=rng,
     )

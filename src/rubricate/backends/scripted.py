@@ -9,6 +9,7 @@ import json
 import re
 from collections.abc import Callable
 
+from rubricate.backends._protocol import JudgeBase
 from rubricate.types import JudgeReply, JudgeRequest, Usage
 
 __all__ = ["ScriptedJudge", "criteria_in"]
@@ -30,8 +31,11 @@ def criteria_in(request: JudgeRequest) -> list[tuple[str, str]]:
     return []
 
 
-class ScriptedJudge:
+class ScriptedJudge(JudgeBase):
     """Answers every request at once with verdicts from ``decide`` (or raw text from ``reply``).
+
+    ``reply`` receives the whole request, sampling settings included, like the handler of
+    httpx's ``MockTransport``.
 
     Attributes:
         calls: requests answered so far.
@@ -72,6 +76,3 @@ class ScriptedJudge:
             usage=Usage(prompt_tokens=prompt_chars // 4, completion_tokens=len(text) // 4),
             probabilities=probabilities,
         )
-
-    async def aclose(self) -> None:
-        return None

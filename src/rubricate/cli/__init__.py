@@ -6,6 +6,7 @@ from rubricate.cli import generate as _generate  # noqa: F401  (registers genera
 from rubricate.cli import grade as _grade  # noqa: F401  (registers grade, score)
 from rubricate.cli import meta_eval as _meta_eval  # noqa: F401  (registers meta-eval, drift)
 from rubricate.cli import models as _models  # noqa: F401  (registers models)
+from rubricate.cli import probe as _probe  # noqa: F401  (registers probe)
 from rubricate.cli import serve as _serve  # noqa: F401  (registers serve)
 from rubricate.cli._app import app
 

@@ -14,6 +14,16 @@ import typer
 
 from rubricate.cli._app import EXIT_BACKEND, app, console, exit_on_error, setup_logging
 from rubricate.cli._bind import bind_settings
+from rubricate.cli._data import (
+    DataArgument,
+    FieldOption,
+    FormatOption,
+    Items,
+    ResponsesOption,
+    ResponseSourceOption,
+    parse_fields,
+    sample_reader,
+)
 from rubricate.cli._figures import (
     SampleFacts,
     add_to_summary,
@@ -32,7 +42,7 @@ from rubricate.cli._options import (
 )
 from rubricate.cli._render import GradeProgress, summary_table
 from rubricate.errors import ConfigError, InputError
-from rubricate.formats import CRITERION_FIELDS, FORMATS, Format, read_responses, read_samples
+from rubricate.formats import read_responses
 from rubricate.results import RunSummary
 from rubricate.runs import grade_to_dir, read_results, rescore_results
 from rubricate.session import Session
@@ -51,66 +61,6 @@ Writes OUT/results.jsonl (one line per sample) and OUT/summary.json.
 """
 
 
-_TARGETS = ("id", "prompt", "response", "rubric")
-_CRITERION = "criterion."
-
-
-def parse_fields(values: list[str] | None) -> dict[str, str] | None:
-    """``--field rubric=reward_model.rubrics`` and ``--field criterion.text=name`` pairs as a
-    mapping; raises ``ConfigError`` naming a malformed pair or an unknown target."""
-    if not values:
-        return None
-    mapping: dict[str, str] = {}
-    for value in values:
-        key, sep, path = value.partition("=")
-        if not sep or not key or not path:
-            raise ConfigError(
-                f"--field '{value}': expected TARGET=PATH (e.g. rubric=meta.criteria)"
-            )
-        if key.startswith(_CRITERION):
-            if key[len(_CRITERION) :] not in CRITERION_FIELDS:
-                raise ConfigError(
-                    f"--field '{value}': unknown criterion sub-field '{key[len(_CRITERION) :]}' "
-                    f"(expected one of {', '.join(_CRITERION + f for f in CRITERION_FIELDS)})"
-                )
-        elif key not in _TARGETS:
-            raise ConfigError(
-                f"--field '{value}': unknown target '{key}' (expected one of "
-                f"{', '.join(_TARGETS)}, or criterion.<{'|'.join(CRITERION_FIELDS)}>)"
-            )
-        mapping[key] = path
-    return mapping
-
-
-Items = Iterator[Sample | InputError]
-
-
-def _with_responses(items: Items, responses: dict[str, str], path: Path) -> Items:
-    for item in items:
-        if isinstance(item, Sample):
-            text = responses.get(item.id)
-            if text is None:
-                yield InputError(
-                    f"no response for sample '{item.id}'", file=str(path), field="sample_id"
-                )
-                continue
-            item = item.with_response(text)
-        yield item
-
-
-def _limited(items: Items, limit: int | None) -> Items:
-    if limit is None:
-        yield from items
-        return
-    graded = 0
-    for item in items:
-        if graded >= limit:
-            return
-        if isinstance(item, Sample):
-            graded += 1
-        yield item
-
-
 def _count_criteria(make: Callable[[], Items]) -> int:
     total = 0
     for item in make():
@@ -122,43 +72,14 @@ def _count_criteria(make: Callable[[], Items]) -> int:
 @app.command(help=GRADE_HELP)
 @bind_settings("judge", "policy")
 def grade(
-    data: Annotated[
-        Path,
-        typer.Argument(
-            help="Benchmark JSONL (HealthBench, WritingBench, DRB-II, PRBench, ResearchRubrics), "
-            "ResearchQA JSON, verl parquet, or any JSONL with --field mappings (see --format)."
-        ),
-    ],
+    data: DataArgument,
     out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")] = Path(
         "runs/latest"
     ),
-    format: Annotated[
-        Format,
-        typer.Option(
-            help="Reader: 'auto' detects it from the file (see the README's Datasets table); "
-            f"one of {', '.join(FORMATS)}."
-        ),
-    ] = "auto",
-    field: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--field",
-            metavar="TARGET=PATH",
-            help="Where generic JSONL keeps id, prompt, response and rubric (id also for verl "
-            "rows), and inside each rubric item criterion.text, criterion.points, "
-            "criterion.tags, criterion.id, criterion.required, criterion.levels "
-            "(e.g. --field rubric=checklist --field criterion.text=name); repeatable.",
-        ),
-    ] = None,
-    response_source: Annotated[
-        Literal["field", "ideal"],
-        typer.Option(
-            help="HealthBench: 'field' (the line's response) or 'ideal' (the physician-written completion)."
-        ),
-    ] = "field",
-    responses: Annotated[
-        Path | None, typer.Option(help="JSONL of {sample_id, response} to grade instead.")
-    ] = None,
+    format: FormatOption = "auto",
+    field: FieldOption = None,
+    response_source: ResponseSourceOption = "field",
+    responses: ResponsesOption = None,
     on_invalid: OnInvalidOption = "error",
     limit: LimitOption = None,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
@@ -187,17 +108,15 @@ def grade(
                 "--length-penalty needs each response's length, and responses a policy model "
                 "writes during grading are not recorded yet: grade them from --responses FILE"
             )
-        answer_file = read_responses(responses) if responses is not None else None
+        make = sample_reader(
+            data,
+            format=format,
+            fields=fields,
+            response_source=response_source,
+            responses=responses,
+            limit=limit,
+        )
         facts = SampleFacts()
-
-        def make() -> Iterator[Sample | InputError]:
-            items = read_samples(
-                data, format=format, fields=fields, response_source=response_source
-            )
-            if answer_file is not None and responses is not None:
-                items = _with_responses(items, answer_file, responses)
-            return _limited(items, limit)
-
         total = _count_criteria(make) if not quiet else None
         policy = settings.policy
         config = {

@@ -168,6 +168,7 @@ class Writer:
             criterion_ids=(),
             max_tokens=options.max_tokens,
             temperature=options.temperature,
+            seed=options.seed,
             answer_prefix=answer_prefix,
         )
         try:

@@ -1,5 +1,6 @@
 """Judge requests, prompt templates and verdict parsing (pure, no I/O)."""
 
+from rubricate.judge._choice import choice_index
 from rubricate.judge._json import JsonEnd
 from rubricate.judge._parse import (
     json_objects,
@@ -25,6 +26,7 @@ __all__ = [
     "Mode",
     "PromptTemplate",
     "build_request",
+    "choice_index",
     "json_objects",
     "judge_context",
     "load_template",

@@ -18,9 +18,10 @@ import rubricate
 from rubricate.backends import Judge
 from rubricate.engine import run_sync
 from rubricate.errors import ConfigError, InputError
+from rubricate.judge import Mode
 from rubricate.meta._stats import N_RESAMPLES, Estimate, paired_mean_difference
 from rubricate.meta._variants import PROBES, probe_variants
-from rubricate.results import SampleResult
+from rubricate.results import Counts, SampleResult
 from rubricate.store import Store
 from rubricate.types import GRADABLE_LABELS, Sample
 
@@ -44,6 +45,11 @@ class ProbeOutcome:
         n: variant pairs with a score on both sides; ``n_samples`` the samples they came from.
         by_variant: the same per variant (per master key, per padding length, ...).
         judge_calls: calls the probe's grading made (cache hits excluded).
+        errors: criterion verdicts of the altered samples that are ``error`` (a failed call
+            or an unparseable reply); such a verdict is left out of the flip share, and a
+            sample it leaves unscored out of the gain.
+        baseline_errors: the same for the grading of the original samples this probe is
+            compared with (shared by the probes of one mode, so not to be summed).
     """
 
     gain: Estimate
@@ -53,6 +59,8 @@ class ProbeOutcome:
     by_variant: dict[str, dict[str, Any]]
     judge_calls: int
     mode: str
+    errors: int = 0
+    baseline_errors: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -63,6 +71,8 @@ class ProbeOutcome:
             "n_samples": self.n_samples,
             "mode": self.mode,
             "judge_calls": self.judge_calls,
+            "errors": self.errors,
+            "baseline_errors": self.baseline_errors,
             "by_variant": self.by_variant,
         }
 
@@ -103,7 +113,8 @@ def _flips(original: SampleResult, probed: SampleResult) -> tuple[int, int]:
 def _outcome(
     baseline: dict[str, SampleResult],
     variants: Sequence[tuple[str, str, SampleResult]],
-    judge_calls: int,
+    graded: Counts,
+    baseline_errors: int,
     mode: str,
     n_resamples: int,
     seed: int,
@@ -142,8 +153,10 @@ def _outcome(
         n=sum(len(d) for d in per_sample.values()),
         n_samples=len(per_sample),
         by_variant=by_variant,
-        judge_calls=judge_calls,
+        judge_calls=graded.judge_calls,
         mode=mode,
+        errors=graded.errors,
+        baseline_errors=baseline_errors,
     )
 
 
@@ -153,7 +166,7 @@ async def run_probes_async(
     out_dir: str | Path | None = None,
     *,
     probes: Sequence[str] | None = None,
-    mode: str = "per-criterion",
+    mode: Mode = "per-criterion",
     seed: int = 0,
     store: Store | str | Path | None = None,
     n_resamples: int = N_RESAMPLES,
@@ -192,21 +205,23 @@ async def run_probes_async(
     ids = [s.id for s in originals]
     if len(set(ids)) != len(ids):
         raise InputError("sample ids repeat; probes pair each variant with its original by id")
-    baselines: dict[str, dict[str, SampleResult]] = {}
+    baselines: dict[str, tuple[dict[str, SampleResult], int]] = {}
     extra = dict(grade_options or {})
 
-    async def baseline(probe_mode: str) -> dict[str, SampleResult]:
+    async def baseline(probe_mode: Mode) -> tuple[dict[str, SampleResult], int]:
+        """The originals graded in ``probe_mode``, by id, and their error verdicts."""
         if probe_mode not in baselines:
             graded = await rubricate.grade_async(
                 originals, judge, store=store, mode=probe_mode, **extra
             )
-            baselines[probe_mode] = {r.sample_id: r for r in graded.results}
+            results = {r.sample_id: r for r in graded.results}
+            baselines[probe_mode] = (results, graded.summary.counts.errors)
         return baselines[probe_mode]
 
     outcomes: dict[str, ProbeOutcome] = {}
     for name in chosen:
-        probe_mode = "grouped" if name == "order" else mode
-        reference = await baseline(probe_mode)
+        probe_mode: Mode = "grouped" if name == "order" else mode
+        reference, reference_errors = await baseline(probe_mode)
         built = [
             (s.id, variant, altered)
             for s in originals
@@ -224,7 +239,13 @@ async def run_probes_async(
             (original_id, variant, by_id[altered.id]) for original_id, variant, altered in built
         ]
         outcomes[name] = _outcome(
-            reference, paired, graded.summary.counts.judge_calls, probe_mode, n_resamples, seed
+            reference,
+            paired,
+            graded.summary.counts,
+            reference_errors,
+            probe_mode,
+            n_resamples,
+            seed,
         )
     report = ProbeReport(outcomes, seed)
     if out_dir is not None:

@@ -17,23 +17,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from rubricate.version import __version__
 from rubricate.engine import Grader, SkippedSample
-from rubricate.results import Counts, RunSummary, SampleResult, Tokens
 from rubricate.errors import InputError
-from rubricate.types import Verdict
+from rubricate.results import Counts, RunSummary, SampleResult, Tokens
 from rubricate.rubric import Criterion, Rubric, Scale
 from rubricate.scoring import Method, SampleScore, score_sample, summarize
+from rubricate.types import Verdict
+from rubricate.version import __version__
 
 __all__ = [
     "OnInvalid",
     "RunAccumulator",
-    "run_id_for",
-    "write_json",
     "grade_to_dir",
     "read_results",
     "rescore_results",
     "result_rubric",
+    "run_id_for",
+    "write_json",
 ]
 
 logger = logging.getLogger(__name__)

@@ -33,16 +33,20 @@ def build_judge(settings: JudgeSettings) -> Judge:
             tpm=settings.tpm,
             hedge_after=settings.hedge_after,
         )
-    from rubricate.backends.llamacpp import LlamaCppJudge
+    from rubricate.backends import create_local_judge
     from rubricate.models import resolve_model
 
     path = resolve_model(settings.local_model)
-    return LlamaCppJudge(
+    return create_local_judge(
         path,
         n_threads=settings.threads,
         n_ctx=settings.context,
         explain=settings.explain,
         on_overflow=settings.on_overflow,
+        temperature=settings.temperature,
+        max_retries=settings.max_retries,
+        rpm=settings.rpm,
+        tpm=settings.tpm,
     )
 
 
