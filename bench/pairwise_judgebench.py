@@ -32,6 +32,7 @@ import random
 from pathlib import Path
 from typing import Any
 
+from rubricate.backends import close_judge
 from rubricate.pairwise import (
     CompareOptions,
     Comparer,
@@ -151,7 +152,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 results[name] = _figures(summaries[name], base)
                 print(name, json.dumps(results[name]), flush=True)
     finally:
-        await judge.aclose()
+        await close_judge(judge)
     return {
         "judge": judge.fingerprint,
         "n": len(pairs),

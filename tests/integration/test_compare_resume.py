@@ -33,7 +33,7 @@ CHILD = textwrap.dedent(
              label="A>B" if i % 2 else "B>A", source="s")
         for i in range(n)
     ]
-    judge = OpenAIJudge(base_url=url, model="stub", concurrency=2)
+    judge = OpenAIJudge(base_url=url, model="stub", connections=2)
     with Store(cache) as store:
         compare_pairs(pairs, judge, out, store=store, concurrency=2)
     """

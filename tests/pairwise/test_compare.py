@@ -120,9 +120,6 @@ class _Failing:
     async def complete(self, request: JudgeRequest) -> JudgeReply:
         raise BackendError("connection refused")
 
-    async def aclose(self) -> None:
-        return None
-
 
 def test_a_failed_call_is_an_error_decision(tmp_path: Path) -> None:
     summary = compare_pairs(make_pairs(1), _Failing(), tmp_path / "run")

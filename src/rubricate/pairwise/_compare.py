@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -222,8 +223,15 @@ class Comparer:
 
         return await self.calls.once(key, make)
 
-    def _key(self, template: PromptTemplate, kind: str, text_hash: str) -> str:
-        return judgment_key(self.judge.fingerprint, template.version, kind, text_hash, "pairwise")
+    def _key(
+        self, template: PromptTemplate, request: JudgeRequest, kind: str, text_hash: str
+    ) -> str:
+        # The request's own sampling settings (none by default) complete the judge's fingerprint.
+        sampling = request.sampling()
+        judge = self.judge.fingerprint
+        if sampling:
+            judge += "|" + json.dumps(sampling, sort_keys=True)
+        return judgment_key(judge, template.version, kind, text_hash, "pairwise")
 
     # --- holistic ------------------------------------------------------------------
 
@@ -231,7 +239,7 @@ class Comparer:
         template = self.template("holistic")
         shared = render_pair(pair, *pair.shown(order))
         request = build_holistic_request(template, shared, max_tokens=self.options.max_tokens)
-        key = self._key(template, "holistic", pair_text_hash(pair, *shared.shown))
+        key = self._key(template, request, "holistic", pair_text_hash(pair, *shared.shown))
         answer = await self._answer(
             key, request, lambda text: parse_decision(text, shared.shown) is not None
         )
@@ -250,7 +258,7 @@ class Comparer:
             template, shared, criterion, max_tokens=self.options.max_tokens
         )
         kind = f"criterion:{criterion.fingerprint}:{'required' if criterion.required else 'any'}"
-        key = self._key(template, kind, pair_text_hash(pair, *shared.shown))
+        key = self._key(template, request, kind, pair_text_hash(pair, *shared.shown))
         if criterion.required:
             answer = await self._answer(
                 key, request, lambda text: parse_requirement(text, shared.shown) is not None
