@@ -13,7 +13,8 @@ below 0.5 in both-orders modes). Pair selection: the ``--pool`` shortest labelle
 (question + both responses, in characters), then a ``random.Random(--seed)`` sample of ``--n``
 of them, kept in file order. Holistic both-orders reuses the one-order run's replies from the
 cache; its calls, tokens and time per pair are reported with the one-order run's added, i.e.
-as if run alone.
+as if run alone. Pairs are judged one after another in all three modes, so that a run
+stopped by ``--deadline-min`` still compares the modes on the same pairs.
 
 With no ``--judge-url`` the judge is the embedded llama.cpp model (``--local-model``,
 default Qwen2.5-Coder-1.5B, installed with ``rubricate models install``); any
@@ -29,16 +30,19 @@ import argparse
 import asyncio
 import json
 import random
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rubricate.backends import close_judge
 from rubricate.pairwise import (
+    CompareMode,
     CompareOptions,
     Comparer,
-    CompareSummary,
+    FigureTally,
+    Orders,
     Pair,
-    compare_to_dir,
     read_pairs,
 )
 from rubricate.rubric import Criterion, Rubric
@@ -85,27 +89,35 @@ def select_pairs(path: Path, n: int, pool: int, seed: int) -> list[Pair]:
     return [p for p in pairs if p.id in chosen]
 
 
-def _figures(summary: CompareSummary, base: CompareSummary | None = None) -> dict[str, Any]:
-    n = max(summary.n_pairs, 1)
-    calls = summary.counts.judge_calls + (base.counts.judge_calls if base else 0)
-    tokens = summary.tokens
-    prompt = tokens.prompt + (base.tokens.prompt if base else 0)
-    cached = tokens.cached_prompt + (base.tokens.cached_prompt if base else 0)
-    completion = tokens.completion + (base.tokens.completion if base else 0)
-    elapsed = (summary.elapsed_s or 0.0) + ((base.elapsed_s or 0.0) if base else 0.0)
+@dataclass
+class _Mode:
+    """One way of judging, run pair by pair so every mode has judged the same pairs."""
+
+    options: CompareOptions
+    rubric: Rubric | None
+    comparer: Comparer
+    tally: FigureTally = field(default_factory=FigureTally)
+    elapsed_s: float = 0.0
+
+
+def _figures(mode: _Mode, base: _Mode | None = None) -> dict[str, Any]:
+    figures = mode.tally.figures()
+    n = max(figures.n_pairs, 1)
+    counts = [mode.comparer.calls.counts] + ([base.comparer.calls.counts] if base else [])
+    elapsed = mode.elapsed_s + (base.elapsed_s if base else 0.0)
     return {
-        "n_pairs": summary.n_pairs,
-        "accuracy": summary.accuracy,
-        "consistency": summary.consistency,
-        "first_position_rate": summary.first_position_rate,
-        "ties": summary.ties,
-        "errors": summary.errors,
-        "judge_calls": calls,
-        "prompt_tokens_per_pair": round(prompt / n, 1),
-        "cached_prompt_tokens_per_pair": round(cached / n, 1),
-        "completion_tokens_per_pair": round(completion / n, 1),
+        "n_pairs": figures.n_pairs,
+        "accuracy": figures.accuracy,
+        "consistency": figures.consistency,
+        "first_position_rate": figures.first_position_rate,
+        "ties": figures.ties,
+        "errors": figures.errors,
+        "judge_calls": sum(c.calls for c in counts),
+        "prompt_tokens_per_pair": round(sum(c.tokens.prompt for c in counts) / n, 1),
+        "cached_prompt_tokens_per_pair": round(sum(c.tokens.cached_prompt for c in counts) / n, 1),
+        "completion_tokens_per_pair": round(sum(c.tokens.completion for c in counts) / n, 1),
         "wall_s_per_pair": round(elapsed / n, 2),
-        "by_source": {k: v.accuracy for k, v in summary.by_source.items()},
+        "by_source": {k: v.accuracy for k, v in mode.tally.by_source().items()},
     }
 
 
@@ -122,43 +134,60 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     pairs = select_pairs(Path(args.data), args.n, args.pool, args.seed)
-    grading = settings.grade_options()
-    modes = {
-        "holistic_one_order": (CompareOptions(orders="one", mode="holistic"), None),
-        "holistic_both_orders": (CompareOptions(orders="both", mode="holistic"), None),
-        "criteria_both_orders": (CompareOptions(orders="both", mode="criteria"), RUBRIC),
-    }
-    results: dict[str, Any] = {}
-    summaries: dict[str, CompareSummary] = {}
+    concurrency = settings.grade_options().concurrency
+    started = time.monotonic()
+    stopped_early = False
     try:
         with Store(out / "cache.sqlite") as store:
-            for name, (options, rubric) in modes.items():
-                sized = CompareOptions(
-                    orders=options.orders, mode=options.mode, max_tokens=args.max_tokens
-                )
+
+            def mode(orders: Orders, by: CompareMode, rubric: Rubric | None) -> _Mode:
+                options = CompareOptions(orders=orders, mode=by, max_tokens=args.max_tokens)
                 comparer = Comparer(
-                    judge,
-                    store=store,
-                    options=sized,
-                    concurrency=grading.concurrency,
-                    reasks=args.reasks,
+                    judge, store=store, options=options, concurrency=concurrency, reasks=args.reasks
                 )
-                chosen = [
-                    Pair(p.id, p.messages, p.response_a, p.response_b, p.label, p.source, rubric)
-                    for p in pairs
-                ]
-                summaries[name] = await compare_to_dir(comparer, chosen, out / name)
-                base = summaries["holistic_one_order"] if name == "holistic_both_orders" else None
-                results[name] = _figures(summaries[name], base)
-                print(name, json.dumps(results[name]), flush=True)
+                return _Mode(options, rubric, comparer)
+
+            # Holistic one-order first: both-orders then finds its first order in the cache.
+            modes = {
+                "holistic_one_order": mode("one", "holistic", None),
+                "holistic_both_orders": mode("both", "holistic", None),
+                "criteria_both_orders": mode("both", "criteria", RUBRIC),
+            }
+            files = {}
+            for name in modes:
+                (out / name).mkdir(exist_ok=True)
+                files[name] = (out / name / "pairs.jsonl").open("w", encoding="utf-8")
+            for index, pair in enumerate(pairs):
+                if args.deadline_min and time.monotonic() - started > 60 * args.deadline_min:
+                    stopped_early = True
+                    break
+                for name, judged in modes.items():
+                    posed = Pair(pair.id, pair.messages, pair.response_a, pair.response_b,
+                                 pair.label, pair.source, judged.rubric)  # fmt: skip
+                    began = time.perf_counter()
+                    line = await judged.comparer.compare_pair(posed)
+                    judged.elapsed_s += time.perf_counter() - began
+                    judged.comparer.flush()
+                    judged.tally.add(line)
+                    files[name].write(line.model_dump_json() + "\n")
+                    files[name].flush()
+                print(f"pair {index + 1}/{len(pairs)} done", flush=True)
+            for handle in files.values():
+                handle.close()
     finally:
         await close_judge(judge)
+    one = modes["holistic_one_order"]
     return {
         "judge": judge.fingerprint,
-        "n": len(pairs),
+        "n_selected": len(pairs),
+        "n_judged": one.tally.figures().n_pairs,
+        "stopped_by_deadline": stopped_early,
         "pool": args.pool,
         "seed": args.seed,
-        "modes": results,
+        "modes": {
+            name: _figures(judged, one if name == "holistic_both_orders" else None)
+            for name, judged in modes.items()
+        },
     }
 
 
@@ -178,6 +207,12 @@ def main() -> None:
     parser.add_argument("--reasks", type=int, default=1)
     parser.add_argument("--max-tokens", type=int, default=24, help="per call (JSON answers)")
     parser.add_argument("--out-dir", default=str(ROOT / "runs" / "bench-pairwise"))
+    parser.add_argument(
+        "--deadline-min",
+        type=float,
+        default=None,
+        help="start no new pair after this many minutes (figures cover the pairs judged)",
+    )
     parser.add_argument("--out", type=Path, help="also write the figures here (JSON)")
     args = parser.parse_args()
     figures = asyncio.run(run(args))
