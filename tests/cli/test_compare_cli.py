@@ -80,3 +80,58 @@ def test_bad_field_mapping_is_a_usage_error(tmp_path: Path) -> None:
     with JudgeServer(respond=_knows_the_answers) as server:
         result = runner.invoke(app, _args(server, JUDGEBENCH, tmp_path, "--field", "answer=x"))
     assert result.exit_code == 2 and "expected TARGET=PATH" in result.output
+
+
+def test_limit(tmp_path: Path) -> None:
+    with JudgeServer(respond=_knows_the_answers) as server:
+        result = runner.invoke(app, _args(server, JUDGEBENCH, tmp_path, "--limit", "2"))
+        assert result.exit_code == 0, result.output
+        assert server.requests == 4
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["n_pairs"] == 2
+
+
+_SEAT_B = re.compile(r"<(response-B-[0-9a-f]+)>\n(.*?)\n</\1>", re.DOTALL)
+
+
+def _by_criterion(body: dict[str, Any]) -> str:
+    """Seat text containing 'prime' satisfies every criterion; required ones answered per seat."""
+    content = body["messages"][1]["content"]
+    a, b = _SEAT_A.search(content), _SEAT_B.search(content)
+    assert a is not None and b is not None
+    if 'note="required"' in content:
+        verdict = {True: "met", False: "not_met"}
+        return json.dumps({"A": verdict["7" in a.group(2)], "B": verdict["7" in b.group(2)]})
+    return '{"winner": "A"}' if "prime" in a.group(2) else '{"winner": "B"}'
+
+
+def test_two_models_compared_criterion_by_criterion(tmp_path: Path) -> None:
+    data = tmp_path / "data.jsonl"
+    data.write_text(
+        json.dumps(
+            {
+                "id": "s1",
+                "prompt": "Name a prime and say why.",
+                "rubric": [
+                    {"criterion": "Explains what a prime is.", "points": 5},
+                    {"criterion": "The number named is 7.", "points": 1, "required": True},
+                ],
+            }
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    model_a = tmp_path / "a.jsonl"
+    model_b = tmp_path / "b.jsonl"
+    model_a.write_text('{"sample_id": "s1", "response": "9, a prime."}\n', encoding="utf-8")
+    model_b.write_text('{"sample_id": "s1", "response": "7."}\n', encoding="utf-8")
+    extra = ("--responses-a", str(model_a), "--responses-b", str(model_b))
+    with JudgeServer(respond=_by_criterion) as server:
+        result = runner.invoke(app, _args(server, data, tmp_path, *extra))
+        assert result.exit_code == 0, result.output
+        assert server.requests == 4  # 2 criteria x 2 orders
+    (line,) = (tmp_path / "run" / "pairs.jsonl").read_text(encoding="utf-8").splitlines()
+    pair = json.loads(line)
+    # A wins the explanation on points (5 to 0), but fails the required criterion B meets.
+    assert pair["mode"] == "criteria" and pair["preference"] == "B>A"
+    assert pair["decisions"] == ["B>A", "B>A"] and pair["correct"] is None
