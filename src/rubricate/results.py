@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    AllowInfNan,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
 
-from rubricate.rubric import Scale
+from rubricate.rubric import POINTS_LIMIT, Scale
+
+# What a results line may hold; anything else was edited by hand and is refused, located.
+_Label = Literal["met", "not_met", "partial", "blocked", "cannot_assess", "error"]
+_MethodName = Literal["healthbench", "normalized", "weighted_mean"]
+_Finite = Annotated[StrictFloat, AllowInfNan(False)]
 
 __all__ = ["Counts", "RunSummary", "SampleResult", "Tokens", "VerdictRecord"]
 
@@ -16,16 +33,40 @@ class VerdictRecord(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    criterion_id: str
-    criterion: str
-    points: float
-    tags: list[str] = Field(default_factory=list)
-    required: bool = False
+    criterion_id: StrictStr = Field(min_length=1)
+    criterion: StrictStr = Field(min_length=1)
+    points: StrictFloat = Field(allow_inf_nan=False, ge=-POINTS_LIMIT, le=POINTS_LIMIT)
+    tags: list[StrictStr] = Field(default_factory=list)
+    required: StrictBool = False
     scale: Scale | None = None  # omitted for binary criteria
-    verdict: str
-    probability: float | None = None  # P(met) in [0, 1] when the judge reported it
-    level: int | None = None  # ordinal level index, 0 = worst
+    verdict: _Label
+    # P(met) in [0, 1] when the judge reported it
+    probability: StrictFloat | None = Field(default=None, allow_inf_nan=False, ge=0.0, le=1.0)
+    level: StrictInt | None = None  # ordinal level index, 0 = worst
     explanation: str | None = None
+
+    @model_validator(mode="after")
+    def _fits_its_scale(self) -> VerdictRecord:
+        """The verdict must be one the criterion's scale can give (checked, never clipped)."""
+        if not self.criterion.strip():
+            raise ValueError("criterion text is empty")
+        kind = self.scale.kind if self.scale is not None else "binary"
+        if kind == "ordinal":
+            top = len(self.scale.levels if self.scale is not None else ()) - 1
+            if self.verdict in ("met", "not_met", "partial"):
+                if self.level is None:
+                    raise ValueError(
+                        f"verdict '{self.verdict}' on an ordinal criterion needs a level"
+                    )
+                if not 0 <= self.level <= top:
+                    raise ValueError(f"level {self.level} is outside this criterion's 0..{top}")
+        elif self.level is not None:
+            raise ValueError(f"level {self.level} given for a {kind} criterion")
+        if self.verdict == "partial" and kind == "binary":
+            raise ValueError("verdict 'partial' on a binary criterion (only ternary and ordinal)")
+        if self.verdict == "blocked" and kind != "blocking":
+            raise ValueError(f"verdict 'blocked' on a {kind} criterion (only blocking)")
+        return self
 
 
 class SampleResult(BaseModel):
@@ -33,21 +74,51 @@ class SampleResult(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    sample_id: str
-    rubric_id: str = ""
-    rubric_fingerprint: str
-    gate_floor: float = 0.0
-    method: str = "healthbench"
-    score: float | None  # HealthBench per-sample score is not clipped
-    axes: dict[str, float | None] = Field(default_factory=dict)
-    gate_failed: list[str] = Field(default_factory=list)
+    sample_id: StrictStr = Field(min_length=1)
+    rubric_id: StrictStr = ""
+    rubric_fingerprint: StrictStr
+    gate_floor: StrictFloat = Field(
+        default=0.0, allow_inf_nan=False, ge=-POINTS_LIMIT, le=POINTS_LIMIT
+    )
+    method: _MethodName = "healthbench"
+    # HealthBench per-sample score is not clipped
+    score: StrictFloat | None = Field(allow_inf_nan=False)
+    axes: dict[str, _Finite | None] = Field(default_factory=dict)
+    gate_failed: list[StrictStr] = Field(default_factory=list)
     # On the benchmark's own scale (WritingBench 1-10, DRB-II recall, ...), when the data names one.
-    native_score: float | None = None
-    native: dict[str, float | None] = Field(default_factory=dict)
-    verdicts: list[VerdictRecord]
+    native_score: StrictFloat | None = Field(default=None, allow_inf_nan=False)
+    native: dict[str, _Finite | None] = Field(default_factory=dict)
+    verdicts: list[VerdictRecord] = Field(min_length=1)
     judge: str = ""
     template: str = ""
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_finite(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """NaN in metadata would be written back as ``null``: refuse it instead."""
+        stack: list[Any] = [value]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, float) and not math.isfinite(item):
+                raise ValueError(f"metadata holds a non-finite number ({item})")
+            if isinstance(item, dict):
+                stack.extend(item.values())
+            elif isinstance(item, list):
+                stack.extend(item)
+        return value
+
+    @model_validator(mode="after")
+    def _criterion_ids_unique(self) -> SampleResult:
+        seen: dict[str, int] = {}
+        for index, record in enumerate(self.verdicts):
+            if record.criterion_id in seen:
+                raise ValueError(
+                    f"criterion id '{record.criterion_id}' appears twice "
+                    f"(verdicts[{seen[record.criterion_id]}] and verdicts[{index}])"
+                )
+            seen[record.criterion_id] = index
+        return self
 
 
 class Counts(BaseModel):

@@ -8,13 +8,15 @@ import time
 import uvicorn
 from fastapi import FastAPI
 
+from rubricate.server import server_config
+
 
 class LiveServer:
     """Starts on construction; ``url`` is ``http://127.0.0.1:PORT``. Use as a context manager."""
 
     def __init__(self, app: FastAPI) -> None:
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-        self._server = uvicorn.Server(config)
+        # The same uvicorn configuration as ``rubricate serve``.
+        self._server = uvicorn.Server(server_config(app, host="127.0.0.1", port=0))
         self._thread = threading.Thread(target=self._server.run, name="reward-server", daemon=True)
         self._thread.start()
         for _ in range(1000):  # bounded: about 10 s

@@ -17,8 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from rubricate.server import response_after_prompt
-from rubricate.server._requests import messages_from_template
+from rubricate.server import messages_from_template, response_after_prompt
 from tests.rewards.rows import RESPONSES, RUBRIC, own_scores
 from tests.server.conftest import Serve
 from tests.server.test_app import CHATML_PROMPT, openrlhf_body

@@ -265,6 +265,11 @@ def score(
                 previous = json.loads(target.read_text(encoding="utf-8"))
             except ValueError:
                 previous = {}
+            if not isinstance(previous, dict) or not isinstance(previous.get("counts", {}), dict):
+                console.print(
+                    f"[yellow]{target} is not a summary[/]: it is replaced", highlight=False
+                )
+                previous = {}
         data = summary.model_dump(mode="json")
         # Calls and tokens belong to the grading run; keep them when re-scoring its summary.
         for key in (

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from rubricate.cli._app import app, console, exit_on_error, setup_logging
 from rubricate.cli._bind import bind_settings
 from rubricate.cli._options import VerboseOption
 from rubricate.errors import MissingDependency
 from rubricate.rewards import split_reward_settings
-from rubricate.settings import ServeSettings, Settings
+from rubricate.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -28,26 +27,15 @@ judgments are made once. Beyond --max-pending criteria the server answers 503 wi
 """
 
 
-def uvicorn_options(serve: ServeSettings, verbose: bool) -> dict[str, Any]:
-    """Every uvicorn option ``rubricate serve`` sets, in one place."""
-    return {
-        "host": serve.host,
-        "port": serve.port,
-        "log_level": "info" if verbose else "warning",
-        "access_log": verbose,
-        "timeout_keep_alive": 30,
-    }
-
-
 @app.command(help=SERVE_HELP)
 @bind_settings("serve", "reward", "judge", exclude=("judge.length_penalty",))  # a run figure
 def serve(verbose: VerboseOption = False, *, settings: Settings) -> None:
     setup_logging(verbose)
     with exit_on_error():
         try:
-            import uvicorn
+            import uvicorn  # noqa: F401 - checks the server extra is installed
 
-            from rubricate.server import ServerSettings, create_app
+            from rubricate.server import ServerSettings, create_app, run_server
         except ImportError as error:
             raise MissingDependency("fastapi and uvicorn", "server") from error
         judge, shaping = split_reward_settings(settings)
@@ -67,4 +55,4 @@ def serve(verbose: VerboseOption = False, *, settings: Settings) -> None:
             "(POST /get_reward, /v1/grade, /v1/reward)",
             highlight=False,
         )
-        uvicorn.run(application, **uvicorn_options(options, verbose))
+        run_server(application, host=options.host, port=options.port, verbose=verbose)

@@ -226,13 +226,13 @@ class Grader:
             if len(remaining) == 1:
                 try:
                     verdicts[remaining[0].id] = parse_single_reply(
-                        reply.text, remaining[0], reply.probabilities
+                        reply.text, remaining[0], reply.probabilities, shown=shared
                     )
                     remaining = []
                 except VerdictError:
                     pass
             else:
-                found, _ = parse_group_reply(reply.text, remaining)
+                found, _ = parse_group_reply(reply.text, remaining, shown=shared)
                 verdicts.update(found)
                 remaining = [c for c in remaining if c.id not in found]
             if not remaining:

@@ -4,13 +4,26 @@
 from rubricate.formats._criteria import CRITERION_FIELDS, criterion_fields_from, rubric_items_from
 from rubricate.formats._read import FORMATS, Format, detect_format, only_samples, read_samples
 from rubricate.formats._records import (
+    MAX_LINE_BYTES,
     convert_record,
     criteria_from_records,
     get_path,
     iter_jsonl,
     messages_from,
     read_jsonl_as,
+    read_jsonl_numbered,
     rubric_from,
+    unique_samples,
+)
+from rubricate.formats._strict import (
+    MAX_DEPTH,
+    MAX_INT_DIGITS,
+    FieldError,
+    JsonRejected,
+    decode_utf8,
+    loads_strict,
+    strict_number,
+    strict_string,
 )
 from rubricate.formats.drb2 import blocked_context, read_drb2, sample_from_drb2
 from rubricate.formats.generic import (
@@ -35,9 +48,14 @@ __all__ = [
     "CRITERION_FIELDS",
     "DEFAULT_FIELDS",
     "FORMATS",
+    "MAX_DEPTH",
+    "MAX_INT_DIGITS",
+    "MAX_LINE_BYTES",
     "RESEARCHQA_SCALE",
     "WRITINGBENCH_BANDS",
+    "FieldError",
     "Format",
+    "JsonRejected",
     "JudgePair",
     "PairLabel",
     "ResponseSource",
@@ -45,9 +63,11 @@ __all__ = [
     "convert_record",
     "criteria_from_records",
     "criterion_fields_from",
+    "decode_utf8",
     "detect_format",
     "get_path",
     "iter_jsonl",
+    "loads_strict",
     "messages_from",
     "only_samples",
     "pair_from_judgebench",
@@ -55,6 +75,7 @@ __all__ = [
     "read_generic",
     "read_healthbench",
     "read_jsonl_as",
+    "read_jsonl_numbered",
     "read_judgebench",
     "read_prbench",
     "read_researchqa",
@@ -74,4 +95,7 @@ __all__ = [
     "sample_from_researchrubrics",
     "sample_from_verl_row",
     "sample_from_writingbench",
+    "strict_number",
+    "strict_string",
+    "unique_samples",
 ]

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from rubricate.errors import ConfigError, InputError
 from rubricate.formats._criteria import criterion_fields_from
+from rubricate.formats._records import MAX_LINE_BYTES
 from rubricate.formats.drb2 import read_drb2
 from rubricate.formats.generic import read_generic
 from rubricate.formats.healthbench import ResponseSource, read_healthbench
@@ -50,13 +51,13 @@ _SNIFF_CHARS = 65536
 
 def _first_record(path: str | Path) -> dict[str, Any] | None:
     try:
-        with open(path, encoding="utf-8") as handle:
-            for line in handle:
+        with open(path, "rb") as handle:
+            for line in iter(lambda: handle.readline(MAX_LINE_BYTES), b""):
                 if line.strip():
-                    value = json.loads(line)
+                    value = json.loads(line.removeprefix(b"\xef\xbb\xbf"))
                     return value if isinstance(value, dict) else None
-    except (OSError, ValueError):
-        return None
+    except (OSError, ValueError, RecursionError):
+        return None  # the reader reports what is wrong with the line, located
     return None
 
 
@@ -125,10 +126,10 @@ def read_samples(
     ``verl`` parquet rows (rows without an id are ``row-N``, N counted from 1). Raises
     ``ConfigError`` for an unknown ``criterion.`` field mapping.
     """
+    if format not in FORMATS:
+        raise ConfigError(f"unknown format '{format}': choose one of {', '.join(FORMATS)}")
     if not Path(path).exists():
         raise InputError("file not found", file=str(path))
-    if format not in FORMATS:
-        raise ConfigError(f"unknown format '{format}' (expected one of {', '.join(FORMATS)})")
     try:
         criterion_fields_from(fields)
     except ValueError as error:

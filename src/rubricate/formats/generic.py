@@ -12,9 +12,11 @@ from rubricate.formats._records import (
     get_path,
     iter_jsonl,
     messages_from,
-    read_jsonl_as,
+    read_jsonl_numbered,
     rubric_from,
+    unique_samples,
 )
+from rubricate.formats._strict import FieldError, strict_string
 from rubricate.types import Sample
 
 __all__ = ["DEFAULT_FIELDS", "read_generic", "read_responses", "sample_from_record"]
@@ -51,7 +53,11 @@ def sample_from_record(
         for key, paths in DEFAULT_FIELDS.items()
     }
     found_id = _first(record, mapping["id"])
-    sample_id = str(found_id[1]) if found_id is not None else fallback_id
+    sample_id = fallback_id
+    if found_id is not None:
+        sample_id = strict_string(found_id[1], found_id[0], allow_int=True)
+        if not sample_id.strip():
+            raise FieldError(found_id[0], "is empty")
     found_prompt = _first(record, mapping["prompt"])
     if found_prompt is None:
         raise KeyError(mapping["prompt"][0])
@@ -64,9 +70,7 @@ def sample_from_record(
     found_response = _first(record, mapping["response"])
     response = None
     if found_response is not None:
-        if not isinstance(found_response[1], str):
-            raise ValueError(f"'{found_response[0]}' must be a string")
-        response = found_response[1]
+        response = strict_string(found_response[1], found_response[0])
     return Sample(sample_id, messages, rubric, response, {})
 
 
@@ -74,10 +78,11 @@ def read_generic(
     path: str | Path, fields: Mapping[str, str] | None = None
 ) -> Iterator[Sample | InputError]:
     """Samples of a JSONL file in any layout described by ``fields``."""
-    yield from read_jsonl_as(
+    numbered = read_jsonl_numbered(
         path,
         lambda record, number: sample_from_record(record, fields, fallback_id=f"line-{number}"),
     )
+    yield from unique_samples(numbered, str(path))
 
 
 # Benchmarks' own response files key answers by these (WritingBench ``index``, DRB-II ``idx``,
@@ -93,6 +98,7 @@ def read_responses(path: str | Path) -> dict[str, str]:
     """
     name = str(path)
     responses: dict[str, str] = {}
+    lines: dict[str, int] = {}
     for number, record in iter_jsonl(path):
         if isinstance(record, InputError):
             raise record
@@ -100,12 +106,20 @@ def read_responses(path: str | Path) -> dict[str, str]:
         if found_id is None:
             raise InputError("no sample id", file=name, line=number, field="sample_id")
         found = _first(record, DEFAULT_FIELDS["response"])
-        if found is None or not isinstance(found[1], str):
+        if found is None:
             raise InputError("no response text", file=name, line=number, field="response")
-        key = str(found_id[1])
-        if key in responses:
+        try:
+            key = strict_string(found_id[1], found_id[0], allow_int=True)
+            responses_text = strict_string(found[1], found[0])
+        except FieldError as error:
+            raise InputError(error.reason, file=name, line=number, field=error.field) from None
+        if key in lines:
             raise InputError(
-                f"sample id '{key}' appears twice", file=name, line=number, field=found_id[0]
+                f"sample id '{key}' appears twice (lines {lines[key]} and {number})",
+                file=name,
+                line=number,
+                field=found_id[0],
             )
-        responses[key] = found[1]
+        lines[key] = number
+        responses[key] = responses_text
     return responses

@@ -7,7 +7,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rubricate.errors import InputError
-from rubricate.formats._records import messages_from, read_jsonl_as, rubric_from
+from rubricate.formats._records import (
+    messages_from,
+    read_jsonl_numbered,
+    rubric_from,
+    unique_samples,
+)
+from rubricate.formats._strict import FieldError, strict_string
 from rubricate.types import Sample
 
 ResponseSource = Literal["field", "ideal", "none"]
@@ -32,9 +38,11 @@ def sample_from_healthbench(
     ``response_source``: ``field`` reads ``response`` (or ``completion``) when present,
     ``ideal`` takes the physician-written ideal completion, ``none`` leaves it to be supplied.
     """
-    prompt_id = record.get("prompt_id")
-    if not isinstance(prompt_id, str) or not prompt_id:
+    if record.get("prompt_id") is None:
         raise KeyError("prompt_id")
+    prompt_id = strict_string(record["prompt_id"], "prompt_id")
+    if not prompt_id.strip():
+        raise FieldError("prompt_id", "is empty")
     if "prompt" not in record:
         raise KeyError("prompt")
     if "rubrics" not in record:
@@ -49,8 +57,8 @@ def sample_from_healthbench(
             raise KeyError("ideal_completions_data.ideal_completion")
     elif response_source == "field":
         for key in ("response", "completion"):
-            if isinstance(record.get(key), str):
-                response = record[key]
+            if record.get(key) is not None:
+                response = strict_string(record[key], key)
                 break
     return Sample(prompt_id, messages, rubric, response, metadata)
 
@@ -59,6 +67,7 @@ def read_healthbench(
     path: str | Path, *, response_source: ResponseSource = "field"
 ) -> Iterator[Sample | InputError]:
     """Samples of a HealthBench JSONL file; a bad line yields an ``InputError`` naming it."""
-    yield from read_jsonl_as(
+    numbered = read_jsonl_numbered(
         path, lambda record, _: sample_from_healthbench(record, response_source=response_source)
     )
+    yield from unique_samples(numbered, str(path))

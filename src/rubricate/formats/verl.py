@@ -8,7 +8,14 @@ from typing import Any
 
 from rubricate.errors import InputError, MissingDependency
 from rubricate.formats._criteria import rubric_items_from
-from rubricate.formats._records import convert_record, get_path, messages_from, rubric_from
+from rubricate.formats._records import (
+    convert_record,
+    get_path,
+    messages_from,
+    rubric_from,
+    unique_samples,
+)
+from rubricate.formats._strict import strict_string
 from rubricate.types import Sample
 
 __all__ = ["read_verl_parquet", "rubric_items_from_verl", "sample_from_verl_row"]
@@ -39,18 +46,15 @@ def sample_from_verl_row(
     found_extra = row.get("extra_info")
     extra: Mapping[str, Any] = found_extra if isinstance(found_extra, Mapping) else {}
     if id_field is not None:
-        found = get_path(row, id_field)
-        if found is None or isinstance(found, (dict, list)) or str(found) == "":
-            raise ValueError(f"'{id_field}' must be a string or a number, got {found!r}")
-        sample_id = str(found)
+        sample_id = strict_string(get_path(row, id_field), id_field, allow_int=True)
     else:
-        sample_id = next(
-            (
-                str(extra[k])
-                for k in ("id", "prompt_id", "uid", "index")
-                if extra.get(k) is not None
-            ),
-            fallback_id,
+        id_key = next(
+            (k for k in ("id", "prompt_id", "uid", "index") if extra.get(k) is not None), None
+        )
+        sample_id = (
+            strict_string(extra[id_key], f"extra_info.{id_key}", allow_int=True)
+            if id_key is not None
+            else fallback_id
         )
     if "prompt" not in row:
         raise KeyError("prompt")
@@ -84,15 +88,24 @@ def read_verl_parquet(
         handle = pq.ParquetFile(path)
     except (OSError, ValueError) as error:
         raise InputError(f"cannot read parquet: {error}", file=name) from error
+    yield from unique_samples(_numbered_rows(handle, name, batch_size, id_field), name)
+
+
+def _numbered_rows(
+    handle: Any, name: str, batch_size: int, id_field: str | None
+) -> Iterator[tuple[int, Sample | InputError]]:
     row_number = 0
     for batch in handle.iter_batches(batch_size=batch_size):
         for row in batch.to_pylist():
             row_number += 1
-            yield convert_record(
-                sample_from_verl_row,
-                row,
-                fallback_id=f"row-{row_number}",
-                id_field=id_field,
-                file=name,
-                line=row_number,
+            yield (
+                row_number,
+                convert_record(
+                    sample_from_verl_row,
+                    row,
+                    fallback_id=f"row-{row_number}",
+                    id_field=id_field,
+                    file=name,
+                    line=row_number,
+                ),
             )

@@ -5,6 +5,12 @@ Accepted shapes: the project's own JSON (``{"verdict": ...}`` and
 (``{"explanation": ..., "criteria_met": true}``), either of them fenced in Markdown
 or embedded in prose, and a bare one-word answer for a single criterion. Anything
 else raises ``VerdictError`` (single criterion) or is reported as missing (groups).
+
+Only the judge's own answer counts. A reply that is one JSON value (structured output, or
+an answer that starts at the answer prefix) is the answer. In a longer reply, JSON that
+reproduces the graded text (``shown``: verbatim from the conversation or response, inside
+an echoed ``<response-...>`` block, or on a Markdown ``>`` quote line) is an echo and never
+read; when echoes are present, the answer written after the last echo is preferred.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from rubricate.errors import VerdictError
@@ -21,7 +28,11 @@ from rubricate.types import Verdict
 __all__ = ["json_objects", "normalise_label", "parse_group_reply", "parse_single_reply"]
 
 _FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
+_ECHO_BLOCK = re.compile(r"<(response-[0-9a-f]{16})>.*?(?:</\1>|\Z)", re.DOTALL)
+_QUOTE_LINE = re.compile(r"^[ \t]*>.*$", re.MULTILINE)
 _decoder = json.JSONDecoder()
+# JSON nested deeper than this raises RecursionError in the decoder; a judge never needs it.
+_DECODE_ERRORS = (ValueError, RecursionError)
 
 _LABEL_ALIASES = {
     "met": "met",
@@ -67,13 +78,13 @@ def json_objects(text: str) -> list[Any]:
     stripped = text.strip()
     try:
         return [json.loads(stripped)]
-    except ValueError:
+    except _DECODE_ERRORS:
         pass
     fenced = []
     for block in _FENCE.findall(text):
         try:
             fenced.append(json.loads(block.strip()))
-        except ValueError:
+        except _DECODE_ERRORS:
             continue
     if fenced:
         return fenced
@@ -84,11 +95,98 @@ def json_objects(text: str) -> list[Any]:
             continue  # inside a value already decoded
         try:
             value, end = _decoder.raw_decode(text, match.start())
+        except RecursionError:
+            break  # every later bracket is as deep: scanning on would be quadratic
         except ValueError:
             continue
         values.append(value)
         position = end
     return values
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    """A JSON value of a reply, where it was written and whether the judge merely echoed it."""
+
+    value: Any
+    start: int
+    end: int
+    fenced: bool
+    echo: bool
+
+
+def _echo_spans(text: str) -> list[tuple[int, int]]:
+    spans = [(m.start(), m.end()) for m in _ECHO_BLOCK.finditer(text)]
+    spans.extend((m.start(), m.end()) for m in _QUOTE_LINE.finditer(text))
+    return spans
+
+
+def _is_echo(source: str, start: int, end: int, shown: str, spans: list[tuple[int, int]]) -> bool:
+    if shown and source.strip() and source.strip() in shown:
+        return True
+    return any(low <= start and end <= high for low, high in spans)
+
+
+def _located_values(text: str, shown: str) -> list[_Found]:
+    """The judge's own JSON values in ``text``, with echoes of ``shown`` set aside.
+
+    When the reply echoes the graded text, only the values written after the last echo
+    count if there are any; echoes themselves never count.
+    """
+    stripped = text.strip()
+    try:
+        return [_Found(json.loads(stripped), 0, len(text), False, False)]
+    except _DECODE_ERRORS:
+        pass
+    spans = _echo_spans(text)
+    found: list[_Found] = []
+    fences: list[tuple[int, int]] = []
+    for match in _FENCE.finditer(text):
+        block = match.group(1)
+        try:
+            value = json.loads(block.strip())
+        except _DECODE_ERRORS:
+            continue
+        fences.append((match.start(), match.end()))
+        echo = _is_echo(block, match.start(), match.end(), shown, spans)
+        found.append(_Found(value, match.start(), match.end(), True, echo))
+    position = 0
+    for match in re.finditer(r"[{\[]", text):
+        start = match.start()
+        if start < position or any(low <= start < high for low, high in fences):
+            continue
+        try:
+            value, end = _decoder.raw_decode(text, start)
+        except RecursionError:
+            break  # every later bracket is as deep: scanning on would be quadratic
+        except ValueError:
+            continue
+        echo = _is_echo(text[start:end], start, end, shown, spans)
+        found.append(_Found(value, start, end, False, echo))
+        position = end
+    found.sort(key=lambda item: item.start)
+    echoes = [item.end for item in found if item.echo]
+    own = [item for item in found if not item.echo]
+    lead = len(text) - len(text.lstrip())
+    if own and own[0].start == lead and not own[0].fenced:
+        # The reply starts with its answer (where an answer prefix puts it): later values
+        # that restate JSON of the graded text, even reformatted, are quotes, not answers.
+        mirrored = _canonical_values(shown) if len(own) > 1 else set()
+        return [own[0], *(item for item in own[1:] if _canonical(item.value) not in mirrored)]
+    if echoes:
+        after = [item for item in own if item.start >= max(echoes)]
+        own = after or own
+    fenced = [item for item in own if item.fenced]
+    return fenced or own
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _canonical_values(shown: str) -> set[str]:
+    """Every JSON value written in ``shown``, canonically serialised."""
+    return {_canonical(value) for value in json_objects(shown)} if shown else set()
 
 
 def _explanation(obj: Mapping[str, Any]) -> str | None:
@@ -200,18 +298,24 @@ _CANONICAL = {
 
 
 def parse_single_reply(
-    text: str, criterion: Criterion, probabilities: Mapping[str, float] | None = None
+    text: str,
+    criterion: Criterion,
+    probabilities: Mapping[str, float] | None = None,
+    *,
+    shown: str = "",
 ) -> Verdict:
     """The verdict on one criterion in ``text``; raises ``VerdictError`` when there is none.
 
-    When the reply holds several objects that disagree, it is rejected rather than guessed.
+    ``shown`` is the graded text the judge saw (conversation and response): JSON in the
+    reply that reproduces it is an echo, never the verdict. When the judge's own objects
+    disagree, the reply is rejected rather than guessed.
     """
     p_met = _p_met(probabilities)
     canonical = _CANONICAL.get(text.strip())
     if canonical is not None and criterion.scale.kind != "ordinal":
         return Verdict(criterion.id, canonical, probability=p_met)
     found: list[Verdict] = []
-    for value in json_objects(text):
+    for value in (item.value for item in _located_values(text, shown)):
         candidates: list[Mapping[str, Any]] = []
         if isinstance(value, dict):
             items = value.get("verdicts")
@@ -263,16 +367,17 @@ def _group_entries(value: Any) -> Iterator[tuple[str, Mapping[str, Any]]]:
 
 
 def parse_group_reply(
-    text: str, criteria: Sequence[Criterion]
+    text: str, criteria: Sequence[Criterion], *, shown: str = ""
 ) -> tuple[dict[str, Verdict], list[str]]:
     """Verdicts for the ``criteria`` found in a grouped reply, and the ids still missing.
 
     Unknown ids are ignored; an id given twice with different verdicts counts as missing.
+    JSON reproducing ``shown`` (the graded text) is an echo and never read.
     """
     by_id = {c.id: c for c in criteria}
     found: dict[str, Verdict] = {}
     conflicted: set[str] = set()
-    for value in json_objects(text):
+    for value in (item.value for item in _located_values(text, shown)):
         for ident, entry in _group_entries(value):
             criterion = by_id.get(ident)
             if criterion is None:

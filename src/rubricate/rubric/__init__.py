@@ -2,6 +2,7 @@
 
 from rubricate.rubric._schema import (
     BINARY,
+    POINTS_LIMIT,
     Criterion,
     Rubric,
     Scale,
@@ -9,4 +10,12 @@ from rubricate.rubric._schema import (
     derive_criterion_id,
 )
 
-__all__ = ["BINARY", "Criterion", "Rubric", "Scale", "ScaleKind", "derive_criterion_id"]
+__all__ = [
+    "BINARY",
+    "POINTS_LIMIT",
+    "Criterion",
+    "Rubric",
+    "Scale",
+    "ScaleKind",
+    "derive_criterion_id",
+]

@@ -6,11 +6,24 @@ import hashlib
 import json
 import math
 from functools import cached_property
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AllowInfNan,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
 
 ScaleKind = Literal["binary", "ternary", "ordinal", "blocking"]
+
+# Points and floors beyond this are typing accidents; sums of them stay far from overflow.
+POINTS_LIMIT = 1e9
 
 
 def _sha256(payload: Any) -> str:
@@ -38,8 +51,10 @@ class Scale(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: ScaleKind = "binary"
-    levels: tuple[str, ...] = ()
-    values: tuple[float, ...] = ()
+    levels: tuple[StrictStr, ...] = Field(default=(), max_length=100)
+    values: tuple[Annotated[StrictFloat, AllowInfNan(False)], ...] = Field(
+        default=(), max_length=100
+    )
 
     @model_validator(mode="after")
     def _levels_match_kind(self) -> Scale:
@@ -68,11 +83,11 @@ class Criterion(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    id: str = ""
-    text: str = Field(min_length=1)
-    points: float = 1.0
-    tags: tuple[str, ...] = ()
-    required: bool = False
+    id: StrictStr = ""
+    text: StrictStr = Field(min_length=1)
+    points: StrictFloat = Field(default=1.0, allow_inf_nan=False, ge=-POINTS_LIMIT, le=POINTS_LIMIT)
+    tags: tuple[StrictStr, ...] = ()
+    required: StrictBool = False
     scale: Scale = BINARY
 
     @model_validator(mode="before")
@@ -122,9 +137,11 @@ class Rubric(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    id: str = ""
+    id: StrictStr = ""
     criteria: tuple[Criterion, ...] = Field(min_length=1)
-    gate_floor: float = 0.0
+    gate_floor: StrictFloat = Field(
+        default=0.0, allow_inf_nan=False, ge=-POINTS_LIMIT, le=POINTS_LIMIT
+    )
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")

@@ -189,7 +189,7 @@ def read_results(path: str | Path) -> Iterator[tuple[int, SampleResult]]:
 
     name = str(path)
     try:
-        handle = open(path, encoding="utf-8")  # noqa: SIM115 - generator owns it
+        handle = open(path, "rb")  # noqa: SIM115 - bytes: the JSON parser reports bad UTF-8
     except OSError as error:
         raise InputError(f"cannot open: {error.strerror}", file=name) from error
     with handle:

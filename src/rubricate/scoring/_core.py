@@ -31,9 +31,10 @@ from typing import Literal
 
 import numpy as np
 
+from rubricate.errors import InputError
 from rubricate.rubric import Criterion, Rubric
 from rubricate.scoring._native import NativeScore, native_sample_score
-from rubricate.types import Verdict
+from rubricate.types import GRADABLE_LABELS, VERDICT_LABELS, Verdict
 
 Method = Literal["healthbench", "normalized", "weighted_mean"]
 METHODS: tuple[str, ...] = ("healthbench", "normalized", "weighted_mean")
@@ -43,6 +44,7 @@ __all__ = [
     "Method",
     "RunScore",
     "SampleScore",
+    "check_verdict",
     "criterion_value",
     "score_criteria",
     "score_sample",
@@ -50,19 +52,53 @@ __all__ = [
 ]
 
 
+def check_verdict(criterion: Criterion, verdict: Verdict) -> None:
+    """Raise ``InputError`` unless ``verdict`` is one ``criterion``'s scale can give.
+
+    Unknown labels, ordinal levels outside 0..n-1, ``partial`` on a binary criterion and
+    P(met) outside [0, 1] are refused: clipping or ignoring them would invent a score.
+    """
+    field = f"verdicts.{criterion.id}"
+    label, kind = verdict.label, criterion.scale.kind
+    if label not in VERDICT_LABELS:
+        raise InputError(
+            f"unknown verdict '{label}' (expected one of {', '.join(VERDICT_LABELS)})",
+            field=field,
+        )
+    if kind == "ordinal" and label in GRADABLE_LABELS:
+        top = len(criterion.scale.levels) - 1
+        level = verdict.level
+        if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level <= top:
+            raise InputError(f"level {level!r} is outside this criterion's 0..{top}", field=field)
+    elif kind != "ordinal" and verdict.level is not None:
+        raise InputError(f"level {verdict.level!r} given for a {kind} criterion", field=field)
+    if label == "partial" and kind == "binary":
+        raise InputError("verdict 'partial' on a binary criterion", field=field)
+    if label == "blocked" and kind != "blocking":
+        raise InputError(f"verdict 'blocked' on a {kind} criterion", field=field)
+    probability = verdict.probability
+    if probability is not None and not (
+        isinstance(probability, (int, float)) and 0.0 <= probability <= 1.0
+    ):
+        raise InputError(f"P(met) {probability!r} is outside [0, 1]", field=field)
+
+
 def criterion_value(criterion: Criterion, verdict: Verdict, *, soft: bool = False) -> float | None:
-    """The verdict's value in [0, 1], or ``None`` when it does not count (cannot_assess, error)."""
+    """The verdict's value in [0, 1], or ``None`` when it does not count (cannot_assess, error).
+
+    Raises ``InputError`` for a verdict the criterion's scale cannot give (``check_verdict``).
+    """
+    check_verdict(criterion, verdict)
     label = verdict.label
     if label == "blocked":
         return 0.0
-    if label not in ("met", "not_met", "partial"):
+    if label not in GRADABLE_LABELS:
         return None
     if criterion.scale.kind == "ordinal":
-        if verdict.level is None:
-            return None
-        return verdict.level / (len(criterion.scale.levels) - 1)
+        level = verdict.level or 0  # check_verdict made sure it is an int in range
+        return level / (len(criterion.scale.levels) - 1)
     if soft and verdict.probability is not None and label in ("met", "not_met"):
-        return min(1.0, max(0.0, verdict.probability))
+        return verdict.probability
     if label == "met":
         return 1.0
     if label == "partial":
@@ -148,7 +184,9 @@ def score_sample(
         for axis in criterion.axes:
             by_axis[axis].append(pair)
         if criterion.required:
-            hard_value = criterion_value(criterion, verdict) if soft else value
+            hard_value = (
+                criterion_value(criterion, verdict) if soft and verdict is not None else value
+            )
             if hard_value is not None and _gate_fails(criterion, hard_value):
                 gate_failed.append(criterion.id)
     score = score_criteria(values, method)

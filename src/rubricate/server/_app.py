@@ -10,19 +10,23 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from rubricate.results import SampleResult
 from rubricate.rewards import RewardEngine, RewardOutcome, Shaping, group_key
+from rubricate.server._http import RefuseAmbiguousFraming
 from rubricate.server._metrics import Metrics
 from rubricate.server._queue import Admission
 from rubricate.server._requests import (
@@ -30,9 +34,10 @@ from rubricate.server._requests import (
     RubricBook,
     SamplesRequest,
     ServerError,
+    decode_json,
     native_samples,
     openrlhf_samples,
-    read_json,
+    read_body,
     validate,
 )
 from rubricate.settings import JudgeSettings
@@ -60,6 +65,7 @@ class ServerSettings:
             for less with the ``X-Rubricate-Deadline`` header, in seconds).
         max_body_bytes: largest request body accepted (413 beyond).
         rubrics: a JSONL/JSON file of rubrics that labels and ``rubric_id`` may name.
+        docs: serve ``/docs`` and ``/openapi.json`` (behind the API key like every endpoint).
     """
 
     judge: JudgeSettings = field(default_factory=JudgeSettings)
@@ -69,6 +75,7 @@ class ServerSettings:
     deadline_s: float = 150.0
     max_body_bytes: int = 32 * 1024 * 1024
     rubrics: Path | None = None
+    docs: bool = False
 
 
 class _State:
@@ -112,7 +119,7 @@ def _metrics(state: _State) -> Metrics:
         ("deduplicated_total", "deduplicated", "Judgments shared with an identical pending one."),
         ("criterion_errors_total", "errors", "Criteria left without a verdict (error)."),
     ):
-        metrics.callback(name, "counter", text, lambda a=attribute: state.counts(a))
+        metrics.callback(name, "counter", text, partial(state.counts, attribute))
     metrics.callback(
         "queue_depth",
         "gauge",
@@ -145,9 +152,11 @@ def _deadline(request: Request, limit: float) -> float:
     try:
         value = float(asked)
     except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
         raise ServerError(
-            400, "invalid_header", f"{DEADLINE_HEADER} must be a number of seconds"
-        ) from None
+            400, "invalid_header", f"{DEADLINE_HEADER} must be a finite number of seconds"
+        )
     return max(0.001, min(limit, value))
 
 
@@ -186,10 +195,13 @@ async def _grade(state: _State, samples: Sequence[Sample], deadline: float) -> l
         results = await asyncio.wait_for(asyncio.shield(task), deadline)
     except asyncio.TimeoutError:
         state.metrics.inc("rejected_total", reason="deadline")
+        later = (
+            "judgments continue and are cached: the same request later is served from the cache"
+            if engine.grader.store is not None
+            else "judgments continue, but nothing is cached (--no-cache)"
+        )
         raise ServerError(
-            504,
-            "deadline_exceeded",
-            f"rewards not ready within {deadline:g}s; judgments continue and are cached",
+            504, "deadline_exceeded", f"rewards not ready within {deadline:g}s; {later}"
         ) from None
     state.metrics.inc("samples_total", len(results))
     state.metrics.inc("ungradable_samples_total", sum(1 for r in results if r.score is None))
@@ -218,6 +230,29 @@ def _openrlhf_reply(outcomes: Sequence[RewardOutcome], shaping: Shaping) -> dict
 
 
 Handler = Callable[[Request, _State], Awaitable[Response]]
+T = TypeVar("T")
+
+
+def _refuse_when_full(state: _State) -> None:
+    """503 before the body is read or parsed when nothing more can be admitted anyway."""
+    admission = state.admission
+    if admission.pending >= admission.capacity:
+        state.metrics.inc("rejected_total", reason="queue_full")
+        wait = admission.retry_after(1)
+        raise ServerError(
+            503,
+            "overloaded",
+            f"{admission.pending} criteria pending; retry in {wait}s",
+            headers={"Retry-After": str(wait)},
+        )
+
+
+async def _parsed_body(request: Request, state: _State, build: Callable[[Any], T]) -> T:
+    """Admission first, then the size-limited body, then JSON and ``build`` in a worker
+    thread: a large body never holds the event loop (``/healthz`` stays prompt)."""
+    _refuse_when_full(state)
+    body = await read_body(request, state.settings.max_body_bytes)
+    return await asyncio.to_thread(lambda: build(decode_json(body)))
 
 
 def create_app(
@@ -250,8 +285,17 @@ def create_app(
             if owned and state.engine_or_none is not None:
                 await state.engine_or_none.aclose()
 
-    app = FastAPI(title="rubricate reward server", version=__version__, lifespan=lifespan)
+    # The generated docs routes would answer without the API key: off, or added below behind it.
+    app = FastAPI(
+        title="rubricate reward server",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
     app.state.rubricate = state
+    app.add_middleware(RefuseAmbiguousFraming)
 
     def route(
         name: str, handler: Handler, *, auth: bool = True
@@ -289,21 +333,26 @@ def create_app(
         return endpoint
 
     async def get_reward(request: Request, state: _State) -> Response:
-        body = validate(GetRewardRequest, await read_json(request, settings.max_body_bytes))
-        samples = openrlhf_samples(body, state.book)
+        samples = await _parsed_body(
+            request,
+            state,
+            lambda data: openrlhf_samples(validate(GetRewardRequest, data), state.book),
+        )
         results = await _grade(state, samples, _deadline(request, settings.deadline_s))
         groups = [group_key(s.messages, s.rubric) for s in samples]
         return JSONResponse(_openrlhf_reply(state.engine.shape(results, groups), settings.shaping))
 
     async def grade(request: Request, state: _State) -> Response:
-        body = validate(SamplesRequest, await read_json(request, settings.max_body_bytes))
-        samples, _ = native_samples(body, state.book)
+        samples, _ = await _parsed_body(
+            request, state, lambda data: native_samples(validate(SamplesRequest, data), state.book)
+        )
         results = await _grade(state, samples, _deadline(request, settings.deadline_s))
         return JSONResponse({"results": [r.model_dump(mode="json") for r in results]})
 
     async def reward(request: Request, state: _State) -> Response:
-        body = validate(SamplesRequest, await read_json(request, settings.max_body_bytes))
-        samples, groups = native_samples(body, state.book)
+        samples, groups = await _parsed_body(
+            request, state, lambda data: native_samples(validate(SamplesRequest, data), state.book)
+        )
         results = await _grade(state, samples, _deadline(request, settings.deadline_s))
         outcomes = state.engine.shape(results, groups)
         return JSONResponse(
@@ -318,7 +367,7 @@ def create_app(
 
     async def healthz(request: Request, state: _State) -> Response:
         ready = state.engine_or_none is not None
-        body = {"status": "ok" if ready else "starting", "version": __version__}
+        body: dict[str, Any] = {"status": "ok" if ready else "starting", "version": __version__}
         if ready:
             body["judge"] = state.engine.judge.fingerprint
         body["queue"] = {"pending": state.admission.pending, "capacity": state.admission.capacity}
@@ -332,4 +381,14 @@ def create_app(
     app.add_api_route("/v1/reward", route("/v1/reward", reward), methods=["POST"])
     app.add_api_route("/healthz", route("/healthz", healthz, auth=False), methods=["GET"])
     app.add_api_route("/metrics", route("/metrics", metrics), methods=["GET"])
+    if settings.docs:
+
+        async def openapi(request: Request, state: _State) -> Response:
+            return JSONResponse(app.openapi())
+
+        async def docs(request: Request, state: _State) -> Response:
+            return get_swagger_ui_html(openapi_url="/openapi.json", title=app.title)
+
+        app.add_api_route("/openapi.json", route("/openapi.json", openapi), methods=["GET"])
+        app.add_api_route("/docs", route("/docs", docs), methods=["GET"])
     return app

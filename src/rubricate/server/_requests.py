@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from rubricate.errors import InputError
-from rubricate.formats import iter_jsonl
+from rubricate.formats import JsonRejected, iter_jsonl, loads_strict
 from rubricate.rewards import group_key, messages_of, parse_rubric
 from rubricate.rubric import Rubric
+from rubricate.server._templates import messages_from_template, strip_end_markers
 from rubricate.types import Message, Sample
 
 __all__ = [
@@ -22,24 +22,16 @@ __all__ = [
     "RubricBook",
     "SamplesRequest",
     "ServerError",
+    "decode_json",
     "native_samples",
     "openrlhf_samples",
+    "read_body",
     "read_json",
     "response_after_prompt",
     "validate",
 ]
 
 T = TypeVar("T")
-
-# End-of-turn markers a policy's decoded text may end with (OpenRLHF decodes with special tokens).
-END_MARKERS = (
-    "<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end_of_text|>", "</s>", "<|end|>",
-    "<end_of_turn>", "<eos>", "<|eos|>", "<｜end▁of▁sentence｜>", "<|return|>",
-)  # fmt: skip
-_CHATML = re.compile(r"<\|im_start\|>(\w+)\n(.*?)<\|im_end\|>", re.DOTALL)
-_LLAMA3 = re.compile(
-    r"<\|start_header_id\|>(\w+)<\|end_header_id\|>\n\n(.*?)<\|eot_id\|>", re.DOTALL
-)
 
 
 class ServerError(Exception):
@@ -68,8 +60,11 @@ class ServerError(Exception):
         return {"error": error}
 
 
-async def read_json(request: Request, limit: int) -> Any:
-    """The JSON body, refusing more than ``limit`` bytes whatever the framing (413)."""
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, refusing more than ``limit`` bytes whatever the framing (413).
+
+    A client that hangs up mid-body gets ``ServerError(499)``: nobody is left to answer.
+    """
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise ServerError(
@@ -77,15 +72,30 @@ async def read_json(request: Request, limit: int) -> Any:
         )
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ServerError(413, "payload_too_large", f"body exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
     try:
-        return json.loads(b"".join(chunks))
-    except (ValueError, UnicodeDecodeError) as error:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise ServerError(
+                    413, "payload_too_large", f"body exceeds the limit of {limit} bytes"
+                )
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise ServerError(499, "client_closed", "the client closed the connection") from None
+    return b"".join(chunks)
+
+
+def decode_json(body: bytes) -> Any:
+    """Strict JSON of a body (finite numbers, bounded nesting, UTF-8, no lone surrogates), or 400."""
+    try:
+        return loads_strict(body)
+    except JsonRejected as error:
         raise ServerError(400, "invalid_json", f"body is not valid JSON: {error}") from None
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """The JSON body (see ``read_body`` and ``decode_json``)."""
+    return decode_json(await read_body(request, limit))
 
 
 def _location(loc: Sequence[Any]) -> str:
@@ -165,28 +175,53 @@ class RubricBook:
             raise InputError("file not found", file=name)
         records: list[tuple[int, Any]]
         if name.endswith(".json"):
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            try:
+                data = loads_strict(Path(path).read_bytes())
+            except JsonRejected as error:
+                raise InputError(str(error), file=name) from None
+            except OSError as error:
+                raise InputError(f"cannot read: {error.strerror}", file=name) from None
             if isinstance(data, Mapping):
                 data = [{"id": key, "rubric": value} for key, value in data.items()]
+            if not isinstance(data, list):
+                raise InputError("expected a JSON list or object of rubrics", file=name)
             records = list(enumerate(data, start=1))
         else:
             records = list(iter_jsonl(path))
         entries: dict[str, tuple[Rubric, tuple[Message, ...] | None]] = {}
+        first_line: dict[str, int] = {}
         for line, record in records:
             if isinstance(record, InputError):
                 raise record
-            key = next(
-                (record.get(k) for k in ("id", "rubric_id", "prompt_id") if record.get(k)), None
-            )
+            if not isinstance(record, Mapping):
+                raise InputError("expected an object", file=name, line=line)
+            id_key = next((k for k in ("id", "rubric_id", "prompt_id") if record.get(k)), None)
             items_key = next((k for k in ("rubric", "rubrics", "criteria") if k in record), None)
-            if key is None or items_key is None:
+            if id_key is None or items_key is None:
                 raise InputError("needs an id and a rubric", file=name, line=line)
+            key = record[id_key]
+            if isinstance(key, bool) or not isinstance(key, (str, int)):
+                raise InputError(
+                    f"must be a string, got {type(key).__name__}",
+                    file=name,
+                    line=line,
+                    field=id_key,
+                )
+            key = str(key)
+            if key in first_line:
+                raise InputError(
+                    f"rubric id '{key}' appears twice (lines {first_line[key]} and {line})",
+                    file=name,
+                    line=line,
+                    field=id_key,
+                )
+            first_line[key] = line
             try:
-                rubric = parse_rubric(record[items_key], items_key, str(key))
+                rubric = parse_rubric(record[items_key], items_key, key)
                 prompt = messages_of(record["prompt"], "prompt") if record.get("prompt") else None
             except InputError as error:
                 raise InputError(error.reason, file=name, line=line, field=error.field) from None
-            entries[str(key)] = (rubric, prompt)
+            entries[key] = (rubric, prompt)
         return cls(entries, name)
 
 
@@ -204,21 +239,7 @@ def response_after_prompt(query: str, prompt: str | None) -> str:
                     break
                 common += 1
             text = query[common:]
-    text = text.rstrip()
-    while True:
-        marker = next((m for m in END_MARKERS if text.endswith(m)), None)
-        if marker is None:
-            return text.strip()
-        text = text[: -len(marker)].rstrip()
-
-
-def messages_from_template(prompt: str) -> tuple[Message, ...]:
-    """Chat messages from a ChatML or Llama-3 templated prompt; else the text as one user turn."""
-    for pattern in (_CHATML, _LLAMA3):
-        found = pattern.findall(prompt)
-        if found:
-            return tuple(Message(role, content.strip()) for role, content in found)
-    return (Message("user", prompt),)
+    return strip_end_markers(text)
 
 
 def _label_rubric(
@@ -230,8 +251,8 @@ def _label_rubric(
     value = label
     if isinstance(label, str):
         try:
-            value = json.loads(label)
-        except json.JSONDecodeError:
+            value = loads_strict(label)
+        except JsonRejected as error:
             known = (
                 f"{len(book)} loaded from {book.source}"
                 if book.source
@@ -240,7 +261,7 @@ def _label_rubric(
             raise ServerError(
                 422,
                 "invalid_input",
-                f"field '{field}': not a JSON rubric and not a known rubric id ({known})",
+                f"field '{field}': not a JSON rubric ({error}) and not a known rubric id ({known})",
                 field=field,
             ) from None
     prompt = None
@@ -256,6 +277,16 @@ def _label_rubric(
     else:
         items, rubric_id = value, f"label-{index}"
     return _as_input(lambda: parse_rubric(items, field, rubric_id)), prompt
+
+
+def _strict_json_text(value: Any, field: str) -> Any:
+    """A rubric given as JSON text, decoded strictly here (NaN, deep nesting: 422, not 500)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return loads_strict(value)
+    except JsonRejected as error:
+        raise ServerError(422, "invalid_input", f"field '{field}': {error}", field=field) from None
 
 
 def _as_input(make: Callable[[], T]) -> T:
@@ -296,15 +327,10 @@ def native_samples(request: SamplesRequest, book: RubricBook) -> tuple[list[Samp
     samples, groups = [], []
     for index, item in enumerate(request.samples):
         base = f"samples[{index}]"
-        messages = _as_input(
-            lambda item=item, base=base: messages_of(item.prompt, f"{base}.prompt")
-        )
+        messages = _as_input(partial(messages_of, item.prompt, f"{base}.prompt"))
         if item.rubric is not None:
-            rubric = _as_input(
-                lambda item=item, base=base: parse_rubric(
-                    item.rubric, f"{base}.rubric", item.id or base
-                )
-            )
+            items = _strict_json_text(item.rubric, f"{base}.rubric")
+            rubric = _as_input(partial(parse_rubric, items, f"{base}.rubric", item.id or base))
         elif item.rubric_id is not None and item.rubric_id in book.entries:
             rubric = book.entries[item.rubric_id][0]
         else:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,10 @@ from rubricate.errors import ConfigError
 from rubricate.types import Verdict
 
 __all__ = ["RunRecord", "Store", "judgment_key", "open_store", "response_key"]
+
+logger = logging.getLogger(__name__)
+
+_WAY_OUT = "use --cache with another path, run with --no-cache, or delete the file to rebuild it"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS judgments (
@@ -88,23 +94,44 @@ class Store:
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
+        # Why the cache started empty although its file existed (``None``: it did not).
+        self.rebuilt: str | None = None
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        try:
+            file = Path(self.path)
+            try:
+                file.parent.mkdir(parents=True, exist_ok=True)
+                if file.is_file() and file.stat().st_size == 0:
+                    self.rebuilt = "the cache file was empty (0 bytes); a new cache was started"
+            except OSError as error:
+                raise ConfigError(
+                    f"cannot use the cache at {self.path}: {error}; {_WAY_OUT}"
+                ) from error
+        with self._guard("open"):
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=30000")
             self._db.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as error:
-            raise ConfigError(f"cannot open the store at {self.path}: {error}") from error
-        row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-        if row is None:
-            self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (_SCHEMA_VERSION,))
-        elif row[0] != _SCHEMA_VERSION:
+            row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+            if row is None:
+                self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (_SCHEMA_VERSION,))
+        if row is not None and row[0] != _SCHEMA_VERSION:
             raise ConfigError(
                 f"the store at {self.path} has schema {row[0]}; this rubricate reads {_SCHEMA_VERSION}"
             )
+        if self.rebuilt is not None:
+            logger.warning("cache %s: %s", self.path, self.rebuilt)
+
+    @contextmanager
+    def _guard(self, action: str) -> Iterator[None]:
+        """SQLite failures (corrupted pages, a read-only file, a full disk) as a ``ConfigError``
+        that names the file and the way out, never a traceback."""
+        try:
+            yield
+        except sqlite3.Error as error:
+            raise ConfigError(
+                f"cannot {action} the store at {self.path}: {error}; {_WAY_OUT}"
+            ) from error
 
     def close(self) -> None:
         self._db.close()
@@ -120,15 +147,16 @@ class Store:
     def get_judgments(self, keys: Sequence[str]) -> dict[str, Verdict]:
         """Cached verdicts for ``keys`` (criterion ids are left blank; the caller knows them)."""
         found: dict[str, Verdict] = {}
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
-                f"SELECT key, label, probability, level, explanation FROM judgments WHERE key IN ({marks})",
-                chunk,
-            )
-            for key, label, probability, level, explanation in rows:
-                found[key] = Verdict("", label, probability, level, explanation)
+        with self._guard("read"):
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"SELECT key, label, probability, level, explanation FROM judgments WHERE key IN ({marks})",
+                    chunk,
+                ).fetchall()
+                for key, label, probability, level, explanation in rows:
+                    found[key] = Verdict("", label, probability, level, explanation)
         return found
 
     def put_judgments(self, items: Iterable[tuple[str, Verdict]]) -> int:
@@ -140,30 +168,35 @@ class Store:
             if v.label in _CACHEABLE
         ]
         if rows:
-            self._db.execute("BEGIN")
-            try:
-                self._db.executemany(
-                    "INSERT OR REPLACE INTO judgments VALUES (?, ?, ?, ?, ?, ?)", rows
-                )
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+            with self._guard("write"):
+                self._db.execute("BEGIN")
+                try:
+                    self._db.executemany(
+                        "INSERT OR REPLACE INTO judgments VALUES (?, ?, ?, ?, ?, ?)", rows
+                    )
+                except BaseException:
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
         return len(rows)
 
     def count_judgments(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM judgments").fetchone()[0])
+        with self._guard("read"):
+            return int(self._db.execute("SELECT COUNT(*) FROM judgments").fetchone()[0])
 
     # sampled responses -------------------------------------------------------
 
     def get_response(self, key: str) -> str | None:
-        row = self._db.execute("SELECT text FROM responses WHERE key=?", (key,)).fetchone()
+        with self._guard("read"):
+            row = self._db.execute("SELECT text FROM responses WHERE key=?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
     def put_response(self, key: str, text: str) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO responses VALUES (?, ?, ?)", (key, text, time.time())
-        )
+        with self._guard("write"):
+            self._db.execute(
+                "INSERT OR REPLACE INTO responses VALUES (?, ?, ?)", (key, text, time.time())
+            )
 
     # run journal -------------------------------------------------------------
 
@@ -171,16 +204,17 @@ class Store:
         """Record that a run started; a run id seen before counts as a resumed attempt."""
         previous = self.get_run(run_id)
         now = time.time()
-        if previous is None:
-            self._db.execute(
-                "INSERT INTO runs VALUES (?, ?, 'running', 1, ?, NULL, NULL)",
-                (run_id, json.dumps(config, sort_keys=True), now),
-            )
-        else:
-            self._db.execute(
-                "UPDATE runs SET status='running', attempts=attempts+1, finished=NULL WHERE run_id=?",
-                (run_id,),
-            )
+        with self._guard("write"):
+            if previous is None:
+                self._db.execute(
+                    "INSERT INTO runs VALUES (?, ?, 'running', 1, ?, NULL, NULL)",
+                    (run_id, json.dumps(config, sort_keys=True), now),
+                )
+            else:
+                self._db.execute(
+                    "UPDATE runs SET status='running', attempts=attempts+1, finished=NULL WHERE run_id=?",
+                    (run_id,),
+                )
         return RunRecord(
             run_id,
             "running",
@@ -191,16 +225,18 @@ class Store:
         )
 
     def finish_run(self, run_id: str, status: str, summary: dict[str, Any] | None) -> None:
-        self._db.execute(
-            "UPDATE runs SET status=?, finished=?, summary=? WHERE run_id=?",
-            (status, time.time(), json.dumps(summary) if summary is not None else None, run_id),
-        )
+        with self._guard("write"):
+            self._db.execute(
+                "UPDATE runs SET status=?, finished=?, summary=? WHERE run_id=?",
+                (status, time.time(), json.dumps(summary) if summary is not None else None, run_id),
+            )
 
     def get_run(self, run_id: str) -> RunRecord | None:
-        row = self._db.execute(
-            "SELECT run_id, status, attempts, started, finished, summary FROM runs WHERE run_id=?",
-            (run_id,),
-        ).fetchone()
+        with self._guard("read"):
+            row = self._db.execute(
+                "SELECT run_id, status, attempts, started, finished, summary FROM runs WHERE run_id=?",
+                (run_id,),
+            ).fetchone()
         if row is None:
             return None
         return RunRecord(
