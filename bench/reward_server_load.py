@@ -12,6 +12,7 @@ judge and this load generator, and the server's resident memory (current and pea
 
     python bench/reward_server_load.py [--steps 10] [--latency 0.2] [--cap 64] [--fault-rate 0.1]
         [--hedge-after 1.0]
+    python bench/reward_server_load.py --rollouts 8192 --cap 512 --steps 3   # production scale
 
 Run from the repository root (the judge server lives in ``tests/support``).
 """
@@ -181,6 +182,7 @@ async def _run(args: argparse.Namespace) -> int:
         "judge_requests  server_cpu_s  judge_cpu_s  client_cpu_s"
     )
     ratios, calls_ratios, memory, errors_total = [], [], [], 0
+    server_cpu_per_judgment: list[float] = []
     try:
         await _wait_healthy(url, server)
         # The load itself goes through rubricate's lean HTTP pool: httpx would spend more CPU
@@ -208,6 +210,7 @@ async def _run(args: argparse.Namespace) -> int:
                 calls_bound = math.ceil(requests / args.cap) * args.latency
                 calls_ratios.append(elapsed / calls_bound)
                 memory.append(rss)
+                server_cpu_per_judgment.append(cpu[0] / calls)
                 errors_total += http_errors + criterion_errors
                 print(
                     f"{step:>4}  {elapsed:6.2f}  {elapsed / bound:5.3f}  "
@@ -225,6 +228,8 @@ async def _run(args: argparse.Namespace) -> int:
             f"summary: ratio median={sorted(ratios)[len(ratios) // 2]:.3f} max={max(ratios):.3f}; "
             f"ratio_calls median={sorted(calls_ratios)[len(calls_ratios) // 2]:.3f}; "
             f"errors (http + criterion) total={errors_total}; rss step2->last {growth:+.1f} MiB; "
+            f"server CPU per judgment median="
+            f"{1000 * sorted(server_cpu_per_judgment)[len(server_cpu_per_judgment) // 2]:.3f} ms; "
             f"load average {os.getloadavg()[0]:.2f} at end; server log {workdir / 'server.log'}"
         )
     finally:

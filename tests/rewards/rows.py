@@ -26,6 +26,7 @@ RUBRIC: list[dict[str, Any]] = [
     },
     {"criterion": "Uses no more than three sentences", "points": 1, "tags": {}},
 ]
+NO_ACCURACY = [c for c in RUBRIC if c["tags"].get("axis") != "accuracy"]
 QUESTION = [{"role": "user", "content": "What is 2 + 2?"}]
 RESPONSES = [
     "It is 4.",
@@ -67,11 +68,16 @@ def own_scores(
     return run_sync(grade())
 
 
-def own_scores_for(url: str, prompts: list[Any], responses: list[str]) -> list[float | None]:
+def own_scores_for(
+    url: str,
+    prompts: list[Any],
+    responses: list[str],
+    rubrics: list[list[dict[str, Any]]] | None = None,
+) -> list[float | None]:
     """``own_scores`` for (prompt, response) pairs; a prompt is a string or a message list."""
-    rubric = parse_rubric(RUBRIC, "rubric", "ref")
     samples = []
     for index, (prompt, text) in enumerate(zip(prompts, responses, strict=True)):
+        rubric = parse_rubric(RUBRIC if rubrics is None else rubrics[index], "rubric", "ref")
         turns = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
         messages = tuple(Message(m["role"], m["content"]) for m in turns)
         samples.append(Sample(f"r{index}", messages, rubric, text))
@@ -80,5 +86,19 @@ def own_scores_for(url: str, prompts: list[Any], responses: list[str]) -> list[f
         async with OpenAIJudge(base_url=url, model="stub") as judge:
             result = await rubricate.grade_async(samples, judge)
         return [r.score for r in result.results]
+
+    return run_sync(grade())
+
+
+def own_axes(url: str, responses: list[str], axis: str) -> list[float | None]:
+    """rubricate.grade's score on one axis for ``responses`` (the per-axis reference)."""
+    rubric = parse_rubric(RUBRIC, "rubric", "ref")
+    messages = tuple(Message(m["role"], m["content"]) for m in QUESTION)
+    samples = [Sample(f"r{i}", messages, rubric, text) for i, text in enumerate(responses)]
+
+    async def grade() -> list[float | None]:
+        async with OpenAIJudge(base_url=url, model="stub") as judge:
+            result = await rubricate.grade_async(samples, judge)
+        return [r.axes.get(axis) for r in result.results]
 
     return run_sync(grade())

@@ -13,12 +13,12 @@ import pytest
 
 from rubricate.errors import ConfigError, InputError
 from rubricate.rewards.trl import (
-    AsyncRubricReward,
     RubricReward,
+    rubric_axis_rewards,
     rubric_reward,
     rubric_reward_async,
 )
-from tests.rewards.rows import QUESTION, RESPONSES, RUBRIC, own_scores
+from tests.rewards.rows import QUESTION, RESPONSES, RUBRIC, own_axes, own_scores
 from tests.support.judge_server import JudgeServer
 
 PROMPT_TEXT = QUESTION[0]["content"]
@@ -47,7 +47,7 @@ def call(
 def test_standard_format_equals_rubricate_grading(
     judge_server: JudgeServer, judge_kwargs: dict
 ) -> None:
-    reward = rubric_reward(**judge_kwargs)
+    reward = rubric_reward(axes=["accuracy"], **judge_kwargs)
     prompts = [PROMPT_TEXT] * len(RESPONSES)
     got, metrics = call(reward, prompts, RESPONSES, rubric=[RUBRIC] * len(RESPONSES))
     assert got == pytest.approx(own_scores(judge_server.url, RESPONSES))
@@ -74,7 +74,8 @@ def test_verl_shaped_columns_are_found(judge_server: JudgeServer, judge_kwargs: 
 
 def test_async_form_is_a_coroutine_function_and_agrees(judge_kwargs: dict) -> None:
     reward = rubric_reward_async(name="rubric_async", **judge_kwargs)
-    assert isinstance(reward, AsyncRubricReward) and inspect.iscoroutinefunction(reward.__call__)
+    # TRL <= 1.13 tests the function itself (an object with an async __call__ fails that test).
+    assert inspect.iscoroutinefunction(reward)
     assert reward.__name__ == "rubric_async"
     kwargs = trl_kwargs(len(RESPONSES), rubric=[RUBRIC] * len(RESPONSES))
     kwargs.pop("_metrics")
@@ -129,3 +130,67 @@ def test_reward_function_pickles_without_its_engine(judge_kwargs: dict) -> None:
     call(reward, [PROMPT_TEXT], RESPONSES[:1], rubric=[RUBRIC])
     copy = pickle.loads(pickle.dumps(reward))
     assert copy.__name__ == reward.__name__ and copy.settings == reward.settings
+
+
+def test_metric_keys_are_the_configured_axes_whatever_the_batch_holds(judge_kwargs: dict) -> None:
+    """TRL averages each metric key across processes: every process must log the same keys."""
+    reward = rubric_reward(axes=["accuracy", "safety"], **judge_kwargs)
+    no_accuracy = [c for c in RUBRIC if c["tags"].get("axis") != "accuracy"]
+    keys = []
+    for rubric in (RUBRIC, no_accuracy):
+        _, metrics = call(reward, [PROMPT_TEXT] * 2, RESPONSES[:2], rubric=[rubric] * 2)
+        keys.append(sorted(metrics))
+    expected = sorted(
+        [
+            "rubricate/ungradable_frac",
+            "rubricate/criterion_errors",
+            "rubricate/axis/accuracy",
+            "rubricate/has_axis/accuracy",
+            "rubricate/axis/safety",
+            "rubricate/has_axis/safety",
+        ]
+    )
+    assert keys == [expected, expected]
+    _, metrics = call(reward, [PROMPT_TEXT] * 2, RESPONSES[:2], rubric=[no_accuracy] * 2)
+    assert metrics["rubricate/axis/accuracy"] == [0.0]  # axis_fill
+    assert metrics["rubricate/has_axis/accuracy"] == [0.0]
+
+
+def test_normalize_is_refused_with_several_processes(
+    judge_kwargs: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(ConfigError, match=r"2 processes.*scale_rewards"):
+        rubric_reward(normalize="zscore", **judge_kwargs)
+    with pytest.raises(ConfigError, match="scale_rewards"):
+        rubric_reward_async(normalize="rank", **judge_kwargs)
+    rubric_reward(**judge_kwargs)  # normalize=none is fine on any number of processes
+
+
+def test_per_axis_functions_share_one_grading_per_batch(
+    judge_server: JudgeServer, judge_kwargs: dict
+) -> None:
+    accuracy, completeness = rubric_axis_rewards(["accuracy", "completeness"], **judge_kwargs)
+    assert (accuracy.__name__, completeness.__name__) == ("rubric_accuracy", "rubric_completeness")
+    columns = {"rubric": [RUBRIC] * 3}
+    got_accuracy, metrics = call(accuracy, [PROMPT_TEXT] * 3, RESPONSES[:3], **columns)
+    calls_after_first = judge_server.requests
+    got_completeness, second_metrics = call(
+        completeness, [PROMPT_TEXT] * 3, RESPONSES[:3], **columns
+    )
+    assert judge_server.requests == calls_after_first == 3 * len(RUBRIC)  # graded once
+    assert "rubricate/axis/accuracy" in metrics and second_metrics == {}  # logged once
+    whole = call(
+        rubric_reward(axes=["accuracy", "completeness"], **judge_kwargs),
+        [PROMPT_TEXT] * 3,
+        RESPONSES[:3],
+        **columns,
+    )
+    assert whole[0] == pytest.approx(own_scores(judge_server.url, RESPONSES[:3]))
+    assert got_accuracy == pytest.approx(own_axes(judge_server.url, RESPONSES[:3], "accuracy"))
+    assert got_completeness == pytest.approx(
+        own_axes(judge_server.url, RESPONSES[:3], "completeness")
+    )
+    assert pickle.loads(pickle.dumps(accuracy)).shared == accuracy.shared
+    with pytest.raises(ConfigError, match="distinct"):
+        rubric_axis_rewards(["a", "a"], **judge_kwargs)

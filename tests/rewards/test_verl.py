@@ -72,11 +72,13 @@ def test_batch_call_grades_concurrently_with_axes_and_equal_scores(
     judge_server: JudgeServer, judge_kwargs: dict
 ) -> None:
     rows = [ruscarl_row() for _ in RESPONSES]
-    got = batch_call(rows, RESPONSES, **judge_kwargs)
+    axes = ["accuracy", "completeness", "communication"]
+    got = batch_call(rows, RESPONSES, axes=axes, **judge_kwargs)
     assert [g["score"] for g in got] == pytest.approx(own_scores(judge_server.url, RESPONSES))
-    keys = EXTRA_KEYS | {"axis/accuracy", "axis/completeness", "axis/communication"}
-    assert all(set(g) == keys for g in got)
-    assert all(0.0 <= g["axis/accuracy"] <= 1.0 for g in got)
+    assert all(list(g) == rv.extra_keys(axes) for g in got)
+    assert all(0.0 <= g["axis/accuracy"] <= 1.0 and g["has_axis/accuracy"] == 1.0 for g in got)
+    unconfigured = batch_call(rows, RESPONSES, **judge_kwargs)
+    assert all(set(g) == EXTRA_KEYS for g in unconfigured)  # a fixed key set: no axis unless named
 
 
 def test_batch_normalization_zscores_within_a_prompt_group(judge_kwargs: dict) -> None:
@@ -96,9 +98,19 @@ def test_batch_normalization_zscores_within_a_prompt_group(judge_kwargs: dict) -
         ]
 
 
-def test_configured_axes_are_reported_per_sample_with_nan_when_absent(judge_kwargs: dict) -> None:
+def test_a_missing_axis_gets_the_fill_value_and_a_presence_flag(
+    judge_kwargs: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
     got = naive_call(ruscarl_row(), RESPONSES[0], axes=["accuracy", "safety"], **judge_kwargs)
-    assert 0.0 <= got["axis/accuracy"] <= 1.0 and math.isnan(got["axis/safety"])
+    assert list(got) == rv.extra_keys(["accuracy", "safety"])
+    assert 0.0 <= got["axis/accuracy"] <= 1.0 and got["has_axis/accuracy"] == 1.0
+    assert got["axis/safety"] == 0.0 and got["has_axis/safety"] == 0.0
+    assert all(math.isfinite(v) for v in got.values())  # gdpo reads these as float arrays
+    monkeypatch.setenv("RUBRICATE_REWARD_AXIS_FILL", "0.5")
+    filled = naive_call(ruscarl_row(), RESPONSES[0], axes=["safety"], **judge_kwargs)
+    assert filled["axis/safety"] == 0.5 and filled["has_axis/safety"] == 0.0
+    with pytest.raises(ConfigError, match="axis_fill"):
+        naive_call(ruscarl_row(), RESPONSES[0], axis_fill="nan", **judge_kwargs)
 
 
 def test_rubric_in_ground_truth_and_extra_info_rubrics(
@@ -133,7 +145,7 @@ def test_bad_rows_name_the_field(judge_kwargs: dict) -> None:
         )
     with pytest.raises(ConfigError, match="unknown reward setting"):
         rv.compute_score("src", "x", "", row["extra_info"], judge_urll="typo", **judge_kwargs)
-    with pytest.raises(ConfigError, match="compute_score_batch"):
+    with pytest.raises(ConfigError, match=r"one sample per call.*GRPO and GDPO already normalise"):
         rv.compute_score("src", "x", "", row["extra_info"], normalize="rank", **judge_kwargs)
 
 
@@ -197,3 +209,43 @@ def test_settings_come_from_the_environment(
     monkeypatch.setenv("RUBRICATE_REWARD_CLIP", "true")
     got = naive_call(ruscarl_row(), RESPONSES[2], no_cache=True)
     assert 0.0 <= got["score"] <= 1.0
+
+
+def test_reward_router_address_is_the_judge_unless_a_judge_url_is_given(
+    judge_server: JudgeServer,
+) -> None:
+    """verl passes ``reward_router_address`` (host:port) when it hosts the judge model."""
+    address = judge_server.url.removeprefix("http://").removesuffix("/v1")
+    got = naive_call(
+        ruscarl_row(),
+        RESPONSES[1],
+        reward_router_address=address,
+        reward_model_tokenizer=object(),
+        judge_model="stub",
+        no_cache=True,
+    )
+    assert got["score"] == pytest.approx(own_scores(judge_server.url, RESPONSES[1:2])[0])
+    assert judge_server.requests > 0
+    settings, _ = rv.split_kwargs(
+        {"reward_router_address": "10.0.0.1:9000", "judge_url": "http://judge:8000/v1"}
+    )
+    assert settings["judge_url"] == "http://judge:8000/v1"
+    assert rv.split_kwargs({"reward_router_address": "10.0.0.1:9000"})[0]["judge_url"] == (
+        "http://10.0.0.1:9000/v1"
+    )
+
+
+def test_total_concurrency_is_split_across_reward_workers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings, options = rv.split_kwargs({"total_concurrency": 64, "num_workers": 8})
+    assert settings["concurrency"] == 8 and options.num_workers == 8
+    monkeypatch.setenv("RUBRICATE_TOTAL_CONCURRENCY", "20")
+    settings, _ = rv.split_kwargs({})  # verl's default of 8 reward workers
+    assert settings["concurrency"] == 2
+    with pytest.raises(ConfigError, match="not both"):
+        rv.split_kwargs({"concurrency": 4})
+    with pytest.raises(ConfigError, match="below num_workers"):
+        rv.split_kwargs({"total_concurrency": 4, "num_workers": 8})
+    with pytest.raises(ConfigError, match=r"num_workers.*whole number"):
+        rv.split_kwargs({"total_concurrency": 16, "num_workers": 2.5})

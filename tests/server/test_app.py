@@ -39,7 +39,11 @@ def test_get_reward_equals_rubricate_grading(judge_server: JudgeServer, serve: S
     assert reply.status_code == 200, reply.text
     data = reply.json()
     expected = own_scores(judge_server.url, RESPONSES)
-    assert data["rewards"] == pytest.approx(expected) and data["scores"] == pytest.approx(expected)
+    assert data["rewards"] == pytest.approx(expected)
+    # scores feed OpenRLHF's dynamic filtering, which expects [0, 1]: a met pitfall clips at 0
+    assert min(expected) < 0 and data["scores"] == pytest.approx(
+        [min(1, max(0, e)) for e in expected]
+    )
     logs = data["extra_logs"]
     assert set(logs) == {"rubric_score", "ungradable", "n_errors", "gate_failed"}
     assert all(
@@ -136,7 +140,8 @@ def _wait_until_pending(url: str, headers: dict[str, str] | None = None) -> None
 def test_full_queue_answers_503_with_retry_after_and_oversized_413(serve: Serve) -> None:
     gate = Gate()
     with JudgeServer(decide=gate.decide) as judge:
-        server = serve(judge.url, max_pending=len(RUBRIC) + 2)
+        # max_queued=0: /get_reward refuses like the native endpoints instead of queueing
+        server = serve(judge.url, max_pending=len(RUBRIC) + 2, max_queued=0)
         first: dict[str, httpx.Response] = {}
         worker = threading.Thread(
             target=lambda: first.setdefault(

@@ -1,8 +1,11 @@
 """Rubrics as rewards: the same Grader and scoring core as grading, shaped for RL.
 
-- ``rubricate.rewards.verl``: ``compute_score`` (per sample), ``compute_score_batch`` and async forms.
-- ``rubricate.rewards.trl``: ``rubric_reward`` / ``rubric_reward_async`` for ``GRPOTrainer``.
-- ``rubricate serve``: an HTTP reward server (OpenRLHF's ``/get_reward`` and native endpoints).
+- ``rubricate.rewards.verl``: ``compute_score`` / ``compute_score_async`` for verl >= 0.7.1's
+  reward loop (and the legacy ``compute_score_batch``).
+- ``rubricate.rewards.trl``: ``rubric_reward``, ``rubric_reward_async`` (an ``async def``) and
+  ``rubric_axis_rewards`` (one function per axis) for ``GRPOTrainer``.
+- ``rubricate serve``: an HTTP reward server (OpenRLHF's ``/get_reward``, NeMo Gym's
+  ``/verify`` and ``/aggregate_metrics``, native endpoints).
 - ``rubricate.rewards.scaffold``: RuscaRL rubric scaffolding for the policy's prompts.
 
 Framework modules are imported on demand; none of them imports the framework itself.

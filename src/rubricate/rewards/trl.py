@@ -11,25 +11,73 @@ The dataset carries each prompt's rubric in a column (``rubric`` by default; als
 ``rubrics``, ``reward_model.rubrics`` or ``extra_info``): a list of criteria or its JSON text.
 Standard (string) and conversational (message list) prompts and completions both work.
 A completion that cannot be scored (every criterion errored) gets ``None``, which TRL
-excludes from its statistics. ``rubric_reward_async`` returns the ``async def`` form, which
-TRL runs on its own event loop alongside other async reward functions.
+excludes from its statistics.
+
+- ``rubric_reward_async`` returns a plain ``async def`` function, which every TRL release
+  recognises as async and awaits on its own event loop.
+- ``rubric_axis_rewards`` returns one reward function per axis for TRL's multi-objective
+  aggregation (``reward_weights``, ``multi_objective_aggregation``); they share one grading
+  per batch.
+- Metrics (``log_metric``) have one fixed key set on every process: ``rubricate/ungradable_frac``,
+  ``rubricate/criterion_errors`` and, for the configured ``axes``, ``rubricate/axis/NAME`` (a
+  rubric without the axis counts as ``axis_fill``) and ``rubricate/has_axis/NAME``.
+- ``normalize`` other than ``none`` needs a prompt's whole group, which one process sees only
+  when it is the only process: with several it is refused (use TRL's ``scale_rewards``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import hashlib
+import math
+import os
+import sys
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from rubricate.errors import InputError
+from rubricate.errors import ConfigError, InputError
 from rubricate.rewards._engine import RewardEngine, RewardOutcome, shared_engine
 from rubricate.rewards._inputs import completion_text, group_key, messages_of, parse_rubric
 from rubricate.rewards._settings import reward_settings
+from rubricate.rewards._shaping import normalize_groups
 from rubricate.types import Sample
 
-__all__ = ["AsyncRubricReward", "RubricReward", "rubric_reward", "rubric_reward_async"]
+__all__ = [
+    "AxisReward",
+    "RubricReward",
+    "rubric_axis_rewards",
+    "rubric_reward",
+    "rubric_reward_async",
+    "world_size",
+]
 
 _RUBRIC_COLUMNS = ("rubric", "rubrics", "reward_model", "extra_info")
 _ID_COLUMNS = ("id", "prompt_id", "sample_id")
+_MEMO_BATCHES = 4  # graded batches kept for the sibling per-axis functions of one step
+
+
+def world_size() -> int:
+    """Training processes: ``torch.distributed``'s world when the trainer has set it up, else
+    ``WORLD_SIZE`` (torchrun, ``accelerate launch`` and deepspeed set it in every process)."""
+    distributed = sys.modules.get("torch.distributed")  # never imported here: only if in use
+    if distributed is not None and distributed.is_available() and distributed.is_initialized():
+        return int(distributed.get_world_size())
+    raw = os.environ.get("WORLD_SIZE", "1")
+    try:
+        return max(1, int(raw))
+    except ValueError:
+        raise ConfigError(f"WORLD_SIZE must be a whole number, got {raw!r}") from None
+
+
+def _refuse_group_options(settings: Mapping[str, Any]) -> None:
+    _, shaping = reward_settings(settings)
+    processes = world_size()
+    if shaping.normalize != "none" and processes > 1:
+        raise ConfigError(
+            f"normalize={shaping.normalize} needs each prompt's whole group, but with "
+            f"{processes} processes TRL hands each one a slice of the groups: set normalize=none "
+            "and let GRPO scale within groups (GRPOConfig.scale_rewards='group', its default)"
+        )
 
 
 def _rubric_value(value: Any, column: str) -> tuple[str, Any]:
@@ -43,16 +91,46 @@ def _rubric_value(value: Any, column: str) -> tuple[str, Any]:
     return column, value
 
 
+class _Batch:
+    """Samples of one reward call and the group key of each."""
+
+    def __init__(self, samples: list[Sample], groups: list[str]) -> None:
+        self.samples = samples
+        self.groups = groups
+
+    @property
+    def digest(self) -> str:
+        hasher = hashlib.sha256()
+        for sample, group in zip(self.samples, self.groups, strict=True):
+            hasher.update(f"{sample.id}\x1f{group}\x1f{sample.response}\x1e".encode())
+        return hasher.hexdigest()
+
+
+async def _score(engine: RewardEngine, batch: _Batch) -> list[RewardOutcome]:
+    return await engine.rewards(batch.samples, batch.groups)
+
+
 class _RubricRewardBase:
-    """Shared parts of the sync and async reward functions (picklable: holds settings only)."""
+    """What the reward functions share (picklable: holds settings only, never an engine)."""
 
     def __init__(
-        self, *, name: str, rubric_column: str | None, log_metrics: bool, settings: dict[str, Any]
+        self,
+        *,
+        name: str,
+        rubric_column: str | None,
+        log_metrics: bool,
+        axis_fill: float,
+        settings: dict[str, Any],
     ) -> None:
-        reward_settings(settings)  # fail at construction on a bad setting, not at step 1
+        _, shaping = reward_settings(settings)  # fail at construction on a bad setting
+        _refuse_group_options(settings)
+        if not math.isfinite(axis_fill):
+            raise ConfigError(f"axis_fill must be a finite number, got {axis_fill}")
         self.__name__ = name
         self.rubric_column = rubric_column
         self.log_metrics = log_metrics
+        self.axis_fill = axis_fill
+        self.axes = shaping.axes or ()
         self.settings = settings
 
     def __repr__(self) -> str:
@@ -74,9 +152,9 @@ class _RubricRewardBase:
             field="rubric",
         )
 
-    def _samples(
+    def _batch(
         self, prompts: Sequence[Any], completions: Sequence[Any], columns: Mapping[str, Any]
-    ) -> tuple[list[Sample], list[str]]:
+    ) -> _Batch:
         column = self._column(columns)
         rubrics = columns[column]
         ids = next((columns[c] for c in _ID_COLUMNS if c in columns), None)
@@ -96,30 +174,20 @@ class _RubricRewardBase:
             response = completion_text(completion, f"completions[{index}]")
             samples.append(Sample(sample_id, messages, rubric, response, {}))
             groups.append(group)
-        return samples, groups
+        return _Batch(samples, groups)
 
-    def _finish(
-        self, outcomes: list[RewardOutcome], columns: Mapping[str, Any]
-    ) -> list[float | None]:
+    def _log(self, outcomes: Sequence[RewardOutcome], columns: Mapping[str, Any]) -> None:
         log_metric: Callable[[str, float], None] | None = columns.get("log_metric")
-        if self.log_metrics and callable(log_metric) and outcomes:
-            count = len(outcomes)
-            log_metric("rubricate/ungradable_frac", sum(o.ungradable for o in outcomes) / count)
-            log_metric("rubricate/criterion_errors", float(sum(o.n_errors for o in outcomes)))
-            axes: dict[str, list[float]] = {}
-            for outcome in outcomes:
-                for axis, value in outcome.result.axes.items():
-                    if value is not None:
-                        axes.setdefault(axis, []).append(value)
-            for axis, values in axes.items():
-                log_metric(f"rubricate/axis/{axis}", sum(values) / len(values))
-        return [o.reward for o in outcomes]
-
-
-async def _score(
-    engine: RewardEngine, samples: list[Sample], groups: list[str]
-) -> list[RewardOutcome]:
-    return await engine.rewards(samples, groups)
+        if not self.log_metrics or not callable(log_metric) or not outcomes:
+            return
+        count = len(outcomes)
+        log_metric("rubricate/ungradable_frac", sum(o.ungradable for o in outcomes) / count)
+        log_metric("rubricate/criterion_errors", float(sum(o.n_errors for o in outcomes)))
+        for axis in self.axes:
+            values = [o.result.axes.get(axis) for o in outcomes]
+            filled = [self.axis_fill if v is None else v for v in values]
+            log_metric(f"rubricate/axis/{axis}", sum(filled) / count)
+            log_metric(f"rubricate/has_axis/{axis}", sum(v is not None for v in values) / count)
 
 
 class RubricReward(_RubricRewardBase):
@@ -128,20 +196,10 @@ class RubricReward(_RubricRewardBase):
     def __call__(
         self, prompts: Sequence[Any], completions: Sequence[Any], **columns: Any
     ) -> list[float | None]:
-        samples, groups = self._samples(prompts, completions, columns)
-        outcomes = shared_engine(self.settings).call(lambda e: _score(e, samples, groups))
-        return self._finish(outcomes, columns)
-
-
-class AsyncRubricReward(_RubricRewardBase):
-    """The ``async def`` form of ``RubricReward``."""
-
-    async def __call__(
-        self, prompts: Sequence[Any], completions: Sequence[Any], **columns: Any
-    ) -> list[float | None]:
-        samples, groups = self._samples(prompts, completions, columns)
-        outcomes = await shared_engine(self.settings).acall(lambda e: _score(e, samples, groups))
-        return self._finish(outcomes, columns)
+        batch = self._batch(prompts, completions, columns)
+        outcomes = shared_engine(self.settings).call(lambda e: _score(e, batch))
+        self._log(outcomes, columns)
+        return [o.reward for o in outcomes]
 
 
 def rubric_reward(
@@ -149,6 +207,7 @@ def rubric_reward(
     name: str = "rubric_reward",
     rubric_column: str | None = None,
     log_metrics: bool = True,
+    axis_fill: float = 0.0,
     **settings: Any,
 ) -> RubricReward:
     """A GRPOTrainer reward function scoring completions against each prompt's rubric.
@@ -157,12 +216,20 @@ def rubric_reward(
         name: the name TRL logs the reward under (``rewards/<name>/mean``).
         rubric_column: dataset column holding the rubric (default: the first of ``rubric``,
             ``rubrics``, ``reward_model``, ``extra_info`` present).
-        log_metrics: log ungradable fraction, criterion errors and per-axis means through TRL.
+        log_metrics: log ungradable fraction, criterion errors and the configured axes.
+        axis_fill: the logged axis value of a completion whose rubric lacks that axis.
         **settings: judge and shaping settings (``judge_url``, ``judge_model``, ``mode``,
-            ``cache``, ``clip``, ``normalize``, ``soft``, ...); unset ones come from ``RUBRICATE_*``.
+            ``cache``, ``clip``, ``normalize``, ``axes``, ...); unset ones come from ``RUBRICATE_*``.
+
+    Raises:
+        ConfigError: a bad setting, or ``normalize`` with more than one training process.
     """
     return RubricReward(
-        name=name, rubric_column=rubric_column, log_metrics=log_metrics, settings=settings
+        name=name,
+        rubric_column=rubric_column,
+        log_metrics=log_metrics,
+        axis_fill=axis_fill,
+        settings=settings,
     )
 
 
@@ -171,9 +238,110 @@ def rubric_reward_async(
     name: str = "rubric_reward",
     rubric_column: str | None = None,
     log_metrics: bool = True,
+    axis_fill: float = 0.0,
     **settings: Any,
-) -> AsyncRubricReward:
-    """The ``async def`` form of ``rubric_reward`` (same arguments)."""
-    return AsyncRubricReward(
-        name=name, rubric_column=rubric_column, log_metrics=log_metrics, settings=settings
+) -> Callable[..., Awaitable[list[float | None]]]:
+    """``rubric_reward`` as a plain ``async def`` function (same arguments)."""
+    base = RubricReward(
+        name=name,
+        rubric_column=rubric_column,
+        log_metrics=log_metrics,
+        axis_fill=axis_fill,
+        settings=settings,
     )
+
+    async def reward(
+        prompts: Sequence[Any], completions: Sequence[Any], **columns: Any
+    ) -> list[float | None]:
+        batch = base._batch(prompts, completions, columns)
+        outcomes = await shared_engine(base.settings).acall(lambda e: _score(e, batch))
+        base._log(outcomes, columns)
+        return [o.reward for o in outcomes]
+
+    reward.__name__ = reward.__qualname__ = name
+    return reward
+
+
+class _SharedGrading:
+    """The last few graded batches, so sibling per-axis functions grade each batch once."""
+
+    def __init__(self) -> None:
+        self.batches: OrderedDict[str, list[RewardOutcome]] = OrderedDict()
+
+    def outcomes(self, settings: dict[str, Any], batch: _Batch) -> list[RewardOutcome]:
+        digest = batch.digest
+        found = self.batches.get(digest)
+        if found is None:
+            found = shared_engine(settings).call(lambda e: _score(e, batch))
+            self.batches[digest] = found
+            while len(self.batches) > _MEMO_BATCHES:
+                self.batches.popitem(last=False)
+        return found
+
+
+_GRADINGS: dict[str, _SharedGrading] = {}
+
+
+class AxisReward(_RubricRewardBase):
+    """One axis of a rubric as its own TRL reward function (made by ``rubric_axis_rewards``).
+
+    The reward is the axis score (``None`` when the rubric has no criterion on the axis or
+    they all errored, which TRL leaves out of the axis's statistics).
+    """
+
+    def __init__(self, *, axis: str, shared: str, **base: Any) -> None:
+        super().__init__(**base)
+        self.axis = axis
+        self.shared = shared  # the sibling functions' shared grading, by id (survives pickling)
+
+    def __call__(
+        self, prompts: Sequence[Any], completions: Sequence[Any], **columns: Any
+    ) -> list[float | None]:
+        batch = self._batch(prompts, completions, columns)
+        grading = _GRADINGS.setdefault(self.shared, _SharedGrading())
+        fresh = self._batch_is_new(grading, batch)
+        outcomes = grading.outcomes(self.settings, batch)
+        if fresh:  # the metrics of a batch are logged once, by whichever sibling graded it
+            self._log(outcomes, columns)
+        _, shaping = reward_settings(self.settings)
+        values = [o.result.axes.get(self.axis) for o in outcomes]
+        return normalize_groups(values, batch.groups, shaping.normalize)
+
+    @staticmethod
+    def _batch_is_new(grading: _SharedGrading, batch: _Batch) -> bool:
+        return batch.digest not in grading.batches
+
+
+def rubric_axis_rewards(
+    axes: Sequence[str],
+    *,
+    prefix: str = "rubric_",
+    rubric_column: str | None = None,
+    log_metrics: bool = True,
+    axis_fill: float = 0.0,
+    **settings: Any,
+) -> list[AxisReward]:
+    """One reward function per axis (named ``<prefix><axis>``), grading each batch once.
+
+    Pass them together as ``reward_funcs`` with ``GRPOConfig(reward_weights=[...])``; TRL
+    combines them (``multi_objective_aggregation``). Other arguments as ``rubric_reward``.
+    """
+    names = [str(a).strip() for a in axes]
+    if not names or any(not a for a in names) or len(set(names)) != len(names):
+        raise ConfigError(f"axes must be distinct non-empty names, got {list(axes)!r}")
+    if settings.get("axes") is not None:
+        raise ConfigError("give the axes once, as the first argument of rubric_axis_rewards")
+    shared = hashlib.sha256(repr((names, sorted(settings.items()), os.getpid())).encode())
+    shared_id = shared.hexdigest()[:16] + f"-{id(names)}"
+    return [
+        AxisReward(
+            axis=axis,
+            shared=shared_id,
+            name=f"{prefix}{axis}",
+            rubric_column=rubric_column,
+            log_metrics=log_metrics,
+            axis_fill=axis_fill,
+            settings={**settings, "axes": names},
+        )
+        for axis in names
+    ]

@@ -1,7 +1,8 @@
 """The HTTP reward server behind ``rubricate serve`` (needs the ``server`` extra: FastAPI, uvicorn).
 
-Endpoints: ``POST /get_reward`` (OpenRLHF), ``POST /v1/grade``, ``POST /v1/reward``,
-``GET /healthz``, ``GET /metrics`` (Prometheus text).
+Endpoints: ``POST /get_reward`` (OpenRLHF), ``POST /verify`` and ``POST /aggregate_metrics``
+(NeMo Gym), ``POST /v1/grade``, ``POST /v1/reward``, ``GET /healthz``, ``GET /metrics``
+(Prometheus text).
 """
 
 from rubricate.server._app import ServerSettings, create_app

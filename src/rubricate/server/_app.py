@@ -14,7 +14,7 @@ import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,9 +25,22 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from rubricate.results import SampleResult
-from rubricate.rewards import RewardEngine, RewardOutcome, Shaping, group_key
+from rubricate.rewards import RewardEngine, Shaping, shape_scores
 from rubricate.server._http import RefuseAmbiguousFraming
 from rubricate.server._metrics import Metrics
+from rubricate.server._nemo import (
+    AggregateMetricsRequest,
+    VerifyRequest,
+    aggregate_metrics,
+    verify_reply,
+    verify_sample,
+)
+from rubricate.server._openrlhf import (
+    AdmissionQueue,
+    openrlhf_reply,
+    queue_capacity,
+    refuse_group_normalization,
+)
 from rubricate.server._queue import Admission
 from rubricate.server._requests import (
     GetRewardRequest,
@@ -40,6 +53,7 @@ from rubricate.server._requests import (
     read_body,
     validate,
 )
+from rubricate.server._tuning import relax_gc
 from rubricate.settings import JudgeSettings
 from rubricate.types import Sample
 from rubricate.version import __version__
@@ -66,6 +80,10 @@ class ServerSettings:
         max_body_bytes: largest request body accepted (413 beyond).
         rubrics: a JSONL/JSON file of rubrics that labels and ``rubric_id`` may name.
         docs: serve ``/docs`` and ``/openapi.json`` (behind the API key like every endpoint).
+        max_queued: criteria of ``/get_reward`` and ``/verify`` requests that may wait for
+            admission (their clients cannot honour Retry-After); ``None``:
+            ``RUBRICATE_SERVER_MAX_QUEUED`` or 4 × ``max_pending``.
+        axis_fill: ``/verify``'s reward component of an axis the rubric lacks.
     """
 
     judge: JudgeSettings = field(default_factory=JudgeSettings)
@@ -76,6 +94,8 @@ class ServerSettings:
     max_body_bytes: int = 32 * 1024 * 1024
     rubrics: Path | None = None
     docs: bool = False
+    max_queued: int | None = None
+    axis_fill: float = 0.0
 
 
 class _State:
@@ -86,6 +106,9 @@ class _State:
         self.engine_or_none = engine
         self.book = book
         self.admission = Admission(settings.max_pending)
+        self.queue = AdmissionQueue(
+            self.admission, queue_capacity(settings.max_pending, settings.max_queued)
+        )
         self.metrics = _metrics(self)
         self.tasks: set[asyncio.Future[list[SampleResult]]] = set()
         self.in_flight = 0
@@ -160,8 +183,11 @@ def _deadline(request: Request, limit: float) -> float:
     return max(0.001, min(limit, value))
 
 
-async def _grade(state: _State, samples: Sequence[Sample], deadline: float) -> list[SampleResult]:
-    """Grade under admission control; the work outlives a request that times out."""
+async def _grade(
+    state: _State, samples: Sequence[Sample], deadline: float, *, queue: bool = False
+) -> list[SampleResult]:
+    """Grade under admission control (``queue``: wait in line rather than 503); the work
+    outlives a request that times out."""
     engine = state.engine
     units = sum(len(s.rubric.criteria) for s in samples)
     admission = state.admission
@@ -172,7 +198,18 @@ async def _grade(state: _State, samples: Sequence[Sample], deadline: float) -> l
             "too_many_criteria",
             f"request holds {units} criteria; this server admits at most {admission.capacity} at once (--max-pending)",
         )
-    if not admission.try_acquire(units):
+    admitted = state.queue.try_now(units) if queue else admission.try_acquire(units)
+    if not admitted and queue:
+        started = time.monotonic()
+        try:
+            admitted = await asyncio.wait_for(state.queue.acquire(units), deadline)
+        except asyncio.TimeoutError:
+            state.metrics.inc("rejected_total", reason="deadline")
+            raise ServerError(
+                504, "deadline_exceeded", f"not admitted within {deadline:g}s (server saturated)"
+            ) from None
+        deadline = max(0.001, deadline - (time.monotonic() - started))
+    if not admitted:
         state.metrics.inc("rejected_total", reason="queue_full")
         wait = admission.retry_after(units)
         raise ServerError(
@@ -187,6 +224,7 @@ async def _grade(state: _State, samples: Sequence[Sample], deadline: float) -> l
     def finished(done: asyncio.Future[list[SampleResult]]) -> None:
         state.tasks.discard(done)
         admission.release(units)
+        state.queue.wake()
         if not done.cancelled() and done.exception() is not None:
             logger.error("grading failed: %r", done.exception())
 
@@ -208,35 +246,16 @@ async def _grade(state: _State, samples: Sequence[Sample], deadline: float) -> l
     return results
 
 
-def _openrlhf_reply(outcomes: Sequence[RewardOutcome], shaping: Shaping) -> dict[str, Any]:
-    fallback = shaping.fallback
-    rewards = [fallback if o.reward is None else o.reward for o in outcomes]
-    scores = []
-    for outcome in outcomes:
-        score = outcome.result.score
-        scores.append(
-            fallback if score is None else (min(1.0, max(0.0, score)) if shaping.clip else score)
-        )
-    logs: dict[str, list[float]] = {
-        "rubric_score": [fallback if o.result.score is None else o.result.score for o in outcomes],
-        "ungradable": [1.0 if o.ungradable else 0.0 for o in outcomes],
-        "n_errors": [float(o.n_errors) for o in outcomes],
-        "gate_failed": [float(len(o.result.gate_failed)) for o in outcomes],
-    }
-    for axis in shaping.axes or ():
-        values = [o.result.axes.get(axis) for o in outcomes]
-        logs[f"axis/{axis}"] = [fallback if v is None else v for v in values]
-    return {"rewards": rewards, "scores": scores, "extra_logs": logs}
-
-
 Handler = Callable[[Request, _State], Awaitable[Response]]
 T = TypeVar("T")
 
 
-def _refuse_when_full(state: _State) -> None:
-    """503 before the body is read or parsed when nothing more can be admitted anyway."""
+def _refuse_when_full(state: _State, *, queue: bool) -> None:
+    """503 before the body is read or parsed when nothing more can be admitted anyway
+    (for ``queue`` endpoints: when their waiting line is full too)."""
     admission = state.admission
-    if admission.pending >= admission.capacity:
+    line_full = state.queue.queued >= state.queue.capacity if queue else True
+    if admission.pending >= admission.capacity and line_full:
         state.metrics.inc("rejected_total", reason="queue_full")
         wait = admission.retry_after(1)
         raise ServerError(
@@ -247,10 +266,12 @@ def _refuse_when_full(state: _State) -> None:
         )
 
 
-async def _parsed_body(request: Request, state: _State, build: Callable[[Any], T]) -> T:
+async def _parsed_body(
+    request: Request, state: _State, build: Callable[[Any], T], *, queue: bool = False
+) -> T:
     """Admission first, then the size-limited body, then JSON and ``build`` in a worker
     thread: a large body never holds the event loop (``/healthz`` stays prompt)."""
-    _refuse_when_full(state)
+    _refuse_when_full(state, queue=queue)
     body = await read_body(request, state.settings.max_body_bytes)
     return await asyncio.to_thread(lambda: build(decode_json(body)))
 
@@ -264,6 +285,7 @@ def create_app(
     """The FastAPI application. Without ``engine`` it builds one from ``settings`` at start-up
     (and closes it at shutdown); a given engine stays the caller's to close."""
     settings = settings or ServerSettings()
+    refuse_group_normalization(settings.shaping)
     if book is None:
         book = RubricBook.load(settings.rubrics) if settings.rubrics is not None else RubricBook({})
     state = _State(settings, engine, book)
@@ -274,9 +296,11 @@ def create_app(
         if owned:
             state.engine_or_none = RewardEngine.from_settings(settings.judge, settings.shaping)
         logger.info("reward server ready: judge %s", state.engine.judge.fingerprint)
+        restore_gc = relax_gc()
         try:
             yield
         finally:
+            restore_gc()
             if state.tasks:  # let admitted work finish (it fills the cache), but not forever
                 _, late = await asyncio.wait(list(state.tasks), timeout=SHUTDOWN_GRACE_S)
                 for task in late:
@@ -337,10 +361,11 @@ def create_app(
             request,
             state,
             lambda data: openrlhf_samples(validate(GetRewardRequest, data), state.book),
+            queue=True,
         )
-        results = await _grade(state, samples, _deadline(request, settings.deadline_s))
-        groups = [group_key(s.messages, s.rubric) for s in samples]
-        return JSONResponse(_openrlhf_reply(state.engine.shape(results, groups), settings.shaping))
+        deadline = _deadline(request, settings.deadline_s)
+        results = await _grade(state, samples, deadline, queue=True)
+        return JSONResponse(openrlhf_reply(state.engine.shape(results), settings.shaping))
 
     async def grade(request: Request, state: _State) -> Response:
         samples, _ = await _parsed_body(
@@ -350,20 +375,42 @@ def create_app(
         return JSONResponse({"results": [r.model_dump(mode="json") for r in results]})
 
     async def reward(request: Request, state: _State) -> Response:
-        samples, groups = await _parsed_body(
-            request, state, lambda data: native_samples(validate(SamplesRequest, data), state.book)
-        )
+        def build(data: Any) -> tuple[SamplesRequest, list[Sample], list[str]]:
+            body = validate(SamplesRequest, data)
+            samples, groups = native_samples(body, state.book)
+            return body, samples, groups
+
+        body, samples, groups = await _parsed_body(request, state, build)
         results = await _grade(state, samples, _deadline(request, settings.deadline_s))
-        outcomes = state.engine.shape(results, groups)
+        outcomes = state.engine.shape(results)
+        # normalization over the request's own groups, the one place a whole group arrives
+        shaping = replace(settings.shaping, normalize=body.normalize)
+        rewards = shape_scores([r.score for r in results], shaping, groups)
         return JSONResponse(
             {
-                "rewards": [o.reward for o in outcomes],
+                "rewards": rewards,
                 "scores": [o.result.score for o in outcomes],
                 "axes": [o.result.axes for o in outcomes],
                 "gate_failed": [o.result.gate_failed for o in outcomes],
                 "n_errors": [o.n_errors for o in outcomes],
             }
         )
+
+    async def verify(request: Request, state: _State) -> Response:
+        def build(data: Any) -> tuple[VerifyRequest, Sample]:
+            body = validate(VerifyRequest, data)
+            return body, verify_sample(body, state.book)
+
+        body, sample = await _parsed_body(request, state, build, queue=True)
+        results = await _grade(state, [sample], _deadline(request, settings.deadline_s), queue=True)
+        (outcome,) = state.engine.shape(results)
+        return JSONResponse(verify_reply(body, outcome, settings.shaping, settings.axis_fill))
+
+    async def aggregate(request: Request, state: _State) -> Response:
+        body = await _parsed_body(
+            request, state, lambda data: validate(AggregateMetricsRequest, data)
+        )
+        return JSONResponse(aggregate_metrics(body.verify_responses))
 
     async def healthz(request: Request, state: _State) -> Response:
         ready = state.engine_or_none is not None
@@ -379,6 +426,10 @@ def create_app(
     app.add_api_route("/get_reward", route("/get_reward", get_reward), methods=["POST"])
     app.add_api_route("/v1/grade", route("/v1/grade", grade), methods=["POST"])
     app.add_api_route("/v1/reward", route("/v1/reward", reward), methods=["POST"])
+    app.add_api_route("/verify", route("/verify", verify), methods=["POST"])
+    app.add_api_route(
+        "/aggregate_metrics", route("/aggregate_metrics", aggregate), methods=["POST"]
+    )
     app.add_api_route("/healthz", route("/healthz", healthz, auth=False), methods=["GET"])
     app.add_api_route("/metrics", route("/metrics", metrics), methods=["GET"])
     if settings.docs:

@@ -12,7 +12,7 @@ from starlette.requests import ClientDisconnect, Request
 
 from rubricate.errors import InputError
 from rubricate.formats import JsonRejected, iter_jsonl, loads_strict
-from rubricate.rewards import group_key, messages_of, parse_rubric
+from rubricate.rewards import Normalize, group_key, messages_of, parse_rubric
 from rubricate.rubric import Rubric
 from rubricate.server._templates import messages_from_template, strip_end_markers
 from rubricate.types import Message, Sample
@@ -152,6 +152,7 @@ class SamplesRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     samples: list[SampleIn] = Field(min_length=1)
+    normalize: Normalize = "none"  # /v1/reward: within the request's groups
 
 
 class RubricBook:

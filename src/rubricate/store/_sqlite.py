@@ -79,6 +79,22 @@ def response_key(policy_fingerprint: str, conversation_hash: str, sample_id: str
     return _digest(policy_fingerprint, conversation_hash, sample_id)
 
 
+def _set_wal(db: sqlite3.Connection, patience_s: float = 30.0) -> None:
+    """Switch to WAL; SQLite answers "locked" at once, without waiting, while another
+    connection switches it too, so retry for a bounded time."""
+    deadline = time.monotonic() + patience_s
+    pause = 0.005
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.2)
+
+
 @dataclass(frozen=True, slots=True)
 class RunRecord:
     run_id: str
@@ -107,15 +123,20 @@ class Store:
                     f"cannot use the cache at {self.path}: {error}; {_WAY_OUT}"
                 ) from error
         with self._guard("open"):
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
+            # Several processes may open a new file at once (verl's reward workers): wait for
+            # locks from the first statement on, and create the schema in one write transaction.
+            self._db = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+            )
             self._db.execute("PRAGMA busy_timeout=30000")
-            self._db.executescript(_SCHEMA)
+            _set_wal(self._db)
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
+            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (_SCHEMA_VERSION,))
             row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-            if row is None:
-                self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (_SCHEMA_VERSION,))
-        if row is not None and row[0] != _SCHEMA_VERSION:
+        if row is None:
+            raise ConfigError(f"the store at {self.path} has no schema version; {_WAY_OUT}")
+        if row[0] != _SCHEMA_VERSION:
             raise ConfigError(
                 f"the store at {self.path} has schema {row[0]}; this rubricate reads {_SCHEMA_VERSION}"
             )

@@ -1,4 +1,7 @@
-"""verl's own reward managers and reward-function loader, run for real on the CPU.
+"""Legacy (verl < 0.7.1): verl's old ``verl.workers.reward_manager`` classes, run on the CPU.
+
+verl 0.9.1 still ships these classes but its trainer never loads them (rewards run only in the
+reward loop: ``test_verl_reward_loop.py``); they stay for users of the older releases.
 
 Skipped unless verl imports (it needs ``torch``, ``ray`` and ``tensordict``; see the README's
 test notes for the ``--no-deps`` install that works next to TRL's transformers).
