@@ -96,3 +96,19 @@ def test_all_lists_exactly_the_public_names(name: str) -> None:
         and attribute not in {"annotations"}
     }
     assert exported == public | ({"__version__"} & exported)
+
+
+def _imports_of_the_root(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module == "rubricate":
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno}: from rubricate import ...")
+        elif isinstance(node, ast.Import) and any(a.name == "rubricate" for a in node.names):
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno}: import rubricate")
+    return found
+
+
+def test_no_module_inside_the_package_imports_its_root() -> None:
+    """The root re-exports every stage, so a stage importing it would import upward."""
+    files = [p for p in (SRC / "rubricate").rglob("*.py") if p != SRC / "rubricate" / "__init__.py"]
+    assert [o for path in files for o in _imports_of_the_root(path)] == []

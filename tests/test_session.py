@@ -40,8 +40,8 @@ def sample(response: str | None = "hello") -> Sample:
 def is_closed(store: Store) -> bool:
     try:
         store.start_run("probe", {})
-    except sqlite3.ProgrammingError:
-        return True
+    except ConfigError as error:  # the store reports SQLite's refusal, naming the file
+        return isinstance(error.__cause__, sqlite3.ProgrammingError) and "closed" in str(error)
     return False
 
 
@@ -66,7 +66,8 @@ def test_async_form_and_a_policy_from_the_whole_settings(tmp_path: Path) -> None
     async def run(settings: Settings) -> tuple[Store | None, object]:
         async with Session(settings) as session:
             assert session.policy is not None and session.policy_max_tokens == 64
-            await session.grader.grade_sample(sample(None))
+            assert session.sampler is not None  # the policy-sampling stage, before grading
+            await session.grader.grade_sample(await session.sampler.respond(sample(None)))
             return session.store, session.policy
 
     with JudgeServer() as judge, JudgeServer() as policy:

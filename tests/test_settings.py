@@ -9,6 +9,7 @@ import pytest
 
 from rubricate.errors import ConfigError
 from rubricate.rewards import reward_settings
+from rubricate.rewards._settings import load_reward_settings
 from rubricate.settings import CONFIG_ENV, Settings, setting_fields
 
 
@@ -138,6 +139,11 @@ def test_a_bad_secret_is_named_without_its_value(monkeypatch: pytest.MonkeyPatch
         ("RUBRICATE_REWARD_GATE_FLOOR", "none", "reward.gate_floor", None),
         ("RUBRICATE_REWARD_GATE_FLOOR", "0.25", "reward.gate_floor", 0.25),
         ("RUBRICATE_REWARD_AXES", "accuracy, safety", "reward.axes", ("accuracy", "safety")),
+        ("RUBRICATE_REWARD_AXIS_FILL", "0.5", "reward.axis_fill", 0.5),
+        ("RUBRICATE_REWARD_NUM_WORKERS", "4", "reward.num_workers", 4),
+        ("RUBRICATE_TOTAL_CONCURRENCY", "64", "reward.total_concurrency", 64),
+        ("RUBRICATE_SERVER_MAX_QUEUED", "12288", "serve.max_queued", 12288),
+        ("RUBRICATE_SERVER_DOCS", "true", "serve.docs", True),
     ],
 )
 def test_every_documented_variable_still_works(
@@ -174,3 +180,77 @@ def test_reward_arguments_layer_over_file_and_environment(
     assert shaping.clip and shaping.soft and judge.probabilities  # soft asks for P(met)
     with pytest.raises(ConfigError, match=r"'judge\.concurrency' \(argument concurrency\)"):
         reward_settings({"concurrency": "lots"})
+
+
+# The options the trainer integrations and the server read: every layer, with its source.
+TRAINER_OPTIONS = [
+    # (group, field, file value, env value, flag, flag value, expected from file/env/flag)
+    ("reward", "axis_fill", "0.25", "0.5", "--axis-fill", 0.75, (0.25, 0.5, 0.75)),
+    ("reward", "num_workers", "2", "4", "--num-workers", 16, (2, 4, 16)),
+    ("reward", "total_concurrency", "8", "32", "--total-concurrency", 64, (8, 32, 64)),
+    ("serve", "max_queued", "0", "12288", "--max-queued", 7, (0, 12288, 7)),
+    ("serve", "docs", "false", "true", "--docs", False, (False, True, False)),
+]
+
+
+@pytest.mark.parametrize(
+    ("group", "name", "in_file", "in_env", "flag", "flag_value", "expected"), TRAINER_OPTIONS
+)
+def test_trainer_and_server_options_come_from_every_layer(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    group: str,
+    name: str,
+    in_file: str,
+    in_env: str,
+    flag: str,
+    flag_value: object,
+    expected: tuple[object, object, object],
+) -> None:
+    leaf = next(f for f in setting_fields() if f.path == f"{group}.{name}")
+    assert leaf.flag == flag and leaf.description
+    config = write(tmp_path / "options.toml", f"[{group}]\n{name} = {in_file}\n")
+    path = f"{group}.{name}"
+
+    def value(settings: Settings) -> object:
+        return getattr(getattr(settings, group), name)
+
+    from_file = Settings.load(config_file=config)
+    assert value(from_file) == expected[0] and from_file.source_of(path) == f"file {config}:2"
+    monkeypatch.setenv(leaf.env, in_env)
+    from_env = Settings.load(config_file=config)
+    assert value(from_env) == expected[1] and from_env.source_of(path) == f"env {leaf.env}"
+    from_flag = Settings.load({group: {name: flag_value}}, config_file=config)
+    assert value(from_flag) == expected[2] and from_flag.source_of(path) == f"flag {flag}"
+
+
+def test_the_verl_and_trl_options_are_keyword_arguments_over_file_and_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    write(tmp_path / "rubricate.toml", "[reward]\naxis_fill = 0.25\nnum_workers = 4\n")
+    monkeypatch.setenv("RUBRICATE_TOTAL_CONCURRENCY", "16")
+    settings = load_reward_settings({"axis_fill": 0.5})
+    assert settings.reward.axis_fill == 0.5
+    assert settings.source_of("reward.axis_fill") == "argument axis_fill"
+    assert settings.reward.num_workers == 4
+    assert settings.source_of("reward.num_workers") == "file rubricate.toml:3"
+    assert settings.reward.total_concurrency == 16
+    assert settings.source_of("reward.total_concurrency") == "env RUBRICATE_TOTAL_CONCURRENCY"
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"reward": {"axis_fill": "nan"}}, r"'reward\.axis_fill' \(flag --axis-fill\): .*finite"),
+        ({"reward": {"num_workers": 0}}, r"'reward\.num_workers' \(flag --num-workers\)"),
+        ({"reward": {"num_workers": 2.5}}, r"'reward\.num_workers' .*fractional part"),
+        ({"reward": {"total_concurrency": 0}}, r"'reward\.total_concurrency' \(flag"),
+        ({"serve": {"max_queued": -1}}, r"'serve\.max_queued' \(flag --max-queued\)"),
+        ({"serve": {"docs": "maybe"}}, r"'serve\.docs' \(flag --docs\)"),
+    ],
+)
+def test_bad_trainer_and_server_options_name_their_source(
+    values: dict[str, dict[str, object]], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Settings.load(values)

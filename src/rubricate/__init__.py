@@ -10,7 +10,7 @@ Rubrics in, verdicts out, scores and rewards on top::
     print(result.summary.score)
 """
 
-from rubricate._api import GradeResult, create_judge, grade, grade_async
+from rubricate.api import GradeResult, create_judge, grade, grade_async
 from rubricate.engine import GradeOptions, Grader
 from rubricate.formats import read_samples
 from rubricate.results import RunSummary, SampleResult, VerdictRecord

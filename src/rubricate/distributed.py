@@ -2,10 +2,13 @@
 
 The driver reads the data exactly as a local run does (same readers, ``--field`` mappings,
 ``--responses``, ``--limit``, bad-record handling), ships the samples to a pool of Ray actors,
-and writes the same ``results.jsonl`` and ``summary.json`` as ``rubricate grade``. Each actor
-builds its own judge from the same settings (so the same pool, limits and retries apply per
-actor) and its own cache at the settings' cache path on its node; judgments are
-content-addressed, so actors sharing a file (one machine, or a shared volume) share hits.
+and writes the same ``results.jsonl`` and ``summary.json`` as ``rubricate grade``, through
+the same ``RunWriter`` (journal, ``.partial`` + rename, skip policy). Each actor builds a
+``Session`` from the same settings (so the same pool, limits and retries apply per actor,
+and its cache is the settings' cache path on its node) and closes it when Ray retires the
+actor. Judgments are content-addressed and every batch's verdicts are committed before the
+batch returns, so actors sharing a cache file (one machine, or a shared volume) share hits,
+and a killed run resumes like a local one: the same command asks only for what is missing.
 
 Use it when one process cannot keep the judges busy: many judge servers behind a large
 concurrency, or an embedded local judge that should run on several machines. For a single
@@ -17,27 +20,23 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-import time
 from collections.abc import Iterable, Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from rubricate.engine import Grader
 from rubricate.errors import ConfigError, InputError, MissingDependency
-from rubricate.results import Counts, RunSummary, SampleResult, Tokens
+from rubricate.results import CallCounts, Counts, RunSummary, SampleResult, Tokens
 from rubricate.rubric import Rubric
-from rubricate.runs import OnInvalid, RunAccumulator, write_json
-from rubricate.settings import JudgeSettings, build_judge
+from rubricate.runs import OnInvalid, RunAccumulator, RunWriter
+from rubricate.session import Session
+from rubricate.settings import JudgeSettings
 from rubricate.store import Store
 from rubricate.types import Message, Sample
 
 __all__ = ["grade_on_ray", "sample_from_row", "sample_to_row"]
 
 logger = logging.getLogger(__name__)
-
-_COUNT_FIELDS = tuple(Counts.model_fields)
-_TOKEN_FIELDS = tuple(Tokens.model_fields)
 
 
 def sample_to_row(sample: Sample) -> dict[str, Any]:
@@ -79,15 +78,15 @@ def _invalid_row(error: InputError) -> dict[str, Any]:
 
 
 class _GradeActor:
-    """A Ray Data actor: one judge, one cache, one event loop, reused for every batch."""
+    """A Ray Data actor: one session (judge, cache, grader) and one event loop for every batch.
+
+    Its counters are drained with each batch it returns, so the driver adds deltas.
+    """
 
     def __init__(self, settings: dict[str, Any]) -> None:
-        self.settings = JudgeSettings.model_validate(settings)
         self.loop = asyncio.new_event_loop()
-        self.judge = build_judge(self.settings)
-        path = self.settings.cache_path()
-        self.store = Store(path) if path is not None else None
-        self.grader = Grader(self.judge, store=self.store, options=self.settings.grade_options())
+        self.session = Session(JudgeSettings.model_validate(settings))
+        self.grader = self.session.grader
 
     async def _one(self, row: dict[str, Any]) -> tuple[str, str]:
         if row["invalid"]:
@@ -99,26 +98,43 @@ class _GradeActor:
         return "result", result.model_dump_json()
 
     async def _batch(self, rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
-        return list(await asyncio.gather(*(self._one(r) for r in rows)))
+        try:
+            return list(await asyncio.gather(*(self._one(r) for r in rows)))
+        finally:
+            self.grader.flush()  # every verdict of the batch is in the cache before it returns
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[str]]:
         rows = [
             dict(zip(batch, values, strict=True)) for values in zip(*batch.values(), strict=True)
         ]
-        before = (self.grader.counts.snapshot(), self.grader.tokens.snapshot())
         graded = self.loop.run_until_complete(self._batch(rows))
-        after = (self.grader.counts.snapshot(), self.grader.tokens.snapshot())
+        grader = self.grader
         delta = {
-            "counts": {f: getattr(after[0], f) - getattr(before[0], f) for f in _COUNT_FIELDS},
-            "tokens": {f: getattr(after[1], f) - getattr(before[1], f) for f in _TOKEN_FIELDS},
-            "judge": self.judge.fingerprint,
-            "template": self.grader.template.version,
+            "counts": asdict(grader.counts),
+            "tokens": asdict(grader.tokens),
+            "judge": grader.judge.fingerprint,
+            "template": grader.template.version,
         }
+        grader.scored, grader.calls.counts = Counts(), CallCounts()
         return {
             "kind": [kind for kind, _ in graded],
             "payload": [payload for _, payload in graded],
             "stats": [json.dumps(delta)] + [""] * (len(graded) - 1),
         }
+
+    def __del__(self) -> None:
+        # Ray Data deletes the actor's callable when its pool shuts down gracefully.
+        loop = getattr(self, "loop", None)
+        session = getattr(self, "session", None)
+        if loop is None or loop.is_closed():
+            return
+        try:
+            if session is not None:
+                loop.run_until_complete(session.aclose())
+        except Exception as error:  # a destructor must not raise; say what was not closed
+            logger.warning("closing a grading actor's session failed: %s", error)
+        finally:
+            loop.close()
 
 
 def _windows(items: Iterable[Sample | InputError], size: int) -> Iterator[list[dict[str, Any]]]:
@@ -152,6 +168,7 @@ def grade_on_ray(
     window: int = 20_000,
     on_invalid: OnInvalid = "error",
     seed: int = 0,
+    config: dict[str, Any] | None = None,
 ) -> RunSummary:
     """Grade ``samples`` on a Ray cluster into ``out_dir`` (the files ``rubricate grade`` writes).
 
@@ -165,6 +182,8 @@ def grade_on_ray(
         window: samples sent to Ray per pass (bounds the driver's and object store's memory).
         on_invalid: ``error`` stops at the first bad record, ``skip`` counts and lists it.
         seed: bootstrap seed of the summary.
+        config: what the run was asked to do: its hash names the run in the journal of the
+            settings' cache (a repeated command is a resumed attempt, as for a local run).
     """
     if settings.kind == "local" and settings.local_model is None:
         logger.info("each Ray actor loads the default local judge model")
@@ -180,57 +199,58 @@ def grade_on_ray(
     context.enable_progress_bars = False
     count = workers or max(1, min(8, int(ray.cluster_resources().get("CPU", 1))))
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    partial, final = out / "results.jsonl.partial", out / "results.jsonl"
     accumulator = RunAccumulator()
     counts, tokens = Counts(), Tokens()
     judge, template = "", ""
-    started = time.perf_counter()
-    with open(partial, "w", encoding="utf-8") as handle:
-        for rows in _windows(samples, window):
-            if on_invalid == "error":
-                first_bad = next((r["invalid"] for r in rows if r["invalid"]), None)
-                if first_bad is not None:
-                    raise InputError(first_bad)
-            dataset = ray.data.from_items(
-                rows, override_num_blocks=max(1, min(len(rows) // batch_size, 4 * count))
+    store = Store(path) if (path := settings.cache_path()) is not None else None
+    try:
+        with RunWriter(
+            out / "results.jsonl",
+            out / "summary.json",
+            store=store,
+            config=config,
+            on_invalid=on_invalid,
+        ) as run:
+            for rows in _windows(samples, window):
+                if on_invalid == "error":
+                    first_bad = next((r["invalid"] for r in rows if r["invalid"]), None)
+                    if first_bad is not None:
+                        run.skip(first_bad)
+                dataset = ray.data.from_items(
+                    rows, override_num_blocks=max(1, min(len(rows) // batch_size, 4 * count))
+                )
+                graded = dataset.map_batches(
+                    _GradeActor,
+                    fn_constructor_kwargs={"settings": settings.model_dump(mode="json")},
+                    batch_size=batch_size,
+                    concurrency=count,
+                    batch_format="numpy",
+                )
+                for row in graded.iter_rows():
+                    if row["stats"]:
+                        stats = json.loads(row["stats"])
+                        counts = counts + Counts(**stats["counts"])
+                        tokens = tokens + Tokens(**stats["tokens"])
+                        judge, template = stats["judge"], stats["template"]
+                    if row["kind"] == "skip":
+                        run.skip(str(row["payload"]))
+                        accumulator.skip(str(row["payload"]))
+                        continue
+                    run.write(str(row["payload"]))
+                    accumulator.add(SampleResult.model_validate_json(row["payload"]))
+            summary = accumulator.summary(
+                method=settings.method,
+                counts=counts,
+                tokens=tokens,
+                judge=judge,
+                template=template,
+                elapsed_s=run.elapsed_s,
+                seed=seed,
             )
-            graded = dataset.map_batches(
-                _GradeActor,
-                fn_constructor_kwargs={"settings": settings.model_dump(mode="json")},
-                batch_size=batch_size,
-                concurrency=count,
-                batch_format="numpy",
-            )
-            for row in graded.iter_rows():
-                if row["stats"]:
-                    stats = json.loads(row["stats"])
-                    counts = Counts(
-                        **{f: getattr(counts, f) + stats["counts"][f] for f in _COUNT_FIELDS}
-                    )
-                    tokens = Tokens(
-                        **{f: getattr(tokens, f) + stats["tokens"][f] for f in _TOKEN_FIELDS}
-                    )
-                    judge, template = stats["judge"], stats["template"]
-                if row["kind"] == "skip":
-                    if on_invalid == "error":
-                        raise InputError(str(row["payload"]))
-                    logger.warning("skipped: %s", row["payload"])
-                    accumulator.skip(str(row["payload"]))
-                    continue
-                handle.write(str(row["payload"]) + "\n")
-                accumulator.add(SampleResult.model_validate_json(row["payload"]))
-    os.replace(partial, final)
-    summary = accumulator.summary(
-        method=settings.method,
-        counts=counts,
-        tokens=tokens,
-        judge=judge,
-        template=template,
-        elapsed_s=time.perf_counter() - started,
-        seed=seed,
-    )
-    write_json(out / "summary.json", summary.model_dump(mode="json"))
+            run.complete(summary.model_dump(mode="json"))
+    finally:
+        if store is not None:
+            store.close()
     return summary
 
 

@@ -7,6 +7,8 @@ Every error the library raises on purpose is a ``RubricateError``::
     +-- ConfigError           contradictory or missing options
     +-- MissingDependency     an optional extra is not installed (carries the pip hint)
     +-- BackendError          a judge or policy call failed (.retryable, .retry_after)
+    |   +-- MalformedReply    the judge answered 2xx with a body of the wrong shape
+    |   +-- JudgeDown         a circuit breaker is open: calls fail fast, unsent
     +-- VerdictError          a judge reply could not be parsed (keeps .raw text)
     +-- ModelError            a local model could not be found, verified or loaded
 
@@ -19,6 +21,8 @@ __all__ = [
     "BackendError",
     "ConfigError",
     "InputError",
+    "JudgeDown",
+    "MalformedReply",
     "MissingDependency",
     "ModelError",
     "RubricateError",
@@ -100,6 +104,29 @@ class BackendError(RubricateError):
         self.retry_after = retry_after
         self.status = status
         super().__init__(message)
+
+
+class MalformedReply(BackendError):
+    """A judge answered 2xx, but its body is not a chat completion of the expected shape.
+
+    Raised by ``OpenAIJudge`` for a body that is not JSON, has no ``choices[0].message``,
+    or carries ``usage`` or ``logprobs`` that cannot be read (a string, a list, a negative,
+    non-finite or non-integer count). Retryable: a proxy's error page answers 200 too.
+    """
+
+    code = "malformed_reply"
+
+
+class JudgeDown(BackendError):
+    """A judge's circuit breaker is open: the call was not sent.
+
+    Raised by ``backends.CircuitBreaker`` after consecutive outage failures (refused
+    connections, 5xx, timeouts) until a probe call succeeds. Never retryable: retrying
+    would only meet the open breaker again. ``retry_after`` is the seconds until the
+    next probe may go out.
+    """
+
+    code = "judge_down"
 
 
 class VerdictError(RubricateError):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal
+from dataclasses import dataclass, field, fields, replace
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     AllowInfNan,
@@ -19,13 +20,14 @@ from pydantic import (
 )
 
 from rubricate.rubric import POINTS_LIMIT, Scale
+from rubricate.types import Usage
 
 # What a results line may hold; anything else was edited by hand and is refused, located.
 _Label = Literal["met", "not_met", "partial", "blocked", "cannot_assess", "error"]
 _MethodName = Literal["healthbench", "normalized", "weighted_mean"]
 _Finite = Annotated[StrictFloat, AllowInfNan(False)]
 
-__all__ = ["Counts", "RunSummary", "SampleResult", "Tokens", "VerdictRecord"]
+__all__ = ["CallCounts", "Counts", "RunSummary", "SampleResult", "Tokens", "VerdictRecord"]
 
 
 class VerdictRecord(BaseModel):
@@ -121,7 +123,61 @@ class SampleResult(BaseModel):
         return self
 
 
-class Counts(BaseModel):
+# Counters are mutable dataclasses, not frozen ones: they change on the hot path (one
+# increment per criterion), and pydantic's attribute assignment costs several times more.
+
+
+@dataclass(slots=True)
+class Tokens:
+    """Tokens of a model's calls, summed over calls (parsed or not)."""
+
+    prompt: int = 0
+    cached_prompt: int = 0  # the part of ``prompt`` the server reused from its prefix cache
+    completion: int = 0
+
+    def add(self, usage: Usage) -> None:
+        self.prompt += usage.prompt_tokens
+        self.cached_prompt += usage.cached_prompt_tokens
+        self.completion += usage.completion_tokens
+
+    def __add__(self, other: Tokens) -> Tokens:
+        return _summed(self, other)
+
+
+@dataclass(slots=True)
+class CallCounts:
+    """What the cached-call engine did for one model (a judge, a policy, a generator).
+
+    Attributes:
+        calls: calls that returned a reply (usable or not).
+        cache_hits: answers taken from the cache instead of a call.
+        deduplicated: answers shared with an identical request already in flight.
+        failed_calls: calls that raised after the backend's own retries.
+        unparseable_replies: replies the caller could not use (each one is counted).
+        reasked: what was asked again after such a reply (criteria for a judge, replies otherwise).
+        tokens: usage of every reply, counted before it is parsed.
+    """
+
+    calls: int = 0
+    cache_hits: int = 0
+    deduplicated: int = 0
+    failed_calls: int = 0
+    unparseable_replies: int = 0
+    reasked: int = 0
+    tokens: Tokens = field(default_factory=Tokens)
+
+    def __add__(self, other: CallCounts) -> CallCounts:
+        return _summed(self, other)
+
+
+@dataclass(slots=True)
+class Counts:
+    """The counts of a grading run (summary.json ``counts``), local or on Ray.
+
+    The judge's and the policy's call counters come from their ``CallCounts``
+    (``with_calls``); the rest is counted by scoring and by the run writer.
+    """
+
     criteria: int = 0
     judge_calls: int = 0
     cache_hits: int = 0
@@ -136,11 +192,38 @@ class Counts(BaseModel):
     policy_calls: int = 0
     policy_cache_hits: int = 0
 
+    def add_scored(self, criteria: int, errors: int, cannot_assess: int, gate_failed: bool) -> None:
+        """Count one scored sample."""
+        self.criteria += criteria
+        self.errors += errors
+        self.cannot_assess += cannot_assess
+        self.gate_failed += 1 if gate_failed else 0
 
-class Tokens(BaseModel):
-    prompt: int = 0
-    cached_prompt: int = 0
-    completion: int = 0
+    def with_calls(self, judge: CallCounts, policy: CallCounts | None = None) -> Counts:
+        """A copy with the judge's (and the policy's) call counters filled in."""
+        policy = policy or CallCounts()
+        return replace(
+            self,
+            judge_calls=judge.calls,
+            cache_hits=judge.cache_hits,
+            failed_calls=judge.failed_calls,
+            unparseable_replies=judge.unparseable_replies,
+            reasked=judge.reasked,
+            deduplicated=judge.deduplicated,
+            policy_calls=policy.calls,
+            policy_cache_hits=policy.cache_hits + policy.deduplicated,
+        )
+
+    def __add__(self, other: Counts) -> Counts:
+        return _summed(self, other)
+
+
+_Summable = TypeVar("_Summable", Tokens, CallCounts, Counts)
+
+
+def _summed(left: _Summable, right: _Summable) -> _Summable:
+    """Field-by-field sum of two counters of one type (merging actors' or stages' counts)."""
+    return type(left)(*(getattr(left, f.name) + getattr(right, f.name) for f in fields(left)))
 
 
 class RunSummary(BaseModel):
@@ -154,7 +237,8 @@ class RunSummary(BaseModel):
     method: str
     axes: dict[str, float | None] = Field(default_factory=dict)
     counts: Counts = Field(default_factory=Counts)
-    tokens: Tokens = Field(default_factory=Tokens)
+    tokens: Tokens = Field(default_factory=Tokens)  # the judge's
+    policy_tokens: Tokens = Field(default_factory=Tokens)  # the policy's, when it wrote responses
     judge: str = ""
     template: str = ""
     skipped: list[str] = Field(default_factory=list)  # first reasons, for the report

@@ -11,7 +11,7 @@ from pathlib import Path
 from types import TracebackType
 
 from rubricate.backends import Judge, close_judge
-from rubricate.engine import GradeOptions, Grader, run_sync
+from rubricate.engine import GradeOptions, Grader, PolicySampler, run_sync
 from rubricate.settings import JudgeSettings, Settings, build_judge, build_policy
 from rubricate.store import Store, open_store
 
@@ -57,6 +57,7 @@ class Session:
         self.policy_max_tokens = whole.policy.max_tokens if whole is not None else 1024
         self._resources = AsyncExitStack()
         self._grader: Grader | None = None
+        self._sampler: PolicySampler | None = None
         self._closed = False
         try:
             self.judge = judge if judge is not None else build_judge(self.settings)
@@ -81,15 +82,22 @@ class Session:
     def grader(self) -> Grader:
         """The session's grader (made on first use, shared afterwards; flushed on close)."""
         if self._grader is None:
-            self._grader = Grader(
-                self.judge,
-                store=self.store,
-                options=self.options,
-                policy=self.policy,
-                policy_max_tokens=self.policy_max_tokens,
-            )
+            self._grader = Grader(self.judge, store=self.store, options=self.options)
             self._resources.callback(self._grader.flush)
         return self._grader
+
+    @property
+    def sampler(self) -> PolicySampler | None:
+        """The policy-sampling stage (``None`` without a policy; made on first use)."""
+        if self._sampler is None and self.policy is not None:
+            self._sampler = PolicySampler(
+                self.policy,
+                store=self.store,
+                max_tokens=self.policy_max_tokens,
+                concurrency=self.options.concurrency,
+            )
+            self._resources.callback(self._sampler.flush)
+        return self._sampler
 
     async def aclose(self) -> None:
         """Flush pending verdicts, close the policy, the judge and the store (idempotent)."""

@@ -70,17 +70,23 @@ class Sample:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """Token counts of one call. ``cached_prompt_tokens`` is the part of the prompt the server reused."""
+    """Token counts of one call. ``cached_prompt_tokens`` is the part of the prompt the server reused.
+
+    ``known`` is false when the server reported no usage: the counts are then 0 because
+    nothing was reported, not because nothing was spent (a sum is known only if every part is).
+    """
 
     prompt_tokens: int = 0
     cached_prompt_tokens: int = 0
     completion_tokens: int = 0
+    known: bool = True
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
             self.prompt_tokens + other.prompt_tokens,
             self.cached_prompt_tokens + other.cached_prompt_tokens,
             self.completion_tokens + other.completion_tokens,
+            self.known and other.known,
         )
 
 

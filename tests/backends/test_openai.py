@@ -183,9 +183,9 @@ REQUEST = JudgeRequest(
             None,
             "quota",
         ),
-        (httpx.Response(200, text="<html>"), True, None, "malformed body"),
-        (httpx.Response(200, json={"choices": []}), True, None, "malformed body"),
-        (httpx.Response(200, json=[1, 2]), True, None, "malformed body"),
+        (httpx.Response(200, text="<html>"), True, None, "malformed reply"),
+        (httpx.Response(200, json={"choices": []}), True, None, "malformed reply"),
+        (httpx.Response(200, json=[1, 2]), True, None, "malformed reply"),
     ],
 )
 async def test_http_outcomes_map_to_backend_errors(

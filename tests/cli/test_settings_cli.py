@@ -53,14 +53,36 @@ def test_show_reports_each_value_and_its_source(monkeypatch: pytest.MonkeyPatch)
     assert "# config file: rubricate.toml" in output
 
 
+def test_show_reports_the_trainer_and_server_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    Path("rubricate.toml").write_text("[reward]\nnum_workers = 4\n")
+    monkeypatch.setenv("RUBRICATE_TOTAL_CONCURRENCY", "32")
+    output = show("--axis-fill", "0.5", "--max-queued", "7", "--docs")
+    assert line_of(output, "axis_fill") == "axis_fill = 0.5".ljust(44) + "  # flag --axis-fill"
+    assert line_of(output, "num_workers").endswith("# file rubricate.toml:2")
+    assert line_of(output, "total_concurrency").startswith("total_concurrency = 32")
+    assert line_of(output, "total_concurrency").endswith("# env RUBRICATE_TOTAL_CONCURRENCY")
+    assert line_of(output, "max_queued").endswith("# flag --max-queued")
+    assert line_of(output, "docs").startswith("docs = true")
+    assert line_of(show(), "max_queued").startswith("# max_queued = (not set)")
+
+
 def test_show_prints_a_config_file_that_loads_back_to_the_same_settings(tmp_path: Path) -> None:
-    output = show("--no-gates", "--axes", "accuracy,safety", "--cache", "x.sqlite", "--soft")
+    output = show(
+        "--no-gates", "--axes", "accuracy,safety", "--cache", "x.sqlite", "--soft",
+        "--axis-fill", "0.5", "--total-concurrency", "16", "--max-queued", "0", "--docs",
+    )  # fmt: skip
     written = tmp_path / "shown.toml"
     written.write_text(output)
     tomllib.loads(output)  # valid TOML: unset values and secrets are comments
     flags = {
-        "reward": {"gates": False, "axes": "accuracy,safety"},
+        "reward": {
+            "gates": False,
+            "axes": "accuracy,safety",
+            "axis_fill": 0.5,
+            "total_concurrency": 16,
+        },
         "judge": {"cache": "x.sqlite", "soft": True},
+        "serve": {"max_queued": 0, "docs": True},
     }
     assert Settings.load(config_file=written).model_dump() == Settings.load(flags).model_dump()
 

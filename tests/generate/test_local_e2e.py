@@ -7,7 +7,6 @@ SmolLM2 is near-constant and rarely writes a valid rubric: these tests pin the p
 from __future__ import annotations
 
 import importlib.util
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -72,13 +71,11 @@ def check(result: GenerationResult, items: int, tmp_path) -> None:
 
 
 def test_from_prompt_and_nuggets(judge, tmp_path) -> None:
-    started = time.perf_counter()
     item = GenerationItem(
         "p1", PROMPT, reference=GOOD, passages=("Paris has been the capital since 987.",)
     )
     for strategy in ("from-prompt", "nuggets"):
         check(generate_rubrics([item], judge, strategy=strategy, options=OPTIONS), 1, tmp_path)
-    assert time.perf_counter() - started < 120
 
 
 def test_contrastive_grades_both_responses(judge, tmp_path) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from rubricate.server import messages_from_template, response_after_prompt, strip_end_markers
@@ -69,6 +67,41 @@ def test_templates_split_into_messages(prompt: str, expected: list[tuple[str, st
     assert turns(prompt) == expected
 
 
+class CountingText(str):
+    """A prompt that counts the characters its searches and slices go over.
+
+    Linear time is checked as work, not as wall-clock time: every ``find`` is charged the
+    span it scanned and every slice the characters it copied, so a quadratic splitter (one
+    that rescans or re-copies the rest of the text per marker) exceeds any constant
+    multiple of the text's length at these sizes, however fast the machine.
+    """
+
+    scanned = 0
+
+    def find(self, sub: str, start: int | None = None, end: int | None = None) -> int:  # type: ignore[override]
+        begin = start or 0
+        found = str.find(self, sub, begin, len(self) if end is None else end)
+        CountingText.scanned += (found + len(sub) if found >= 0 else (end or len(self))) - begin
+        return found
+
+    def __getitem__(self, key: object) -> str:  # type: ignore[override]
+        piece = str.__getitem__(self, key)  # type: ignore[index]
+        CountingText.scanned += len(piece)
+        return piece
+
+    def endswith(self, suffix: object, start: int | None = None, end: int | None = None) -> bool:  # type: ignore[override]
+        CountingText.scanned += (
+            max(len(s) for s in suffix) if isinstance(suffix, tuple) else len(str(suffix))
+        )
+        return str.endswith(self, suffix, start, end)  # type: ignore[arg-type]
+
+
+def _work(function: object, text: str) -> int:
+    CountingText.scanned = 0
+    function(CountingText(text))  # type: ignore[operator]
+    return CountingText.scanned
+
+
 @pytest.mark.parametrize(
     "hostile",
     [
@@ -82,17 +115,28 @@ def test_templates_split_into_messages(prompt: str, expected: list[tuple[str, st
     ids=["chatml", "llama3", "gemma", "mistral", "deepseek", "long-role"],
 )
 def test_splitting_is_linear_on_marker_floods(hostile: str) -> None:
-    start = time.perf_counter()
-    messages_from_template(hostile)
-    assert time.perf_counter() - start < 2.0  # quadratic took minutes at this size
+    # A quadratic splitter rescans the rest of the text per marker: ~n^2/2 characters here.
+    assert _work(messages_from_template, hostile) <= 16 * len(hostile)
+
+
+def test_the_work_count_catches_a_quadratic_splitter() -> None:
+    """The measure above must be able to fail: the old lazy-regex idea, one rescan per marker."""
+
+    def quadratic(text: str) -> None:
+        position = 0
+        while (at := text.find("<|im_start|>", position)) >= 0:
+            text[at:]  # copies the rest of the text once per marker
+            position = at + 1
+
+    flood = "<|im_start|>user\n" * 2_000
+    assert _work(quadratic, flood) > 100 * len(flood)
 
 
 def test_end_marker_stripping_is_linear_and_complete() -> None:
     flood = "Four." + " </s>\n<|im_end|>" * 100_000  # 1.5 MiB, as in issue 9
-    start = time.perf_counter()
+    assert _work(strip_end_markers, flood) <= 16 * len(flood)  # quadratic: ~n^2/2
     assert strip_end_markers(flood) == "Four."
     assert response_after_prompt("Q: 2+2? " + flood, "Q: 2+2?") == "Four."
-    assert time.perf_counter() - start < 2.0
 
 
 def test_markers_inside_the_text_stay() -> None:

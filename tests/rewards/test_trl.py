@@ -8,6 +8,7 @@ import asyncio
 import inspect
 import json
 import pickle
+from pathlib import Path
 
 import pytest
 
@@ -154,6 +155,30 @@ def test_metric_keys_are_the_configured_axes_whatever_the_batch_holds(judge_kwar
     _, metrics = call(reward, [PROMPT_TEXT] * 2, RESPONSES[:2], rubric=[no_accuracy] * 2)
     assert metrics["rubricate/axis/accuracy"] == [0.0]  # axis_fill
     assert metrics["rubricate/has_axis/accuracy"] == [0.0]
+
+
+def test_axis_fill_is_a_reward_setting_from_keywords_environment_or_file(
+    judge_kwargs: dict, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    no_accuracy = [c for c in RUBRIC if c["tags"].get("axis") != "accuracy"]
+
+    def logged_fill(**settings: object) -> float:
+        reward = rubric_reward(axes=["accuracy"], **judge_kwargs, **settings)
+        _, metrics = call(reward, [PROMPT_TEXT], RESPONSES[:1], rubric=[no_accuracy])
+        assert metrics["rubricate/has_axis/accuracy"] == [0.0]
+        return metrics["rubricate/axis/accuracy"][0]
+
+    config = tmp_path / "rubricate.toml"
+    config.write_text("[reward]\naxis_fill = 0.25\n")
+    monkeypatch.setenv("RUBRICATE_CONFIG", str(config))
+    assert logged_fill() == 0.25
+    monkeypatch.setenv("RUBRICATE_REWARD_AXIS_FILL", "0.5")
+    assert logged_fill() == 0.5
+    assert logged_fill(axis_fill=0.75) == 0.75
+    axis_rewards = rubric_axis_rewards(["accuracy"], axis_fill=1.0, **judge_kwargs)
+    assert axis_rewards[0].axis_fill == 1.0
+    with pytest.raises(ConfigError, match=r"'reward\.axis_fill' \(argument axis_fill\)"):
+        rubric_reward(axis_fill="nan", **judge_kwargs)
 
 
 def test_normalize_is_refused_with_several_processes(

@@ -15,6 +15,7 @@ import asyncio
 import copy
 import math
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -243,9 +244,39 @@ def test_total_concurrency_is_split_across_reward_workers(
     monkeypatch.setenv("RUBRICATE_TOTAL_CONCURRENCY", "20")
     settings, _ = rv.split_kwargs({})  # verl's default of 8 reward workers
     assert settings["concurrency"] == 2
-    with pytest.raises(ConfigError, match="not both"):
-        rv.split_kwargs({"concurrency": 4})
-    with pytest.raises(ConfigError, match="below num_workers"):
+    # Two spellings of one limit: the later layer wins, as for any one setting ...
+    settings, options = rv.split_kwargs({"concurrency": 4})
+    assert settings["concurrency"] == 4 and options.total_concurrency == 20
+    # ... and from one layer they clash, each named with its source.
+    with pytest.raises(ConfigError, match=r"\(.*argument concurrency\).*argument total_conc"):
+        rv.split_kwargs({"concurrency": 4, "total_concurrency": 16})
+    monkeypatch.setenv("RUBRICATE_CONCURRENCY", "4")
+    with pytest.raises(ConfigError, match=r"env RUBRICATE_CONCURRENCY.*not both"):
+        rv.split_kwargs({})
+    monkeypatch.delenv("RUBRICATE_CONCURRENCY")
+    with pytest.raises(ConfigError, match=r"\(argument total_concurrency\) = 4 is below num_work"):
         rv.split_kwargs({"total_concurrency": 4, "num_workers": 8})
-    with pytest.raises(ConfigError, match=r"num_workers.*whole number"):
+    with pytest.raises(ConfigError, match=r"'reward\.num_workers' \(argument num_workers\)"):
         rv.split_kwargs({"total_concurrency": 16, "num_workers": 2.5})
+
+
+def test_verl_options_come_from_the_config_file_environment_and_keywords(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = tmp_path / "rubricate.toml"
+    config.write_text("[reward]\naxis_fill = 0.25\nnum_workers = 4\ntotal_concurrency = 16\n")
+    monkeypatch.setenv("RUBRICATE_CONFIG", str(config))
+    settings, options = rv.split_kwargs({})
+    assert options == rv.VerlOptions(axis_fill=0.25, total_concurrency=16, num_workers=4)
+    assert settings["concurrency"] == 4  # 16 judge calls across 4 workers
+    monkeypatch.setenv("RUBRICATE_REWARD_NUM_WORKERS", "2")
+    monkeypatch.setenv("RUBRICATE_REWARD_AXIS_FILL", "0.5")
+    settings, options = rv.split_kwargs({"total_concurrency": 10})
+    assert options == rv.VerlOptions(axis_fill=0.5, total_concurrency=10, num_workers=2)
+    assert settings["concurrency"] == 5
+    _, options = rv.split_kwargs({"axis_fill": 1.0, "num_workers": 1})
+    assert options.axis_fill == 1.0 and options.num_workers == 1
+    monkeypatch.delenv("RUBRICATE_REWARD_AXIS_FILL")
+    config.write_text("[reward]\naxis_fill = nan\n")
+    with pytest.raises(ConfigError, match=rf"'reward\.axis_fill' \(file {config}:2\)"):
+        rv.split_kwargs({})

@@ -50,12 +50,12 @@ async def test_a_cancelled_waiter_leaves_no_units_behind() -> None:
     assert admission.pending == 4 and queue.queued == 0
 
 
-def test_queue_capacity_defaults_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("RUBRICATE_SERVER_MAX_QUEUED", raising=False)
-    assert queue_capacity(100) == 400
-    assert queue_capacity(100, 0) == 0
+def test_queue_capacity_defaults_to_four_times_max_pending(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The server reads no variable behind the settings tree (serve.max_queued reads it).
     monkeypatch.setenv("RUBRICATE_SERVER_MAX_QUEUED", "12288")
-    assert queue_capacity(100) == 12288
-    monkeypatch.setenv("RUBRICATE_SERVER_MAX_QUEUED", "lots")
-    with pytest.raises(ConfigError, match="RUBRICATE_SERVER_MAX_QUEUED"):
-        queue_capacity(100)
+    assert queue_capacity(100) == 400
+    assert queue_capacity(100, 0) == 0 and queue_capacity(100, 7) == 7
+    with pytest.raises(ConfigError, match="max_queued"):
+        queue_capacity(100, -1)

@@ -76,7 +76,9 @@ def test_native_grade_and_reward(judge_server: JudgeServer, serve: Serve) -> Non
 
 
 def test_ungradable_samples_fall_back_in_openrlhf_and_stay_null_natively(serve: Serve) -> None:
-    with JudgeServer(fault_rate=1.0, faults=("500",)) as judge:
+    # Replies without a verdict: the judge is up, the samples are ungradable. (A judge that is
+    # down gets a 503 instead: tests/server/test_judge_down.py.)
+    with JudgeServer(fault_rate=1.0, faults=("garbage",)) as judge:
         server = serve(judge.url, shaping=Shaping(fallback=-0.5))
         data = httpx.post(
             f"{server.url}/get_reward", json=openrlhf_body(RESPONSES[:1]), timeout=30

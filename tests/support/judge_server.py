@@ -17,7 +17,10 @@ Replies to ``POST /v1/chat/completions``:
     each verdict from ``decide(criterion_id, criterion_text, last_message)``, by default a hash of
     the criterion text and the graded response, so equal requests always get equal verdicts;
   * no criterion (HealthBench grader prompts): ``{"explanation": ..., "criteria_met": bool}``;
-  * ``respond(body) -> str``, when given, replaces both.
+  * ``respond(body) -> str``, when given, replaces both;
+  * ``rewrite(payload) -> object | bytes``, when given, replaces the whole completion it gets
+    (usage and logprobs included) with its JSON (``NaN`` and ``Infinity`` allowed) or, for
+    bytes, with those bytes as they are (e.g. ``b'..."prompt_tokens": 1e999...'``).
   With ``logprobs``, each verdict token carries ``top_logprobs`` for ``met``/``not``.
 
 Faults, ``fault_rate`` of requests, kinds chosen from ``faults``:
@@ -66,6 +69,7 @@ GARBAGE_CONTENT = "I think the answer is probably"
 
 Decide = Callable[[str, str, str], str]
 Respond = Callable[[dict[str, Any]], str]
+Rewrite = Callable[[dict[str, Any]], Any]
 
 _CRITERION_RE = re.compile(r'<criterion id="([^"]+)"[^>]*>\n(.*?)\n</criterion>', re.DOTALL)
 _RESPONSE_RE = re.compile(r"<(response-[0-9a-f]+)>\n(.*?)\n</\1>", re.DOTALL)
@@ -100,6 +104,7 @@ class ServerOptions:
 
     decide: Decide = default_decide
     respond: Respond | None = None
+    rewrite: Rewrite | None = None
     fault_rate: float = 0.0  # in [0, 1]
     faults: Sequence[str] = DEFAULT_FAULTS
     seed: int = 0
@@ -310,6 +315,11 @@ class _Core:
                 "prompt_tokens_details": {"cached_tokens": 0},
             },
         }
+        if self.o.rewrite is not None:
+            rewritten = self.o.rewrite(payload)
+            if isinstance(rewritten, bytes):
+                return 200, "", rewritten, "application/json"
+            return _json(200, rewritten)
         return _json(200, payload)
 
     def _content(self, request: dict[str, Any], last: str) -> tuple[str, float]:
@@ -388,6 +398,7 @@ class JudgeServer:
         *,
         decide: Decide = default_decide,
         respond: Respond | None = None,
+        rewrite: Rewrite | None = None,
         fault_rate: float = 0.0,
         faults: Sequence[str] = DEFAULT_FAULTS,
         seed: int = 0,
@@ -404,6 +415,7 @@ class JudgeServer:
         options = ServerOptions(
             decide=decide,
             respond=respond,
+            rewrite=rewrite,
             fault_rate=fault_rate,
             faults=faults,
             seed=seed,

@@ -4,10 +4,11 @@
 judge ``aclose`` and ``async with``. Providers speak a wire format only: ``OpenAIJudge``
 (any OpenAI-compatible server), ``LlamaCppJudge`` (extra ``local``, a GGUF model on the CPU),
 ``ScriptedJudge`` (answers from a function, for unit tests). ``resilient`` wraps any judge in
-``Retrying``, ``Hedging``, ``RateLimited`` and ``CallSlots``; ``JudgePool`` balances several.
+``Retrying``, ``CircuitBreaker``, ``Hedging``, ``RateLimited`` and ``CallSlots``; ``JudgePool`` balances several.
 ``create_openai_judge`` and ``create_local_judge`` build the usual stacks.
 """
 
+from rubricate.backends._breaker import BreakerState, CircuitBreaker, breakers, is_outage
 from rubricate.backends._compose import Resilient, create_local_judge, resilient
 from rubricate.backends._http import HttpPool
 from rubricate.backends._limits import RateLimiter
@@ -26,7 +27,9 @@ from rubricate.backends.pool import JudgePool, create_openai_judge
 from rubricate.backends.scripted import ScriptedJudge
 
 __all__ = [
+    "BreakerState",
     "CallSlots",
+    "CircuitBreaker",
     "Hedging",
     "HttpPool",
     "Judge",
@@ -39,9 +42,11 @@ __all__ = [
     "RetryPolicy",
     "Retrying",
     "ScriptedJudge",
+    "breakers",
     "close_judge",
     "create_local_judge",
     "create_openai_judge",
+    "is_outage",
     "layers",
     "resilient",
     "with_retries",

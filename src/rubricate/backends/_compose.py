@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal
 
+from rubricate.backends._breaker import CircuitBreaker
 from rubricate.backends._limits import RateLimiter
 from rubricate.backends._protocol import Judge
 from rubricate.backends._retry import SleepFn
@@ -69,6 +70,8 @@ def resilient(
     rpm: float | None = None,
     tpm: float | None = None,
     hedge_after: float | None = None,
+    breaker_failures: int | None = None,
+    breaker_cooldown: float = 10.0,
     backoff_base: float = 0.5,
     backoff_max: float = 30.0,
     max_retry_after: float = 120.0,
@@ -81,7 +84,9 @@ def resilient(
     Outermost first: ``Retrying`` (so a retry passes every limit again, urgently) ->
     ``Hedging`` (a backup copy is a real call: it spends budget and takes a slot) ->
     ``RateLimited`` (paced before the slot, so a call waiting for budget holds no slot) ->
-    ``CallSlots`` (the hedging clock starts when the slot is granted) -> ``judge``.
+    ``CallSlots`` (the hedging clock starts when the slot is granted) ->
+    ``CircuitBreaker`` (asked as a call reaches the wire, so calls queued for a slot when
+    the judge goes down fail fast too; its ``JudgeDown`` ends the retries) -> ``judge``.
     A layer whose setting is off (``None``, or ``max_retries=0``) is left out.
 
     Args:
@@ -91,6 +96,9 @@ def resilient(
         rpm, tpm: request and token budgets per minute (see ``RateLimiter``).
         hedge_after: seconds a call may stall on the wire before a backup copy is sent
             (at most two backups; each is retried on its own with this retry policy).
+        breaker_failures: outage failures in a row (refused connections, 5xx, timeouts)
+            after which calls fail fast with ``JudgeDown`` (``None``: no breaker).
+        breaker_cooldown: seconds the breaker stays open before one probe call goes out.
         backoff_base, backoff_max, max_retry_after: backoff in seconds (see ``backoff_delay``).
         sleep, clock, rng: injection points for tests.
     """
@@ -103,6 +111,14 @@ def resilient(
         sleep=sleep,
     )
     outer = judge
+    if breaker_failures is not None:
+        outer = CircuitBreaker(
+            outer,
+            failures=breaker_failures,
+            cooldown=breaker_cooldown,
+            max_cooldown=max(60.0, breaker_cooldown),
+            clock=clock,
+        )
     if concurrency is not None:
         outer = CallSlots(outer, concurrency)
     if rpm is not None or tpm is not None:

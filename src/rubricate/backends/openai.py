@@ -30,7 +30,7 @@ from rubricate.backends._http import HttpPool, RawResponse
 from rubricate.backends._loop import PerLoop
 from rubricate.backends._protocol import JudgeBase
 from rubricate.backends._retry import http_error
-from rubricate.errors import BackendError, ConfigError
+from rubricate.errors import BackendError, ConfigError, MalformedReply
 from rubricate.judge import choice_index
 from rubricate.types import JudgeReply, JudgeRequest, Message, Usage
 
@@ -121,6 +121,8 @@ class OpenAIJudge(JudgeBase):
         self._transport = transport
         self.uses_httpx = transport is not None or _proxied(self.base_url)
         self._wire: PerLoop[_Wire] = PerLoop(self._connect)
+        # Replies that reported no usage: their tokens are unknown, not zero.
+        self.replies_without_usage = 0
 
     def __repr__(self) -> str:
         return f"OpenAIJudge(base_url={self.base_url!r}, model={self.model!r})"
@@ -206,14 +208,18 @@ class OpenAIJudge(JudgeBase):
             ) from exc
         latency = time.perf_counter() - start
         payload = _parse_response(response)
-        text = payload["choices"][0]["message"].get("content") or ""
+        first = payload["choices"][0]
+        text = first["message"].get("content") or ""
+        usage = _usage(payload.get("usage"))
+        if not usage.known:
+            self.replies_without_usage += 1
         probabilities = None
         if request.want_probabilities and request.choices:
-            content = ((payload["choices"][0].get("logprobs") or {}).get("content")) or []
+            content = _logprob_entries(first.get("logprobs"))
             probabilities = choice_probabilities(content, request.answer_prefix, request.choices)
             if probabilities is None:
                 logger.debug("no usable logprobs for choices %s", request.choices)
-        return JudgeReply(text, _usage(payload.get("usage")), latency, probabilities)
+        return JudgeReply(text, usage, latency, probabilities)
 
 
 async def _within(awaitable: Awaitable[T], seconds: float) -> T:
@@ -293,7 +299,19 @@ def _messages(messages: Sequence[Message]) -> list[dict[str, str]]:
     return [{"role": m.role, "content": m.content} for m in messages]
 
 
+def _malformed(what: str, body: bytes, status: int) -> MalformedReply:
+    sample = body[:200].decode("utf-8", "replace")
+    return MalformedReply(f"malformed reply: {what}: {sample!r}", retryable=True, status=status)
+
+
 def _parse_response(reply: RawResponse | httpx.Response) -> dict[str, Any]:
+    """The JSON of a 2xx chat completion, checked for the shape this module reads.
+
+    Raises:
+        MalformedReply: a 2xx body that is not JSON, has no ``choices[0].message`` with a
+            string (or null) ``content``, or whose ``usage`` cannot be read.
+        BackendError: any other status (see ``http_error``).
+    """
     if isinstance(reply, RawResponse):
         status, body = reply.status, reply.body
     else:
@@ -301,39 +319,107 @@ def _parse_response(reply: RawResponse | httpx.Response) -> dict[str, Any]:
     if 200 <= status < 300:
         try:
             payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            text = body[:200].decode("utf-8", "replace")
-            raise BackendError(
-                f"malformed body (not JSON): {text!r}", retryable=True, status=status
-            ) from None
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            raise _malformed("not JSON", body, status) from None
         choices = payload.get("choices") if isinstance(payload, dict) else None
         first = choices[0] if isinstance(choices, list) and choices else None
         message = first.get("message") if isinstance(first, dict) else None
         if not isinstance(message, dict) or not isinstance(
             message.get("content", ""), (str, type(None))
         ):
-            raise BackendError(
-                f"malformed body (no choices[0].message.content): "
-                f"{body[:200].decode('utf-8', 'replace')!r}",
-                retryable=True,
-                status=status,
-            )
+            raise _malformed("no choices[0].message.content", body, status)
+        try:
+            _usage(payload.get("usage"))
+        except ValueError as error:
+            raise _malformed(str(error), body, status) from None
         return dict(payload)
     if isinstance(reply, RawResponse):  # an error: worth httpx's header handling
         reply = httpx.Response(status, headers=reply.headers, content=body)
     raise http_error(reply, who="judge server")
 
 
+# Counts beyond this are not token counts (SQLite keeps 64-bit integers).
+_MAX_TOKENS = 2**53
+
+
+def _count(raw: Any, name: str) -> int:
+    """A token count: a non-negative integer (or an integral float such as ``12.0``)."""
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+        raise ValueError(f"usage.{name} is not a number: {raw!r}"[:120])
+    if isinstance(raw, float) and not (math.isfinite(raw) and raw.is_integer()):
+        raise ValueError(f"usage.{name} is not a whole finite number: {raw!r}")
+    if not 0 <= raw <= _MAX_TOKENS:
+        raise ValueError(f"usage.{name} is out of range: {raw!r}"[:120])
+    return int(raw)
+
+
 def _usage(raw: Any) -> Usage:
+    """Token counts of a reply; ``Usage(known=False)`` when the server reported none.
+
+    Raises:
+        ValueError: usage present but unreadable (not an object, or a count that is not
+            a non-negative whole number); the caller reports it as a malformed reply.
+    """
+    if raw is None:
+        return Usage(known=False)
     if not isinstance(raw, dict):
-        return Usage()
+        raise ValueError(f"usage is not an object: {raw!r}"[:120])
+    prompt = raw.get("prompt_tokens")
+    completion = raw.get("completion_tokens")
+    if prompt is None and completion is None:
+        return Usage(known=False)
     details = raw.get("prompt_tokens_details")
-    cached = details.get("cached_tokens") if isinstance(details, dict) else None
+    if details is not None and not isinstance(details, dict):
+        raise ValueError(f"usage.prompt_tokens_details is not an object: {details!r}"[:120])
+    cached = details.get("cached_tokens") if details else None
     return Usage(
-        prompt_tokens=int(raw.get("prompt_tokens") or 0),
-        cached_prompt_tokens=int(cached or 0),
-        completion_tokens=int(raw.get("completion_tokens") or 0),
+        prompt_tokens=0 if prompt is None else _count(prompt, "prompt_tokens"),
+        cached_prompt_tokens=0 if cached is None else _count(cached, "cached_tokens"),
+        completion_tokens=0 if completion is None else _count(completion, "completion_tokens"),
     )
+
+
+# Servers round: a certain token may come back as a logprob a hair above 0.
+_LOGPROB_SLACK = 1e-3
+
+
+def _logprob_entries(raw: Any) -> list[Mapping[str, Any]]:
+    """``choices[0].logprobs.content`` checked for the fields ``choice_probabilities`` reads.
+
+    Missing logprobs are an empty list (no probabilities, the verdict still stands).
+
+    Raises:
+        MalformedReply: logprobs present but of the wrong shape (entries that are not
+            objects, tokens that are not strings, log-probabilities that are not finite
+            numbers at most 0).
+    """
+    if raw is None:
+        return []
+    content = raw.get("content") if isinstance(raw, dict) else raw
+    if content is None:
+        return []
+    if not isinstance(raw, dict) or not isinstance(content, list):
+        raise MalformedReply(f"malformed reply: logprobs is not {{content: [...]}}: {raw!r}"[:240])
+    for entry in content:
+        alternatives = entry.get("top_logprobs") if isinstance(entry, dict) else None
+        if not isinstance(entry, dict) or not isinstance(alternatives, (list, type(None))):
+            raise MalformedReply(f"malformed reply: logprobs entry {entry!r}"[:240])
+        for item in (entry, *(alternatives or ())):
+            token, logprob = (
+                (item.get("token"), item.get("logprob")) if isinstance(item, dict) else (None, None)
+            )
+            if not isinstance(token, str) or not _is_logprob(logprob):
+                raise MalformedReply(f"malformed reply: logprobs token {item!r}"[:240])
+    return content
+
+
+def _is_logprob(value: Any) -> bool:
+    """``None`` or a finite log-probability (at most 0, give or take rounding)."""
+    if value is None:
+        return True
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return math.isfinite(value) and value <= _LOGPROB_SLACK
 
 
 def _prefix_pattern(prefix: str) -> re.Pattern[str]:

@@ -16,7 +16,7 @@ from rubricate.backends._compose import Resilient, resilient
 from rubricate.backends._protocol import Judge, JudgeBase, close_judge
 from rubricate.backends._retry import SleepFn, backoff_delay
 from rubricate.backends.openai import OpenAIJudge
-from rubricate.errors import BackendError, ConfigError
+from rubricate.errors import BackendError, ConfigError, JudgeDown
 from rubricate.types import JudgeReply, JudgeRequest
 
 __all__ = ["POOL_MEMBER_RETRIES", "JudgePool", "MemberState", "create_openai_judge"]
@@ -117,8 +117,14 @@ class JudgePool(JudgeBase):
     async def complete(self, request: JudgeRequest) -> JudgeReply:
         """Answer ``request`` on the least busy healthy member, failing over on errors."""
         tried: set[int] = set()
+        down: set[int] = set()  # members whose circuit breaker refused this call
         last_error: BackendError | None = None
         for attempt in range(self.max_attempts):
+            if len(down) == len(self._members) and last_error is not None:
+                raise JudgeDown(
+                    f"judge down: every member of the pool is down (last: {last_error})",
+                    retry_after=last_error.retry_after,
+                ) from last_error
             index = self._pick(tried)
             if index in tried and last_error is not None:
                 base, cap = self._backoff
@@ -136,6 +142,8 @@ class JudgePool(JudgeBase):
                 if error.status in _REQUEST_FAULTS:
                     raise
                 last_error = error
+                if isinstance(error, JudgeDown):
+                    down.add(index)
                 self._record_failure(index, error)
                 continue
             finally:
@@ -205,6 +213,8 @@ def create_openai_judge(
     rpm: float | None = None,
     tpm: float | None = None,
     hedge_after: float | None = None,
+    breaker_failures: int | None = 10,
+    breaker_cooldown: float = 10.0,
     backoff_base: float = 0.5,
     backoff_max: float = 30.0,
     eject_after: int = 3,
@@ -217,7 +227,8 @@ def create_openai_judge(
 
     ``concurrency``, ``rpm``, ``tpm`` and ``hedge_after`` apply per server (a pool is meant
     for self-hosted replicas, each with its own capacity); see ``resilient`` and
-    ``OpenAIJudge`` for the rest. With several URLs each member retries only
+    ``OpenAIJudge`` for the rest. Each server has its own circuit breaker
+    (``breaker_failures`` outages in a row open it; ``None`` for none). With several URLs each member retries only
     ``POOL_MEMBER_RETRIES`` time(s), so that failures move to another server quickly, and
     the pool tries up to ``max(len(urls), max_retries + 1)`` members per call, so it never
     gives up sooner than a single judge would.
@@ -249,6 +260,8 @@ def create_openai_judge(
             rpm=rpm,
             tpm=tpm,
             hedge_after=hedge_after,
+            breaker_failures=breaker_failures,
+            breaker_cooldown=breaker_cooldown,
             backoff_base=backoff_base,
             backoff_max=backoff_max,
             sleep=sleep,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import tempfile
 from collections.abc import Callable, Iterator
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
+from rich.markup import escape
 
 from rubricate.cli._app import EXIT_BACKEND, app, console, exit_on_error, setup_logging
 from rubricate.cli._bind import bind_settings
@@ -142,6 +144,7 @@ def grade(
                 workers=ray_workers,
                 on_invalid=on_invalid,
                 seed=seed,
+                config=config,
             )
         else:
             samples = observed(make(), facts)
@@ -156,7 +159,26 @@ def grade(
             console.print(line, highlight=False)
         console.print(f"wrote {out / 'results.jsonl'} and {out / 'summary.json'}", highlight=False)
         if summary.counts.criteria and summary.counts.failed_calls and summary.n_scored == 0:
+            why = _first_error(out / "results.jsonl") or "see the warnings above"
+            console.print(
+                f"[red]error[/] (judge_down): no sample could be scored: "
+                f"{summary.counts.failed_calls} judge calls failed; the first: {escape(why)}",
+                highlight=False,
+            )
             raise typer.Exit(EXIT_BACKEND)
+
+
+def _first_error(results: Path, *, lines: int = 100) -> str | None:
+    """The explanation of the first ``error`` verdict among the first ``lines`` results."""
+    try:
+        with results.open(encoding="utf-8") as handle:
+            for line in itertools.islice(handle, lines):
+                for verdict in json.loads(line).get("verdicts") or ():
+                    if verdict.get("verdict") == "error" and verdict.get("explanation"):
+                        return str(verdict["explanation"])[:400]
+    except (OSError, ValueError, AttributeError):
+        return None
+    return None
 
 
 def _figures(results: Path, facts: SampleFacts, penalty: float | None, seed: int) -> dict[str, Any]:
@@ -187,7 +209,13 @@ async def _grade(
         with GradeProgress(console, total, enabled=not quiet) as progress:
             grader.on_progress = progress.update
             summary = await grade_to_dir(
-                grader, samples, out, on_invalid=on_invalid, config=config, seed=seed
+                grader,
+                samples,
+                out,
+                on_invalid=on_invalid,
+                config=config,
+                seed=seed,
+                policy=session.sampler,
             )
             progress.finish(grader)
         return summary

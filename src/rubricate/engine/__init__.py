@@ -1,16 +1,25 @@
-"""The engine every stage runs on: cached judge calls, grading, ordered streams, the sync bridge."""
+"""The engine every stage runs on: cached model calls, grading, policy sampling, ordered
+streams, the sync bridge."""
 
-from rubricate.engine._grader import Counters, GradeOptions, Grader, SkippedSample, TokenCounters
+from rubricate.engine._calls import Cache, CallEngine, Claim, JudgmentCache, Reask, TextCache
+from rubricate.engine._grader import GradeOptions, Grader, Respond, SkippedSample
 from rubricate.engine._ordered import map_in_order
+from rubricate.engine._policy import PolicySampler
 from rubricate.engine._sync import LoopThread, run_sync
 
 __all__ = [
-    "Counters",
+    "Cache",
+    "CallEngine",
+    "Claim",
     "GradeOptions",
     "Grader",
+    "JudgmentCache",
     "LoopThread",
+    "PolicySampler",
+    "Reask",
+    "Respond",
     "SkippedSample",
-    "TokenCounters",
+    "TextCache",
     "map_in_order",
     "run_sync",
 ]

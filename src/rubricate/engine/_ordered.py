@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from typing import TypeVar
 
 __all__ = ["map_in_order"]
@@ -15,7 +15,7 @@ R = TypeVar("R")
 
 async def map_in_order(
     items: Iterable[T], start: Callable[[T], Awaitable[R]], window: int
-) -> AsyncIterator[R]:
+) -> AsyncGenerator[R, None]:
     """``start(item)`` for each item, at most ``window`` unfinished at once, yielded in input
     order. Work still running when the consumer stops (or fails) is cancelled; close the
     iterator explicitly (``contextlib.aclosing``) for that to happen at once."""

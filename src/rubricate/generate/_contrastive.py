@@ -12,7 +12,7 @@ import logging
 
 from rubricate.engine import Grader
 from rubricate.generate._templates import load_generation_template
-from rubricate.generate._types import Generated, GenerationItem
+from rubricate.generate._types import Generated, GenerationItem, Outcome
 from rubricate.generate._validate import Rules
 from rubricate.generate._write import ANSWER_PREFIX, Writer
 from rubricate.judge import response_nonce
@@ -108,7 +108,7 @@ async def contrastive(item: GenerationItem, writer: Writer, grader: Grader) -> G
             {"attempt": attempt, "chosen": graded_chosen.score, "rejected": graded_rejected.score}
         )
         if consistent(graded_chosen.score, graded_rejected.score):
-            outcome = "kept" if attempt == 0 else "regenerated"
+            outcome: Outcome = "kept" if attempt == 0 else "regenerated"
             logger.info("item %s: rubric %s after %d attempt(s)", item.id, outcome, attempt + 1)
             return Generated(
                 item,

@@ -91,11 +91,11 @@ def _agreement(
     """Share of labelled pairs the scores order correctly (ties and missing scores count as wrong)."""
     if not preferences:
         return None
-    right = sum(
-        1
-        for b, w in preferences
-        if scores[b] is not None and scores[w] is not None and scores[b] > scores[w]  # type: ignore[operator]
-    )
+    right = 0
+    for better, worse in preferences:
+        high, low = scores[better], scores[worse]
+        if high is not None and low is not None and high > low:
+            right += 1
     return right / len(preferences)
 
 

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -37,7 +38,7 @@ class BankEntry:
     criteria: tuple[Criterion, ...]
 
 
-def _bm25s():  # type: ignore[no-untyped-def]
+def _bm25s() -> Any:
     try:
         import bm25s
     except ImportError as error:

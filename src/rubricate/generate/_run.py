@@ -7,9 +7,7 @@ every judgment is cached in the store, so re-running a killed job resumes at no 
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -35,7 +33,7 @@ from rubricate.generate._types import (
     Strategy,
 )
 from rubricate.generate._write import Writer
-from rubricate.runs import run_id_for
+from rubricate.runs import RunWriter
 from rubricate.store import Store, open_store
 
 __all__ = [
@@ -148,8 +146,13 @@ class RubricGenerator:
         if not generated.written:
             stats.fail(f"{generated.item.id}: {generated.outcome}: {generated.reason}")
         if self.grader is not None:
-            stats.judge_calls = self.grader.counts.judge_calls
-            stats.judge_cache_hits = self.grader.counts.cache_hits
+            stats.take_judge_calls(self.grader.calls.counts)
+
+    def flush(self) -> None:
+        """Write cached generation calls and judgments to the store now."""
+        self.writer.calls.flush()
+        if self.grader is not None:
+            self.grader.flush()
 
     async def iter_generate(
         self, items: Iterable[GenerationItem | InputError]
@@ -192,6 +195,7 @@ async def generate_rubrics_async(
 ) -> GenerationResult:
     """Generate rubrics for ``items`` with ``strategy``; ``kwargs`` go to ``RubricGenerator``."""
     opened, owned = open_store(store)
+    runner: RubricGenerator | None = None
     try:
         runner = RubricGenerator(strategy, generator, store=opened, **kwargs)
         rubrics: list[GeneratedRubric] = []
@@ -206,6 +210,8 @@ async def generate_rubrics_async(
                 rubrics.append(runner.record(result))
                 runner.stats.written += 1
     finally:
+        if runner is not None:
+            runner.flush()
         if owned and opened is not None:
             opened.close()
     return GenerationResult(rubrics, outcomes, runner.stats)
@@ -228,37 +234,30 @@ async def generate_to_file(
 ) -> GenerationStats:
     """Stream ``runner``'s rubrics to ``out`` (JSONL) and its counters to ``OUT.summary.json``.
 
-    Lines go to ``OUT.partial`` first; the file is renamed only when every item is done. With a
-    store, the run is journalled under the hash of ``config`` (a repeated run is a resumed attempt).
+    Written through the one ``RunWriter``: lines go to ``OUT.partial`` first and the file is
+    renamed only when every item is done; with a store, the run is journalled under the hash of
+    ``config`` (a repeated run is a resumed attempt).
     """
     path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
     store = runner.writer.store
-    run_id = run_id_for({"generate": runner.strategy, **(config or {}), "out": str(path.resolve())})
-    if store is not None and store.start_run(run_id, config or {}).attempts > 1:
-        logger.info("resuming generation run %s: finished calls come from the cache", run_id)
-    status = "failed"
-    try:
-        with open(partial, "w", encoding="utf-8") as handle:
+    config = {"generate": runner.strategy, **(config or {}), "out": str(path.resolve())}
+    with RunWriter(
+        path,
+        path.with_name(path.stem + ".summary.json"),
+        store=store,
+        config=config,
+        on_invalid=on_invalid,  # type: ignore[arg-type]
+    ) as run:
+        try:
             async for result in runner.iter_generate(items):
                 if isinstance(result, InputError):
-                    if on_invalid == "error":
-                        raise result
-                    logger.warning("skipped: %s", result)
+                    run.skip(str(result))
                     runner.stats.fail(f"skipped line: {result}")
                     continue
                 if result.written:
-                    handle.write(runner.record(result).model_dump_json() + "\n")
-                    handle.flush()
+                    run.write(runner.record(result).model_dump_json())
                     runner.stats.written += 1
-        os.replace(partial, path)
-        summary = runner.stats.model_dump(mode="json")
-        path.with_name(path.stem + ".summary.json").write_text(
-            json.dumps(summary, indent=2) + "\n", encoding="utf-8"
-        )
-        status = "complete"
-    finally:
-        if store is not None:
-            store.finish_run(run_id, status, runner.stats.model_dump(mode="json"))
+        finally:
+            runner.flush()
+        run.complete(runner.stats.model_dump(mode="json"))
     return runner.stats

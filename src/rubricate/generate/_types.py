@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from rubricate.errors import ConfigError
+from rubricate.results import CallCounts, Tokens
 from rubricate.rubric import Criterion, Rubric
 from rubricate.types import Message
 
@@ -153,11 +154,28 @@ class GenerationStats(BaseModel):
     duplicates_removed: int = 0
     judge_calls: int = 0
     judge_cache_hits: int = 0
+    generator_tokens: Tokens = Field(default_factory=Tokens)
+    judge_tokens: Tokens = Field(default_factory=Tokens)
     failures: list[str] = Field(default_factory=list)  # first reasons, for the summary
 
     def fail(self, reason: str) -> None:
         if len(self.failures) < 20:
             self.failures.append(reason)
+
+    def take_calls(self, generator: CallCounts) -> None:
+        """Mirror the generator's call counters (``CallCounts`` is where they are counted)."""
+        self.generator_calls = generator.calls
+        self.generator_cache_hits = generator.cache_hits + generator.deduplicated
+        self.failed_calls = generator.failed_calls
+        self.unparseable_replies = generator.unparseable_replies
+        self.reasks = generator.reasked
+        self.generator_tokens = replace(generator.tokens)
+
+    def take_judge_calls(self, judge: CallCounts) -> None:
+        """Mirror the grading judge's call counters."""
+        self.judge_calls = judge.calls
+        self.judge_cache_hits = judge.cache_hits
+        self.judge_tokens = replace(judge.tokens)
 
 
 class RubricItem(BaseModel):

@@ -133,7 +133,8 @@ def parse_criteria_reply(text: str) -> list[Any]:
         raise VerdictError('no JSON object with a "criteria" list in the reply', raw=text)
     if len(found) > 1:
         raise VerdictError('several "criteria" objects in the reply; expected one', raw=text)
-    return found[0]
+    criteria: list[Any] = found[0]
+    return criteria
 
 
 def _label(value: Any) -> str | None:

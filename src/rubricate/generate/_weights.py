@@ -76,7 +76,7 @@ def redundant_pairs(matrix: np.ndarray, threshold: float) -> list[tuple[int, int
     filled = _filled(matrix)
     std = filled.std(axis=0)
     varying = np.flatnonzero(std > 1e-12)
-    pairs = []
+    pairs: list[tuple[int, int, float]] = []
     if varying.size < 2:
         return pairs
     corr = np.corrcoef(filled[:, varying], rowvar=False)

@@ -7,7 +7,6 @@ costs no generation call and a killed run resumes for free.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
@@ -15,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from rubricate.backends import Judge
+from rubricate.engine import CallEngine, Reask, TextCache
 from rubricate.errors import BackendError, VerdictError
 from rubricate.generate._dedup import Embedder, dedup_criteria
 from rubricate.generate._types import GenerateOptions, GenerationStats
@@ -28,7 +28,7 @@ from rubricate.generate._validate import (
 from rubricate.judge import JsonEnd
 from rubricate.rubric import Criterion
 from rubricate.store import Store
-from rubricate.types import JudgeRequest, Message
+from rubricate.types import JudgeReply, JudgeRequest, Message
 
 __all__ = ["ANSWER_PREFIX", "Writer", "Written", "generation_key"]
 
@@ -105,7 +105,11 @@ def _cut_off(text: str) -> bool:
 
 
 class Writer:
-    """Writes criteria through one generator, sharing a cache, counters and a call limit."""
+    """Writes criteria through one generator, sharing a cache, counters and a call limit.
+
+    Generation calls go through one ``CallEngine`` (text cache, in-flight dedup, slots,
+    bounded re-asks, tokens); ``stats`` mirrors its counters after every ask.
+    """
 
     def __init__(
         self,
@@ -121,64 +125,51 @@ class Writer:
         self.options = options or GenerateOptions()
         self.embedder = embedder
         self.stats = stats or GenerationStats()
-        self._calls = asyncio.Semaphore(self.options.concurrency)
-        self._inflight: dict[str, asyncio.Future[str]] = {}
+        self.calls: CallEngine[str] = CallEngine(
+            generator,
+            cache=TextCache(store) if store is not None else None,
+            concurrency=self.options.concurrency,
+            reasks=self.options.reasks,
+            group_commit=False,
+        )
 
     async def complete_text(
         self, messages: Sequence[Message], *, answer_prefix: str = ANSWER_PREFIX
     ) -> str:
         """The generator's reply to ``messages`` (cached); raises ``BackendError`` when the call fails."""
+        reply = await self._send(self._request(messages, answer_prefix))
+        return reply.text
+
+    def _request(self, messages: Sequence[Message], answer_prefix: str) -> JudgeRequest:
+        return JudgeRequest(
+            messages=tuple(messages),
+            criterion_ids=(),
+            max_tokens=self.options.max_tokens,
+            temperature=self.options.temperature,
+            seed=self.options.seed,
+            answer_prefix=answer_prefix,
+        )
+
+    async def _send(self, request: JudgeRequest) -> JudgeReply:
+        """A generation call through the cache (the cached reply carries no usage)."""
         options = self.options
         key = generation_key(
             self.generator.fingerprint,
-            messages,
+            request.messages,
             max_tokens=options.max_tokens,
             temperature=options.temperature,
             seed=options.seed,
-            answer_prefix=answer_prefix,
+            answer_prefix=request.answer_prefix,
         )
-        cached = self.store.get_response(key) if self.store is not None else None
-        if cached is not None:
-            self.stats.generator_cache_hits += 1
-            return cached
-        pending = self._inflight.get(key)
-        if pending is not None:  # the same call is already on its way: share its answer
-            self.stats.generator_cache_hits += 1
-            return await asyncio.shield(pending)
-        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = future
-        try:
-            text = await self._call(messages, answer_prefix)
-        except BaseException as error:
-            future.set_exception(error)
-            future.exception()  # retrieved: nobody may be waiting
-            raise
-        else:
-            future.set_result(text)
-        finally:
-            del self._inflight[key]
-        if self.store is not None:
-            self.store.put_response(key, text)
-        return text
 
-    async def _call(self, messages: Sequence[Message], answer_prefix: str) -> str:
-        options = self.options
-        request = JudgeRequest(
-            messages=tuple(messages),
-            criterion_ids=(),
-            max_tokens=options.max_tokens,
-            temperature=options.temperature,
-            seed=options.seed,
-            answer_prefix=answer_prefix,
-        )
+        async def call() -> str:
+            return (await self.calls.call(request)).text
+
         try:
-            async with self._calls:
-                reply = await self.generator.complete(request)
-        except BackendError:
-            self.stats.failed_calls += 1
-            raise
-        self.stats.generator_calls += 1
-        return reply.text
+            text = await self.calls.once(key, call)
+        finally:
+            self.stats.take_calls(self.calls.counts)
+        return JudgeReply(text=text)
 
     async def write(
         self,
@@ -202,53 +193,59 @@ class Writer:
         history = list(messages)
         parsed_once = False
         last_error = ""
-        for attempt in range(options.reasks + 1):
-            try:
-                text = await self.complete_text(history, answer_prefix=answer_prefix)
-            except BackendError as error:
-                out.error = f"generator call failed: {error}"
-                logger.warning("generation call failed: %s", error)
-                return out
+
+        def again(conversation: list[Message], *, unparseable: bool) -> Reask:
+            nonlocal history
+            history = conversation
+            return Reask(self._request(conversation, answer_prefix), unparseable=unparseable)
+
+        def read(reply: JudgeReply) -> Reask | None:
+            nonlocal parsed_once, last_error
             out.calls += 1
+            text = reply.text
             try:
                 items = parse_criteria_reply(text)
             except VerdictError as error:
-                self.stats.unparseable_replies += 1
                 last_error = str(error)
-                if _cut_off(text) and attempt < options.reasks:
+                if _cut_off(text):
                     # Shown its own looping reply, a greedy model repeats it: start over instead.
-                    self.stats.reasks += 1
                     last = messages[-1]
                     note = _REASK_TRUNCATED.format(cap=cap)
-                    history = [*messages[:-1], Message(last.role, last.content + note)]
-                    continue
+                    restart = [*messages[:-1], Message(last.role, last.content + note)]
+                    return again(restart, unparseable=True)
                 feedback = _REASK_FORMAT.format(error=error)
-            else:
-                parsed_once = True
-                fresh: list[Criterion] = []
-                round_rejections: list[Rejection] = []
-                for item in items:
-                    made = criterion_from_item(item, rules, options.importance_points, context)
-                    if isinstance(made, Rejection):
-                        round_rejections.append(made)
-                    else:
-                        fresh.append(made)
-                self._count_rejections(round_rejections)
-                out.rejections.extend(round_rejections)
-                unique, duplicates = dedup_criteria(
-                    fresh,
-                    embedder=self.embedder,
-                    threshold=options.dedup_threshold,
-                    keep=out.criteria,
-                )
-                self.stats.duplicates_removed += len(duplicates)
-                out.criteria.extend(unique)
-                if not round_rejections or len(out.criteria) >= cap:
-                    break
-                feedback = _REASK_REJECTED.format(items=describe_rejections(round_rejections))
-            if attempt < options.reasks:
-                self.stats.reasks += 1
-                history += [Message("assistant", text), Message("user", feedback)]
+                follow = [*history, Message("assistant", text), Message("user", feedback)]
+                return again(follow, unparseable=True)
+            parsed_once = True
+            fresh: list[Criterion] = []
+            round_rejections: list[Rejection] = []
+            for item in items:
+                made = criterion_from_item(item, rules, options.importance_points, context)
+                if isinstance(made, Rejection):
+                    round_rejections.append(made)
+                else:
+                    fresh.append(made)
+            self._count_rejections(round_rejections)
+            out.rejections.extend(round_rejections)
+            unique, duplicates = dedup_criteria(
+                fresh, embedder=self.embedder, threshold=options.dedup_threshold, keep=out.criteria
+            )
+            self.stats.duplicates_removed += len(duplicates)
+            out.criteria.extend(unique)
+            if not round_rejections or len(out.criteria) >= cap:
+                return None
+            feedback = _REASK_REJECTED.format(items=describe_rejections(round_rejections))
+            follow = [*history, Message("assistant", text), Message("user", feedback)]
+            return again(follow, unparseable=False)
+
+        try:
+            await self.calls.ask(self._request(history, answer_prefix), read, self._send)
+        except BackendError as error:
+            out.error = f"generator call failed: {error}"
+            logger.warning("generation call failed: %s", error)
+            return out
+        finally:
+            self.stats.take_calls(self.calls.counts)
         out.criteria = out.criteria[:cap]
         if not parsed_once:
             out.error = f"no parseable rubric after {options.reasks + 1} replies: {last_error}"

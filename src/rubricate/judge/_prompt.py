@@ -34,28 +34,62 @@ _ANSWER_GROUPED_EXPLAINED = (
 ANSWER_PREFIX = '{"verdict": "'
 
 
+_USER_SPLIT = "\n---user---\n"
+
+
 @dataclass(frozen=True, slots=True)
 class PromptTemplate:
-    """A versioned system prompt. ``version`` enters every cache key and result."""
+    """A shipped, versioned prompt. ``version`` (name@hash of the text) enters every cache key,
+    result and provenance record.
+
+    Attributes:
+        name: the file's name, with a label for variants (``per_criterion_v1+explain``).
+        system: the system prompt.
+        version: ``name@`` the first 12 hex digits of the text's sha256.
+        user: the user prompt with ``$fields`` (prompts whose file holds a ``---user---`` line).
+    """
 
     name: str
     system: str
     version: str
+    user: str = ""
+
+    def render(self, **fields: object) -> tuple[Message, ...]:
+        """System and user messages with every ``$field`` filled (a missing field raises ``KeyError``)."""
+        values = {key: str(value) for key, value in fields.items()}
+        return (
+            Message("system", Template(self.system).substitute(values)),
+            Message("user", Template(self.user).substitute(values)),
+        )
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=32)
+def load_prompt(package: str, name: str, label: str | None = None, **fixed: str) -> PromptTemplate:
+    """The prompt file ``templates/<name>.txt`` shipped in ``package``: the one loader of every
+    prompt rubricate sends (judge templates, rubric-generation templates).
+
+    ``fixed`` fields are substituted at load time, before the version is taken; a file holding
+    a ``---user---`` line is split into a system and a user prompt.
+    """
+    raw = resources.files(package).joinpath("templates").joinpath(f"{name}.txt").read_text("utf-8")
+    text = Template(raw).substitute(fixed) if fixed else raw
+    system, split, user = text.partition(_USER_SPLIT)
+    if split:
+        system = system.strip() + "\n"
+    shown = label or name
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+    return PromptTemplate(name=shown, system=system, version=f"{shown}@{digest}", user=user)
+
+
 def load_template(mode: Mode, explain: bool = False) -> PromptTemplate:
-    """The shipped template for ``mode``; its version is the hash of the rendered system text."""
-    filename = "per_criterion_v1.txt" if mode == "per-criterion" else "grouped_v1.txt"
-    raw = resources.files("rubricate.judge").joinpath("templates", filename).read_text("utf-8")
+    """The judge template for ``mode``; its version is the hash of the rendered system text."""
+    stem = "per_criterion_v1" if mode == "per-criterion" else "grouped_v1"
     if mode == "per-criterion":
         answer = _ANSWER_PER_CRITERION_EXPLAINED if explain else _ANSWER_PER_CRITERION
     else:
         answer = _ANSWER_GROUPED_EXPLAINED if explain else _ANSWER_GROUPED
-    system = Template(raw).substitute(answer_format=answer)
-    digest = hashlib.sha256(system.encode("utf-8")).hexdigest()[:12]
-    name = filename.removesuffix(".txt") + ("+explain" if explain else "")
-    return PromptTemplate(name=name, system=system, version=f"{name}@{digest}")
+    label = stem + ("+explain" if explain else "")
+    return load_prompt("rubricate.judge", stem, label, answer_format=answer)
 
 
 def judge_context(sample: Sample) -> str | None:

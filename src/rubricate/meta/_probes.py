@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-import rubricate
-from rubricate.backends import Judge
+from rubricate.api import grade_async
+from rubricate.backends import Judge, close_judge
 from rubricate.engine import run_sync
 from rubricate.errors import ConfigError, InputError
 from rubricate.judge import Mode
@@ -174,7 +174,7 @@ async def run_probes_async(
 ) -> ProbeReport:
     """Grade ``samples`` and their probe variants with ``judge``; write ``out_dir/probes.json``.
 
-    Every grading goes through ``rubricate.grade_async``. ``store`` caches the original
+    Every grading goes through ``rubricate.api.grade_async``. ``store`` caches the original
     and altered samples (so a re-run costs nothing); ``self_consistency`` always grades
     with the cache bypassed, since a cached answer would agree with itself. ``order``
     grades in grouped mode, against a grouped grading of the original order.
@@ -188,7 +188,7 @@ async def run_probes_async(
         seed: seeds the criterion shuffles and the bootstrap.
         store: cache for everything but ``self_consistency``.
         n_resamples: bootstrap resamples per interval.
-        grade_options: further keyword options for every ``rubricate.grade_async`` call
+        grade_options: further keyword options for every ``rubricate.api.grade_async`` call
             (``concurrency``, ``group_size``, ...).
     """
     chosen = list(probes) if probes is not None else list(PROBES)
@@ -211,9 +211,7 @@ async def run_probes_async(
     async def baseline(probe_mode: Mode) -> tuple[dict[str, SampleResult], int]:
         """The originals graded in ``probe_mode``, by id, and their error verdicts."""
         if probe_mode not in baselines:
-            graded = await rubricate.grade_async(
-                originals, judge, store=store, mode=probe_mode, **extra
-            )
+            graded = await grade_async(originals, judge, store=store, mode=probe_mode, **extra)
             results = {r.sample_id: r for r in graded.results}
             baselines[probe_mode] = (results, graded.summary.counts.errors)
         return baselines[probe_mode]
@@ -227,7 +225,7 @@ async def run_probes_async(
             for s in originals
             for variant, altered in probe_variants(name, s, seed=seed)
         ]
-        graded = await rubricate.grade_async(
+        graded = await grade_async(
             [altered for _, _, altered in built],
             judge,
             store=None if name == "self_consistency" else store,
@@ -269,6 +267,6 @@ def run_probes(
         try:
             return await run_probes_async(samples, judge, out_dir, **kwargs)
         finally:
-            await judge.aclose()
+            await close_judge(judge)
 
     return run_sync(run())

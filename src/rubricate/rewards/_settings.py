@@ -16,7 +16,13 @@ from rubricate.errors import ConfigError
 from rubricate.rewards._shaping import Shaping
 from rubricate.settings import JudgeSettings, RewardSettings, Settings, find_config_file
 
-__all__ = ["IGNORED_KWARGS", "reward_settings", "settings_key", "split_reward_settings"]
+__all__ = [
+    "IGNORED_KWARGS",
+    "load_reward_settings",
+    "reward_settings",
+    "settings_key",
+    "split_reward_settings",
+]
 
 # Keywords that frameworks pass to every reward function and that rubricate does not use.
 IGNORED_KWARGS = frozenset({"reward_router_address", "reward_model_tokenizer"})
@@ -63,9 +69,13 @@ def split_reward_settings(settings: Settings) -> tuple[JudgeSettings, Shaping]:
 def _inputs_key(values: Mapping[str, Mapping[str, Any]]) -> str:
     """Everything ``Settings.load`` reads: the values, ``RUBRICATE_*`` and the config file."""
     path = find_config_file()
-    stamp: tuple[str, int | None] | None
+    stamp: tuple[str, int, int] | tuple[str, None] | None
     try:
-        stamp = (str(path.resolve()), path.stat().st_mtime_ns) if path is not None else None
+        if path is None:
+            stamp = None
+        else:
+            status = path.stat()  # the size too: a rewrite may keep a coarse mtime
+            stamp = (str(path.resolve()), status.st_mtime_ns, status.st_size)
     except OSError:
         stamp = (str(path), None)  # a missing file: load reports it
     environment = sorted((k, v) for k, v in os.environ.items() if k.startswith("RUBRICATE_"))
@@ -74,16 +84,11 @@ def _inputs_key(values: Mapping[str, Mapping[str, Any]]) -> str:
 
 # verl calls a reward function per sample, thousands of times a step, with the same keywords;
 # loading the settings each time would cost more than the cached judgment it asks for.
-_LOADED: dict[str, tuple[JudgeSettings, Shaping]] = {}
+_LOADED: dict[str, tuple[Settings, JudgeSettings, Shaping]] = {}
 _LOADED_MAX = 64
 
 
-def reward_settings(overrides: Mapping[str, Any] | None = None) -> tuple[JudgeSettings, Shaping]:
-    """Judge settings and shaping from ``overrides`` over the config file and ``RUBRICATE_*``.
-
-    Raises:
-        ConfigError: an unknown key (the message lists the known ones) or a bad value.
-    """
+def _loaded(overrides: Mapping[str, Any] | None) -> tuple[Settings, JudgeSettings, Shaping]:
     values: dict[str, dict[str, Any]] = {}
     unknown = []
     for key, value in (overrides or {}).items():
@@ -103,11 +108,32 @@ def reward_settings(overrides: Mapping[str, Any] | None = None) -> tuple[JudgeSe
     key = _inputs_key(values)
     loaded = _LOADED.get(key)
     if loaded is None:
-        loaded = split_reward_settings(Settings.load(values, source="argument"))
+        settings = Settings.load(values, source="argument")
+        loaded = (settings, *split_reward_settings(settings))
         if len(_LOADED) >= _LOADED_MAX:
             _LOADED.clear()
         _LOADED[key] = loaded
     return loaded
+
+
+def load_reward_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
+    """The whole settings tree with ``overrides`` (keyword arguments) over the config file and
+    ``RUBRICATE_*``, each value's source kept (``Settings.source_of``).
+
+    Raises:
+        ConfigError: an unknown key (the message lists the known ones) or a bad value.
+    """
+    return _loaded(overrides)[0]
+
+
+def reward_settings(overrides: Mapping[str, Any] | None = None) -> tuple[JudgeSettings, Shaping]:
+    """Judge settings and shaping from ``overrides`` over the config file and ``RUBRICATE_*``.
+
+    Raises:
+        ConfigError: an unknown key (the message lists the known ones) or a bad value.
+    """
+    _, judge, shaping = _loaded(overrides)
+    return judge, shaping
 
 
 def settings_key(settings: JudgeSettings, shaping: Shaping) -> str:

@@ -7,7 +7,6 @@ cannot be defined; so the code lives here and ``verl.py`` only re-exports it.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +14,9 @@ from typing import Any
 from rubricate.errors import ConfigError, InputError
 from rubricate.rewards._engine import BackgroundEngine, RewardEngine, RewardOutcome, shared_engine
 from rubricate.rewards._inputs import group_key, verl_sample
+from rubricate.rewards._settings import load_reward_settings
 from rubricate.rewards._shaping import Shaping
+from rubricate.settings import RewardSettings, Settings
 from rubricate.types import Sample
 
 __all__ = [
@@ -30,20 +31,19 @@ __all__ = [
     "split_kwargs",
 ]
 
-DEFAULT_NUM_WORKERS = 8  # verl's reward.num_workers default
+# verl's reward.num_workers default, declared with the setting (reward.num_workers).
+DEFAULT_NUM_WORKERS: int = RewardSettings.model_fields["num_workers"].default
 _ROUTER_KEYS = ("reward_router_address", "reward_model_tokenizer")
 _JUDGE_URL_KEYS = ("judge_url", "judge_urls", "url")
-_OWN_ENV = {
-    "total_concurrency": "RUBRICATE_TOTAL_CONCURRENCY",
-    "num_workers": "RUBRICATE_REWARD_NUM_WORKERS",
-    "axis_fill": "RUBRICATE_REWARD_AXIS_FILL",
-}
 BASE_KEYS = ("score", "rubric_score", "ungradable", "n_criteria", "n_errors", "gate_failed")
+# Where a value came from, lowest first: the later layer wins, as for any one setting.
+_LAYERS = {"default": 0, "file": 1, "env": 2, "argument": 3, "flag": 3}
 
 
 @dataclass(frozen=True, slots=True)
 class VerlOptions:
-    """What this module reads besides the shared reward settings.
+    """The settings only this module reads (``reward.axis_fill``, ``reward.num_workers``,
+    ``reward.total_concurrency``).
 
     Attributes:
         axis_fill: value of ``axis/NAME`` when the rubric has no criterion on that axis.
@@ -67,6 +67,22 @@ class VerlOptions:
                 "every reward worker process needs at least one judge slot"
             )
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> VerlOptions:
+        """The options of a loaded settings tree; a conflict names where each value came from."""
+        reward = settings.reward
+        total = reward.total_concurrency
+        if total is not None and total < reward.num_workers:
+            raise ConfigError(
+                f"setting 'reward.total_concurrency' ({settings.source_of('reward.total_concurrency')})"
+                f" = {total} is below num_workers = {reward.num_workers} "
+                f"({settings.source_of('reward.num_workers')}): every reward worker process needs "
+                "at least one judge slot"
+            )
+        return cls(
+            axis_fill=reward.axis_fill, total_concurrency=total, num_workers=reward.num_workers
+        )
+
     @property
     def per_process_concurrency(self) -> int | None:
         if self.total_concurrency is None:
@@ -74,42 +90,40 @@ class VerlOptions:
         return self.total_concurrency // self.num_workers
 
 
-def _number(name: str, value: Any, kind: type[int] | type[float]) -> Any:
-    try:
-        number = kind(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"setting '{name}': expected a number, got {value!r}") from None
-    if kind is int and isinstance(value, float) and value != number:
-        raise ConfigError(f"setting '{name}': expected a whole number, got {value!r}")
-    return number
+def _layer(source: str) -> int:
+    """``"env RUBRICATE_CONCURRENCY"`` -> its rank in ``_LAYERS``."""
+    return _LAYERS[source.split(" ", 1)[0]]
 
 
 def split_kwargs(reward_kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], VerlOptions]:
-    """The shared reward settings and this module's own options from verl's keyword arguments."""
-    settings = {
-        k: v for k, v in reward_kwargs.items() if k not in _ROUTER_KEYS and k not in _OWN_ENV
-    }
-    own: dict[str, Any] = {}
-    for name, variable in _OWN_ENV.items():
-        raw = reward_kwargs.get(name)
-        if raw is None:
-            raw = os.environ.get(variable) or None
-        if raw is not None:
-            own[name] = _number(name, raw, float if name == "axis_fill" else int)
-    options = VerlOptions(**own)
+    """The shared reward settings and this module's own options from verl's keyword arguments.
+
+    Every option is a settings field, so it may also come from the config file or a
+    ``RUBRICATE_*`` variable. ``total_concurrency`` and the per-process ``concurrency`` are two
+    spellings of one limit: the one from the later layer wins; from the same layer they clash.
+
+    Raises:
+        ConfigError: a bad value, or both limits from one layer; the message names the sources.
+    """
+    settings = {k: v for k, v in reward_kwargs.items() if k not in _ROUTER_KEYS}
     router = reward_kwargs.get("reward_router_address")
     if router and not any(settings.get(k) for k in _JUDGE_URL_KEYS):
         address = str(router)
         base = address if "://" in address else f"http://{address}"
         settings["judge_url"] = base.rstrip("/") + "/v1"
+    loaded = load_reward_settings(settings)
+    options = VerlOptions.from_settings(loaded)
     per_process = options.per_process_concurrency
     if per_process is not None:
-        if settings.get("concurrency") is not None:
+        total_from = loaded.source_of("reward.total_concurrency")
+        each_from = loaded.source_of("judge.concurrency")
+        if _layer(each_from) == _layer(total_from):
             raise ConfigError(
-                "give either concurrency (per reward worker) or total_concurrency (across "
-                "num_workers reward workers), not both"
+                f"give either concurrency (per reward worker; {each_from}) or total_concurrency "
+                f"(across num_workers reward workers; {total_from}), not both"
             )
-        settings["concurrency"] = per_process
+        if _layer(total_from) > _layer(each_from):
+            settings["concurrency"] = per_process
     return settings, options
 
 

@@ -28,7 +28,6 @@ excludes from its statistics.
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import sys
 from collections import OrderedDict
@@ -38,7 +37,7 @@ from typing import Any
 from rubricate.errors import ConfigError, InputError
 from rubricate.rewards._engine import RewardEngine, RewardOutcome, shared_engine
 from rubricate.rewards._inputs import completion_text, group_key, messages_of, parse_rubric
-from rubricate.rewards._settings import reward_settings
+from rubricate.rewards._settings import load_reward_settings, reward_settings
 from rubricate.rewards._shaping import normalize_groups
 from rubricate.types import Sample
 
@@ -119,18 +118,15 @@ class _RubricRewardBase:
         name: str,
         rubric_column: str | None,
         log_metrics: bool,
-        axis_fill: float,
         settings: dict[str, Any],
     ) -> None:
-        _, shaping = reward_settings(settings)  # fail at construction on a bad setting
+        loaded = load_reward_settings(settings)  # fail at construction on a bad setting
         _refuse_group_options(settings)
-        if not math.isfinite(axis_fill):
-            raise ConfigError(f"axis_fill must be a finite number, got {axis_fill}")
         self.__name__ = name
         self.rubric_column = rubric_column
         self.log_metrics = log_metrics
-        self.axis_fill = axis_fill
-        self.axes = shaping.axes or ()
+        self.axis_fill = loaded.reward.axis_fill
+        self.axes = loaded.reward.axes or ()
         self.settings = settings
 
     def __repr__(self) -> str:
@@ -207,7 +203,6 @@ def rubric_reward(
     name: str = "rubric_reward",
     rubric_column: str | None = None,
     log_metrics: bool = True,
-    axis_fill: float = 0.0,
     **settings: Any,
 ) -> RubricReward:
     """A GRPOTrainer reward function scoring completions against each prompt's rubric.
@@ -217,9 +212,10 @@ def rubric_reward(
         rubric_column: dataset column holding the rubric (default: the first of ``rubric``,
             ``rubrics``, ``reward_model``, ``extra_info`` present).
         log_metrics: log ungradable fraction, criterion errors and the configured axes.
-        axis_fill: the logged axis value of a completion whose rubric lacks that axis.
-        **settings: judge and shaping settings (``judge_url``, ``judge_model``, ``mode``,
-            ``cache``, ``clip``, ``normalize``, ``axes``, ...); unset ones come from ``RUBRICATE_*``.
+        **settings: judge and reward settings (``judge_url``, ``judge_model``, ``mode``,
+            ``cache``, ``clip``, ``normalize``, ``axes``, ``axis_fill`` (the logged value of an
+            axis a completion's rubric lacks), ...); unset ones come from the config file and
+            ``RUBRICATE_*``.
 
     Raises:
         ConfigError: a bad setting, or ``normalize`` with more than one training process.
@@ -228,7 +224,6 @@ def rubric_reward(
         name=name,
         rubric_column=rubric_column,
         log_metrics=log_metrics,
-        axis_fill=axis_fill,
         settings=settings,
     )
 
@@ -238,7 +233,6 @@ def rubric_reward_async(
     name: str = "rubric_reward",
     rubric_column: str | None = None,
     log_metrics: bool = True,
-    axis_fill: float = 0.0,
     **settings: Any,
 ) -> Callable[..., Awaitable[list[float | None]]]:
     """``rubric_reward`` as a plain ``async def`` function (same arguments)."""
@@ -246,7 +240,6 @@ def rubric_reward_async(
         name=name,
         rubric_column=rubric_column,
         log_metrics=log_metrics,
-        axis_fill=axis_fill,
         settings=settings,
     )
 
@@ -318,7 +311,6 @@ def rubric_axis_rewards(
     prefix: str = "rubric_",
     rubric_column: str | None = None,
     log_metrics: bool = True,
-    axis_fill: float = 0.0,
     **settings: Any,
 ) -> list[AxisReward]:
     """One reward function per axis (named ``<prefix><axis>``), grading each batch once.
@@ -340,7 +332,6 @@ def rubric_axis_rewards(
             name=f"{prefix}{axis}",
             rubric_column=rubric_column,
             log_metrics=log_metrics,
-            axis_fill=axis_fill,
             settings={**settings, "axes": names},
         )
         for axis in names

@@ -1,12 +1,11 @@
-"""Run directories: results.jsonl and summary.json written, resumed and re-scored."""
+"""Run directories: results written through one run writer, resumed and re-scored."""
 
+from rubricate.runs._rescore import read_results, rescore_results, result_rubric
 from rubricate.runs._writer import (
     OnInvalid,
     RunAccumulator,
+    RunWriter,
     grade_to_dir,
-    read_results,
-    rescore_results,
-    result_rubric,
     run_id_for,
     write_json,
 )
@@ -14,6 +13,7 @@ from rubricate.runs._writer import (
 __all__ = [
     "OnInvalid",
     "RunAccumulator",
+    "RunWriter",
     "grade_to_dir",
     "read_results",
     "rescore_results",

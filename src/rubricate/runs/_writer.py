@@ -1,8 +1,9 @@
-"""Whole runs: grade a stream into a run directory, re-score stored results, summaries.
+"""The one run writer: grading, rubric generation and Ray runs all write through ``RunWriter``.
 
-A run directory holds ``results.jsonl`` (one line per sample, input order) and
-``summary.json``. Results are written to ``results.jsonl.partial`` and renamed when the
-run completes, so a killed run never leaves a file that looks finished.
+A run writes its lines to ``<results>.partial`` and renames the file when the run completes,
+so a killed run never leaves a file that looks finished; the summary is written once, at the
+end; with a store, the run is journalled under the hash of what was asked for, so a repeated
+command is recorded as a resumed attempt (its finished calls come from the cache).
 """
 
 from __future__ import annotations
@@ -12,26 +13,24 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import TracebackType
 from typing import Any, Literal
 
-from rubricate.engine import Grader, SkippedSample
-from rubricate.errors import InputError
+from rubricate.engine import Grader, PolicySampler, SkippedSample
+from rubricate.errors import ConfigError, InputError
 from rubricate.results import Counts, RunSummary, SampleResult, Tokens
-from rubricate.rubric import Criterion, Rubric, Scale
-from rubricate.scoring import Method, SampleScore, score_sample, summarize
-from rubricate.types import Verdict
+from rubricate.scoring import summarize
+from rubricate.store import Store
 from rubricate.version import __version__
 
 __all__ = [
     "OnInvalid",
     "RunAccumulator",
+    "RunWriter",
     "grade_to_dir",
-    "read_results",
-    "rescore_results",
-    "result_rubric",
     "run_id_for",
     "write_json",
 ]
@@ -67,6 +66,7 @@ class RunAccumulator:
         method: str,
         counts: Counts,
         tokens: Tokens,
+        policy_tokens: Tokens | None = None,
         judge: str = "",
         template: str = "",
         elapsed_s: float | None = None,
@@ -74,7 +74,6 @@ class RunAccumulator:
         n_bootstrap: int = 1000,
     ) -> RunSummary:
         run = summarize(self.scores, self.axes, n_bootstrap=n_bootstrap, seed=seed)
-        counts = counts.model_copy(update={"skipped_lines": self.n_skipped})
         return RunSummary(
             score=run.score,
             bootstrap_std=run.bootstrap_std,
@@ -83,13 +82,37 @@ class RunAccumulator:
             n_scored=run.n_scored,
             method=method,
             axes=run.axes,
-            counts=counts,
-            tokens=tokens,
+            # Copies: the live counters go on changing after the summary is made.
+            counts=replace(counts, skipped_lines=self.n_skipped),
+            tokens=replace(tokens),
+            policy_tokens=replace(policy_tokens) if policy_tokens is not None else Tokens(),
             judge=judge,
             template=template,
             skipped=self.skipped,
             elapsed_s=elapsed_s,
             rubricate_version=__version__,
+        )
+
+    def graded(
+        self,
+        grader: Grader,
+        policy: PolicySampler | None = None,
+        *,
+        elapsed_s: float | None = None,
+        seed: int = 0,
+    ) -> RunSummary:
+        """The summary of a grading run: scores here, counts and tokens from its engines."""
+        return self.summary(
+            method=grader.options.method,
+            counts=grader.scored.with_calls(
+                grader.calls.counts, policy.counts if policy is not None else None
+            ),
+            tokens=grader.tokens,
+            policy_tokens=policy.tokens if policy is not None else None,
+            judge=grader.judge.fingerprint,
+            template=grader.template.version,
+            elapsed_s=elapsed_s,
+            seed=seed,
         )
 
 
@@ -100,9 +123,91 @@ def run_id_for(config: dict[str, Any]) -> str:
 
 
 def write_json(path: Path, data: Any) -> None:
+    """Write ``data`` as JSON through a temporary file, so a reader never sees half of it."""
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(tmp, path)
+
+
+class RunWriter:
+    """Lines to ``results`` (through ``.partial``), the summary once, the journal entry.
+
+    Use as a context manager; call ``complete`` when every line is written. Leaving the
+    block without it (an error, an interrupt) keeps the ``.partial`` file and journals the
+    attempt as failed.
+
+    Args:
+        results: the JSONL file the run produces.
+        summary: where ``complete`` writes the summary.
+        store: journals the run (``None``: no journal).
+        config: what the run was asked to do; its hash is the run id.
+        on_invalid: ``error`` raises ``InputError`` at the first skipped item, ``skip`` logs it.
+    """
+
+    def __init__(
+        self,
+        results: str | Path,
+        summary: str | Path,
+        *,
+        store: Store | None = None,
+        config: dict[str, Any] | None = None,
+        on_invalid: OnInvalid = "error",
+    ) -> None:
+        if on_invalid not in ("error", "skip"):
+            raise ConfigError(f"on_invalid must be 'error' or 'skip', not {on_invalid!r}")
+        self.results = Path(results)
+        self.summary = Path(summary)
+        self.partial = self.results.with_name(self.results.name + ".partial")
+        self.store = store
+        self.config = config or {}
+        self.run_id = run_id_for(self.config)
+        self.on_invalid = on_invalid
+        self.started = time.perf_counter()
+        self._handle: Any = None
+        self._status = "failed"
+        self._summary: dict[str, Any] | None = None
+
+    def __enter__(self) -> RunWriter:
+        self.results.parent.mkdir(parents=True, exist_ok=True)
+        if self.store is not None:
+            record = self.store.start_run(self.run_id, self.config)
+            if record.attempts > 1:
+                logger.info("resuming run %s (attempt %d)", self.run_id, record.attempts)
+        self._handle = open(self.partial, "w", encoding="utf-8")
+        return self
+
+    @property
+    def elapsed_s(self) -> float:
+        return time.perf_counter() - self.started
+
+    def write(self, line: str) -> None:
+        """One result line (without its newline)."""
+        self._handle.write(line + "\n")
+
+    def skip(self, reason: str) -> None:
+        """Apply the skip policy to an item that produced no line: raise or log it."""
+        if self.on_invalid == "error":
+            raise InputError(reason)
+        logger.warning("skipped: %s", reason)
+
+    def complete(self, summary: dict[str, Any]) -> None:
+        """Rename the results into place and write ``summary`` (once, at the end)."""
+        self._handle.close()
+        os.replace(self.partial, self.results)
+        write_json(self.summary, summary)
+        self._summary = summary
+        self._status = "complete"
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._handle is not None and not self._handle.closed:
+            self._handle.close()
+        if self.store is not None:
+            self.store.finish_run(self.run_id, self._status, self._summary)
 
 
 async def grade_to_dir(
@@ -113,161 +218,35 @@ async def grade_to_dir(
     on_invalid: OnInvalid = "error",
     config: dict[str, Any] | None = None,
     seed: int = 0,
+    policy: PolicySampler | None = None,
 ) -> RunSummary:
-    """Grade ``samples`` into ``out_dir`` and return the summary.
+    """Grade ``samples`` into ``out_dir`` (``results.jsonl``, ``summary.json``) and return the summary.
 
     With ``on_invalid="error"`` the first bad record raises ``InputError``; with
-    ``"skip"`` it is counted in ``counts.skipped_lines`` and its reason listed.
+    ``"skip"`` it is counted in ``counts.skipped_lines`` and its reason listed. ``policy``
+    writes the responses samples lack, before they are graded.
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    partial = out / "results.jsonl.partial"
-    final = out / "results.jsonl"
-    run_id = run_id_for(config or {})
-    store = grader.store
-    if store is not None:
-        record = store.start_run(run_id, config or {})
-        if record.attempts > 1:
-            logger.info("resuming run %s (attempt %d)", run_id, record.attempts)
     accumulator = RunAccumulator()
-    started = time.perf_counter()
-    status = "failed"
-    try:
-        with open(partial, "w", encoding="utf-8") as handle:
-            async for item in grader.iter_grade(samples):
+    respond = policy.respond if policy is not None else None
+    with RunWriter(
+        out / "results.jsonl",
+        out / "summary.json",
+        store=grader.store,
+        config=config,
+        on_invalid=on_invalid,
+    ) as run:
+        try:
+            async for item in grader.iter_grade(samples, respond=respond):
                 if isinstance(item, SkippedSample):
-                    if on_invalid == "error":
-                        raise InputError(item.reason)
-                    logger.warning("skipped: %s", item.reason)
+                    run.skip(item.reason)
                     accumulator.skip(item.reason)
                     continue
-                handle.write(item.model_dump_json() + "\n")
+                run.write(item.model_dump_json())
                 accumulator.add(item)
-        os.replace(partial, final)
-        summary = accumulator.summary(
-            method=grader.options.method,
-            counts=grader.counts.snapshot(),
-            tokens=grader.tokens.snapshot(),
-            judge=grader.judge.fingerprint,
-            template=grader.template.version,
-            elapsed_s=time.perf_counter() - started,
-            seed=seed,
-        )
-        write_json(out / "summary.json", summary.model_dump(mode="json"))
-        status = "complete"
-        return summary
-    finally:
-        if store is not None:
-            store.finish_run(run_id, status, None)
-
-
-# --- re-scoring stored results ------------------------------------------------
-
-
-def result_rubric(result: SampleResult) -> Rubric:
-    """The rubric a results line was graded with, rebuilt from its verdict records."""
-    return Rubric(
-        id=result.rubric_id,
-        gate_floor=result.gate_floor,
-        criteria=tuple(
-            Criterion(
-                id=r.criterion_id,
-                text=r.criterion,
-                points=r.points,
-                tags=tuple(r.tags),
-                required=r.required,
-                scale=r.scale or Scale(),
-            )
-            for r in result.verdicts
-        ),
-    )
-
-
-def read_results(path: str | Path) -> Iterator[tuple[int, SampleResult]]:
-    """(line number, result) per line of a results.jsonl; ``InputError`` names a bad line."""
-    from pydantic import ValidationError
-
-    name = str(path)
-    try:
-        handle = open(path, "rb")  # noqa: SIM115 - bytes: the JSON parser reports bad UTF-8
-    except OSError as error:
-        raise InputError(f"cannot open: {error.strerror}", file=name) from error
-    with handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield number, SampleResult.model_validate_json(line)
-            except ValidationError as error:
-                first = error.errors()[0]
-                location = ".".join(str(p) for p in first["loc"]) or None
-                raise InputError(first["msg"], file=name, line=number, field=location) from error
-
-
-def rescore_results(
-    paths: Iterable[str | Path],
-    *,
-    method: Method | None = None,
-    soft: bool = False,
-    seed: int = 0,
-    write_to: str | Path | None = None,
-) -> tuple[RunSummary, int]:
-    """Recompute every score from stored verdicts, with no judge call.
-
-    Returns the summary and how many lines were edited by hand (their rubric no longer
-    matches the recorded fingerprint; the new fingerprint is written). A sample id seen
-    twice raises ``InputError``: one score never mixes lines of different runs. With
-    ``write_to`` the re-scored lines are streamed to that file.
-    """
-    accumulator = RunAccumulator()
-    counts = Counts()
-    seen: dict[str, str] = {}
-    edited = 0
-    chosen: str | None = method
-    out = open(write_to, "w", encoding="utf-8") if write_to is not None else None  # noqa: SIM115
-    try:
-        for path in paths:
-            for number, result in read_results(path):
-                rubric = result_rubric(result)
-                if rubric.fingerprint != result.rubric_fingerprint:
-                    edited += 1
-                if result.sample_id in seen:
-                    raise InputError(
-                        f"sample '{result.sample_id}' appears again (first at {seen[result.sample_id]}); "
-                        "results of different runs are never mixed in one score",
-                        file=str(path),
-                        line=number,
-                        field="sample_id",
-                    )
-                seen[result.sample_id] = f"{path}:{number}"
-                chosen = chosen or result.method
-                verdicts = {
-                    r.criterion_id: Verdict(
-                        r.criterion_id, r.verdict, r.probability, r.level, r.explanation
-                    )
-                    for r in result.verdicts
-                }
-                scored: SampleScore = score_sample(rubric, verdicts, method=chosen, soft=soft)  # type: ignore[arg-type]
-                counts.criteria += scored.n_criteria
-                counts.errors += scored.n_errors
-                counts.cannot_assess += scored.n_cannot_assess
-                counts.gate_failed += 1 if scored.gate_failed else 0
-                updated = result.model_copy(
-                    update={
-                        "score": scored.score,
-                        "axes": scored.axes,
-                        "gate_failed": list(scored.gate_failed),
-                        "method": chosen,
-                        "rubric_fingerprint": rubric.fingerprint,
-                    }
-                )
-                accumulator.add(updated)
-                if out is not None:
-                    out.write(updated.model_dump_json() + "\n")
-    finally:
-        if out is not None:
-            out.close()
-    summary = accumulator.summary(
-        method=chosen or "healthbench", counts=counts, tokens=Tokens(), seed=seed
-    )
-    return summary, edited
+        finally:
+            if policy is not None:
+                policy.flush()
+        summary = accumulator.graded(grader, policy, elapsed_s=run.elapsed_s, seed=seed)
+        run.complete(summary.model_dump(mode="json"))
+    return summary

@@ -24,6 +24,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
+from rubricate.backends import BreakerState, breakers
 from rubricate.results import SampleResult
 from rubricate.rewards import RewardEngine, Shaping, shape_scores
 from rubricate.server._http import RefuseAmbiguousFraming
@@ -125,6 +126,40 @@ class _State:
         engine = self.engine_or_none
         return float(getattr(engine.grader.counts, name)) if engine is not None else 0.0
 
+    def breakers(self) -> list[BreakerState]:
+        """The judge's circuit breakers now (one per judge server; none for a local judge)."""
+        engine = self.engine_or_none
+        return [b.snapshot() for b in breakers(engine.judge)] if engine is not None else []
+
+
+def _judge_state(breakers: Sequence[BreakerState]) -> str:
+    """``ok`` (every breaker closed, or none), ``down`` (none closed) or ``degraded``."""
+    closed = sum(1 for b in breakers if b.state == "closed")
+    if closed == len(breakers):
+        return "ok"
+    return "down" if closed == 0 else "degraded"
+
+
+def _judge_down(breakers: Sequence[BreakerState], *, probing: bool) -> ServerError | None:
+    """The 503 for a judge whose every server is down, else ``None``.
+
+    With ``probing`` false, a breaker whose cooldown is over counts as up: the request may
+    carry the probe call that finds out whether the judge is back.
+    """
+    if not breakers or any(
+        b.state == "closed" or (not probing and b.retry_in_s == 0.0) for b in breakers
+    ):
+        return None
+    wait = max(1, math.ceil(min(b.retry_in_s for b in breakers)))
+    last = next((b.last_failure for b in breakers if b.last_failure), "no answer")
+    return ServerError(
+        503,
+        "judge_down",
+        f"the judge is down ({last}); its calls fail fast until a probe call answers: "
+        f"retry in {wait}s",
+        headers={"Retry-After": str(wait)},
+    )
+
 
 def _metrics(state: _State) -> Metrics:
     metrics = Metrics()
@@ -154,6 +189,12 @@ def _metrics(state: _State) -> Metrics:
     )
     metrics.callback(
         "requests_in_flight", "gauge", "Requests being served.", lambda: state.in_flight
+    )
+    metrics.callback(
+        "judge_breakers_open",
+        "gauge",
+        "Judge servers counted as down (circuit breaker open or probing).",
+        lambda: sum(1 for b in state.breakers() if b.state != "closed"),
     )
     return metrics
 
@@ -189,6 +230,10 @@ async def _grade(
     """Grade under admission control (``queue``: wait in line rather than 503); the work
     outlives a request that times out."""
     engine = state.engine
+    down = _judge_down(state.breakers(), probing=False)
+    if down is not None:
+        state.metrics.inc("rejected_total", reason="judge_down")
+        raise down
     units = sum(len(s.rubric.criteria) for s in samples)
     admission = state.admission
     if not admission.fits(units):
@@ -243,6 +288,13 @@ async def _grade(
         ) from None
     state.metrics.inc("samples_total", len(results))
     state.metrics.inc("ungradable_samples_total", sum(1 for r in results if r.score is None))
+    if all(v.verdict == "error" for r in results for v in r.verdicts):
+        # Nothing was judged: when that is because the judge is down, say so rather than
+        # hand back fallback rewards that look like grades.
+        down = _judge_down(state.breakers(), probing=True)
+        if down is not None:
+            state.metrics.inc("rejected_total", reason="judge_down")
+            raise down
     return results
 
 
@@ -417,6 +469,21 @@ def create_app(
         body: dict[str, Any] = {"status": "ok" if ready else "starting", "version": __version__}
         if ready:
             body["judge"] = state.engine.judge.fingerprint
+            # The server answers either way (200); ``judge_state`` says whether grading can.
+            found = state.breakers()
+            body["judge_state"] = _judge_state(found)
+            body["breakers"] = [
+                {
+                    "judge": b.judge,
+                    "state": b.state,
+                    "retry_in_s": round(b.retry_in_s, 3),
+                    "consecutive_failures": b.consecutive_failures,
+                    "times_opened": b.times_opened,
+                    "refused_calls": b.refused_calls,
+                    "last_failure": b.last_failure,
+                }
+                for b in found
+            ]
         body["queue"] = {"pending": state.admission.pending, "capacity": state.admission.capacity}
         return JSONResponse(body, status_code=200 if ready else 503)
 

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
@@ -21,27 +20,19 @@ from rubricate.rewards import RewardOutcome, Shaping
 from rubricate.server._queue import Admission
 
 __all__ = [
-    "MAX_QUEUED_ENV",
     "AdmissionQueue",
     "openrlhf_reply",
     "queue_capacity",
     "refuse_group_normalization",
 ]
 
-MAX_QUEUED_ENV = "RUBRICATE_SERVER_MAX_QUEUED"
 QUEUE_FACTOR = 4  # default queue bound: this many times max_pending
 
 
 def queue_capacity(max_pending: int, max_queued: int | None = None) -> int:
-    """Criteria that may wait for admission: ``max_queued``, else ``RUBRICATE_SERVER_MAX_QUEUED``,
-    else ``4 × max_pending``."""
-    if max_queued is None:
-        raw = os.environ.get(MAX_QUEUED_ENV)
-        if raw:
-            try:
-                max_queued = int(raw)
-            except ValueError:
-                raise ConfigError(f"{MAX_QUEUED_ENV} must be a whole number, got {raw!r}") from None
+    """Criteria that may wait for admission: ``max_queued``, else ``4 × max_pending``
+    (``rubricate serve`` reads ``max_queued`` from the settings: ``--max-queued``,
+    ``RUBRICATE_SERVER_MAX_QUEUED`` or the config file)."""
     value = QUEUE_FACTOR * max_pending if max_queued is None else max_queued
     if value < 0:
         raise ConfigError(f"max_queued must be 0 or more, got {value}")

@@ -32,6 +32,8 @@ def build_judge(settings: JudgeSettings) -> Judge:
             rpm=settings.rpm,
             tpm=settings.tpm,
             hedge_after=settings.hedge_after,
+            breaker_failures=settings.breaker_failures or None,
+            breaker_cooldown=settings.breaker_cooldown,
         )
     from rubricate.backends import create_local_judge
     from rubricate.models import resolve_model
@@ -64,5 +66,7 @@ def build_policy(policy: PolicySettings, judge: JudgeSettings) -> Judge | None:
         concurrency=judge.concurrency,
         timeout=judge.timeout,
         max_retries=judge.max_retries,
+        breaker_failures=judge.breaker_failures or None,
+        breaker_cooldown=judge.breaker_cooldown,
         temperature=0.7,
     )

@@ -106,6 +106,21 @@ class JudgeSettings(_Group):
         gt=0,
         description="Send a backup copy of a judge call unanswered after this many seconds.",
     )
+    breaker_failures: int = Field(
+        default=10,
+        ge=0,
+        description="Judge calls failing in a row (refused, dropped, timed out, 5xx) after "
+        "which a judge server counts as down and its calls fail fast until a probe call "
+        "answers; 0 turns the circuit breaker off.",
+    )
+    breaker_cooldown: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        allow_inf_nan=False,
+        description="Seconds a judge server counted as down is left alone before one probe "
+        "call is sent (doubled after each failed probe, up to a minute or this value).",
+    )
     temperature: float = Field(default=0.0, ge=0, description="Judge sampling temperature.")
     mode: Literal["per-criterion", "grouped"] = Field(
         default="per-criterion",
@@ -189,7 +204,8 @@ class PolicySettings(_Group):
 
 
 class RewardSettings(_Group):
-    """How scores become rewards (``soft`` is the judge setting of the same name)."""
+    """How scores become rewards (``soft`` is the judge setting of the same name), and how the
+    trainer integrations report them and share the judge."""
 
     env_prefix: ClassVar[str] = "RUBRICATE_REWARD_"
 
@@ -211,6 +227,24 @@ class RewardSettings(_Group):
     )
     axes: tuple[str, ...] | None = Field(
         default=None, description="Comma-separated axes to report in extra_logs as axis/NAME."
+    )
+    axis_fill: float = Field(
+        default=0.0,
+        allow_inf_nan=False,
+        description="Reported value of an axis the rubric has no criterion on (verl axis/NAME, "
+        "TRL metrics, /verify reward_components).",
+    )
+    num_workers: int = Field(
+        default=8,
+        ge=1,
+        description="verl: reward worker processes sharing --total-concurrency "
+        "(set it to reward.num_workers).",
+    )
+    total_concurrency: Annotated[int | None, Option(env="RUBRICATE_TOTAL_CONCURRENCY")] = Field(
+        default=None,
+        ge=1,
+        description="verl: judge calls in flight across all num_workers reward workers, "
+        "each getting total // num_workers (instead of the per-process --concurrency).",
     )
 
     _split_axes = field_validator("axes", mode="before")(_comma_list)
@@ -241,13 +275,24 @@ class ServeSettings(_Group):
     max_pending: int = Field(
         default=8192,
         ge=1,
-        description="Criteria admitted at once; beyond it requests get 503 + Retry-After.",
+        description="Criteria admitted at once; beyond it requests get 503 + Retry-After "
+        "(/get_reward and /verify wait in line first: --max-queued).",
     )
     deadline: float = Field(
         default=150.0, gt=0, description="Seconds a request may wait for its rewards (504 beyond)."
     )
     max_body_mb: float = Field(
         default=32.0, gt=0, description="Largest request body in MiB (413 beyond)."
+    )
+    max_queued: int | None = Field(
+        default=None,
+        ge=0,
+        description="Criteria of /get_reward and /verify requests that wait in line beyond "
+        "--max-pending (their clients ignore Retry-After) before 503 (default 4 x --max-pending).",
+    )
+    docs: bool = Field(
+        default=False,
+        description="Serve /docs and /openapi.json (behind the API key, like all but /healthz).",
     )
 
 

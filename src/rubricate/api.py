@@ -155,8 +155,9 @@ async def grade_async(
         owns_judge=False,
         owns_policy=False,
     ) as session:
-        grader = session.grader
-        async for item in grader.iter_grade(samples):
+        grader, sampler = session.grader, session.sampler
+        respond = sampler.respond if sampler is not None else None
+        async for item in grader.iter_grade(samples, respond=respond):
             if isinstance(item, SkippedSample):
                 if not skip_invalid:
                     raise InputError(item.reason)
@@ -164,14 +165,7 @@ async def grade_async(
                 continue
             results.append(item)
             accumulator.add(item)
-    summary = accumulator.summary(
-        method=options.method,
-        counts=grader.counts.snapshot(),
-        tokens=grader.tokens.snapshot(),
-        judge=judge.fingerprint,
-        template=grader.template.version,
-        seed=seed,
-    )
+    summary = accumulator.graded(grader, sampler, seed=seed)
     return GradeResult(results, summary)
 
 
