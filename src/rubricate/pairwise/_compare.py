@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from rubricate.backends import Judge
 from rubricate.engine import CallEngine, Reask, map_in_order, run_sync
@@ -340,9 +340,9 @@ class Comparer:
 
     async def iter_compare(self, pairs: Iterable[Pair]) -> AsyncIterator[PairLine]:
         """Lines for ``pairs`` in input order, ``options.window`` pairs in flight."""
-        # map_in_order is an async generator; closing it cancels the pairs still in flight.
+        # Closing the stream cancels the pairs still in flight.
         started = map_in_order(pairs, self.compare_pair, self.options.window)
-        async with aclosing(cast(AsyncGenerator[PairLine, None], started)) as lines:
+        async with aclosing(started) as lines:
             async for line in lines:
                 yield line
 
