@@ -1,0 +1,483 @@
+"""The compare stage: pairs -> judge calls in one or both orders -> pairs.jsonl and summary.json.
+
+Every judge call goes through the shared ``CallEngine``: cached (an accepted reply is kept
+in the store and read again on a hit), deduplicated while in flight, limited to the
+engine's slots, re-asked when unparseable (then an ``error`` decision, never a guess), and
+counted with its tokens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rubricate.backends import Judge
+from rubricate.engine import CallEngine, Reask, map_in_order, run_sync
+from rubricate.errors import BackendError, ConfigError, InputError
+from rubricate.judge import PromptTemplate
+from rubricate.pairwise._figures import FigureTally
+from rubricate.pairwise._parse import parse_decision, parse_requirement
+from rubricate.pairwise._prompt import (
+    SharedText,
+    build_criterion_request,
+    build_holistic_request,
+    load_pairwise_template,
+    render_pair,
+    retry_request,
+)
+from rubricate.pairwise._records import (
+    CompareCounts,
+    CompareSummary,
+    CriterionLine,
+    CriterionTrialLine,
+    PairLine,
+    TokenCounts,
+    TrialLine,
+)
+from rubricate.pairwise._types import CompareMode, CriterionTrial, Order, Orders, Pair, Trial
+from rubricate.pairwise._votes import (
+    consistent,
+    criteria_decision,
+    judgebench_correct,
+    net_vote,
+    preference,
+    to_original,
+    winner_to_original,
+)
+from rubricate.results import CallCounts
+from rubricate.rubric import Criterion
+from rubricate.runs import OnInvalid, RunWriter
+from rubricate.store import Store, judgment_key
+from rubricate.types import JudgeReply, JudgeRequest
+from rubricate.version import __version__
+
+__all__ = [
+    "Answer",
+    "CompareOptions",
+    "Comparer",
+    "PairReplyCache",
+    "compare_pairs",
+    "compare_to_dir",
+    "pair_text_hash",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A judge's reply to one pairwise request: ``usable`` when it held a decision."""
+
+    raw: str
+    usable: bool
+    error: str | None = None
+    cached: bool = False
+
+
+class PairReplyCache:
+    """Accepted pairwise replies in the store's text table; a hit is parsed again.
+
+    Keeping the reply rather than the decision lets ``pairs.jsonl`` show the judge's words
+    on a resumed run. Unusable replies are never kept: the next run asks again.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, Answer]:
+        found = {}
+        for key in keys:
+            text = self.store.get_response(key)
+            if text is not None:
+                found[key] = Answer(text, usable=True, cached=True)
+        return found
+
+    def put_many(self, items: list[tuple[str, Answer]]) -> None:
+        for key, answer in items:
+            self.store.put_response(key, answer.raw)
+
+    def keeps(self, value: Answer) -> bool:
+        return value.usable
+
+
+@dataclass(frozen=True, slots=True)
+class CompareOptions:
+    """How pairs are compared.
+
+    Attributes:
+        orders: ``both`` asks each pair in the given and the swapped order; ``one`` only as given.
+        mode: ``holistic`` or ``criteria``; ``None`` compares by criteria when a pair has a
+            rubric, holistically otherwise.
+        explain: holistic judges reason in a few sentences before the verdict.
+        max_tokens: completion budget per call.
+        window: pairs in flight at once (results still come out in input order).
+    """
+
+    orders: Orders = "both"
+    mode: CompareMode | None = None
+    explain: bool = False
+    max_tokens: int = 512
+    window: int = 32
+
+    def __post_init__(self) -> None:
+        if self.orders not in ("both", "one"):
+            raise ConfigError(f"orders must be 'both' or 'one', not {self.orders!r}")
+        if self.mode not in (None, "holistic", "criteria"):
+            raise ConfigError(f"mode must be 'holistic' or 'criteria', not {self.mode!r}")
+        if self.max_tokens < 1 or self.window < 1:
+            raise ConfigError("max_tokens and window must be at least 1")
+
+
+def pair_text_hash(pair: Pair, first: str, second: str) -> str:
+    """Hash of what the judge reads for one order: the conversation and the two seats."""
+    digest = hashlib.sha256()
+    parts = [p for m in pair.messages for p in (m.role, m.content)] + ["|", first, second]
+    for part in parts:
+        encoded = part.encode("utf-8")
+        digest.update(b"%d:" % len(encoded))
+        digest.update(encoded)
+    return digest.hexdigest()
+
+
+class Comparer:
+    """Compares pairs with one judge through a ``CallEngine``.
+
+    Args:
+        judge: the judge backend.
+        store: where accepted replies persist (``None``: nothing kept between runs).
+        options: see ``CompareOptions``.
+        concurrency: judge calls on the wire at once.
+        reasks: how many times an unparseable reply is asked again before an ``error``.
+    """
+
+    def __init__(
+        self,
+        judge: Judge,
+        *,
+        store: Store | None = None,
+        options: CompareOptions | None = None,
+        concurrency: int = 16,
+        reasks: int = 2,
+    ) -> None:
+        self.judge = judge
+        self.store = store
+        self.options = options or CompareOptions()
+        self.calls: CallEngine[Answer] = CallEngine(
+            judge,
+            cache=PairReplyCache(store) if store is not None else None,
+            concurrency=concurrency,
+            reasks=reasks,
+            counts=CallCounts(),
+        )
+
+    @property
+    def orders(self) -> tuple[Order, ...]:
+        return ("AB", "BA") if self.options.orders == "both" else ("AB",)
+
+    def mode_of(self, pair: Pair) -> CompareMode:
+        if self.options.mode is not None:
+            if self.options.mode == "criteria" and pair.rubric is None:
+                raise InputError(f"pair '{pair.id}' has no rubric to compare by", field="rubric")
+            return self.options.mode
+        return "criteria" if pair.rubric is not None else "holistic"
+
+    def template(self, mode: CompareMode) -> PromptTemplate:
+        return load_pairwise_template(mode, self.options.explain and mode == "holistic")
+
+    def flush(self) -> None:
+        """Write accepted replies still waiting for the group commit."""
+        self.calls.flush()
+
+    # --- one request ---------------------------------------------------------------
+
+    async def _answer(
+        self,
+        key: str,
+        request: JudgeRequest,
+        usable: Callable[[str], bool],
+    ) -> Answer:
+        async def make() -> Answer:
+            current = [request]
+            last = [""]
+            accepted = [False]
+
+            def read(reply: JudgeReply) -> Reask | None:
+                last[0] = reply.text
+                if usable(reply.text):
+                    accepted[0] = True
+                    return None
+                current[0] = retry_request(current[0], reply.text)
+                return Reask(current[0])
+
+            try:
+                await self.calls.ask(request, read)
+            except BackendError as error:
+                return Answer(last[0], usable=False, error=f"failed_call: {error}")
+            if not accepted[0]:
+                return Answer(last[0], usable=False, error="unparseable")
+            return Answer(last[0], usable=True)
+
+        return await self.calls.once(key, make)
+
+    def _key(
+        self, template: PromptTemplate, request: JudgeRequest, kind: str, text_hash: str
+    ) -> str:
+        # The request's own sampling settings (none by default) complete the judge's fingerprint.
+        sampling = request.sampling()
+        judge = self.judge.fingerprint
+        if sampling:
+            judge += "|" + json.dumps(sampling, sort_keys=True)
+        return judgment_key(judge, template.version, kind, text_hash, "pairwise")
+
+    # --- holistic ------------------------------------------------------------------
+
+    async def _holistic_trial(self, pair: Pair, order: Order) -> Trial:
+        template = self.template("holistic")
+        shared = render_pair(pair, *pair.shown(order))
+        request = build_holistic_request(template, shared, max_tokens=self.options.max_tokens)
+        key = self._key(template, request, "holistic", pair_text_hash(pair, *shared.shown))
+        answer = await self._answer(
+            key, request, lambda text: parse_decision(text, shared.shown) is not None
+        )
+        parsed = parse_decision(answer.raw, shared.shown) if answer.usable else None
+        if parsed is None:
+            return Trial(order, None, raw=answer.raw, error=answer.error or "unparseable")
+        return Trial(order, parsed.decision, parsed.strong, answer.raw, cached=answer.cached)
+
+    # --- criterion-wise ------------------------------------------------------------
+
+    async def _criterion_trial(
+        self, pair: Pair, shared: SharedText, order: Order, criterion: Criterion
+    ) -> CriterionTrial:
+        template = self.template("criteria")
+        request = build_criterion_request(
+            template, shared, criterion, max_tokens=self.options.max_tokens
+        )
+        kind = f"criterion:{criterion.fingerprint}:{'required' if criterion.required else 'any'}"
+        key = self._key(template, request, kind, pair_text_hash(pair, *shared.shown))
+        if criterion.required:
+            answer = await self._answer(
+                key, request, lambda text: parse_requirement(text, shared.shown) is not None
+            )
+            met = parse_requirement(answer.raw, shared.shown) if answer.usable else None
+            if met is not None:
+                return CriterionTrial(
+                    criterion, order, met.winner, met.first_met, met.second_met,
+                    answer.raw, cached=answer.cached,
+                )  # fmt: skip
+        else:
+            answer = await self._answer(
+                key, request, lambda text: parse_decision(text, shared.shown) is not None
+            )
+            parsed = parse_decision(answer.raw, shared.shown) if answer.usable else None
+            if parsed is not None:
+                return CriterionTrial(
+                    criterion, order, parsed.winner, raw=answer.raw, cached=answer.cached
+                )
+        return CriterionTrial(
+            criterion, order, None, raw=answer.raw, error=answer.error or "unparseable"
+        )
+
+    async def _criteria_order(self, pair: Pair, order: Order) -> list[CriterionTrial]:
+        criteria = pair.rubric.criteria if pair.rubric is not None else ()
+        shared = render_pair(pair, *pair.shown(order))
+        return list(
+            await asyncio.gather(*(self._criterion_trial(pair, shared, order, c) for c in criteria))
+        )
+
+    # --- a pair --------------------------------------------------------------------
+
+    async def compare_pair(self, pair: Pair) -> PairLine:
+        """Compare one pair in every order and return its ``pairs.jsonl`` line."""
+        mode = self.mode_of(pair)
+        template = self.template(mode)
+        criteria: list[CriterionLine] = []
+        if mode == "holistic":
+            trials = list(
+                await asyncio.gather(*(self._holistic_trial(pair, o) for o in self.orders))
+            )
+        else:
+            per_order = list(
+                await asyncio.gather(*(self._criteria_order(pair, o) for o in self.orders))
+            )
+            trials = [
+                Trial(order, criteria_decision(answers), cached=all(a.cached for a in answers))
+                for order, answers in zip(self.orders, per_order, strict=True)
+            ]
+            criteria = _criterion_lines(per_order)
+        decisions = [to_original(t.decision, t.order) for t in trials]
+        return PairLine(
+            pair_id=pair.id,
+            source=pair.source or "",
+            label=pair.label,
+            mode=mode,
+            judgments=[
+                TrialLine(
+                    order=t.order,
+                    decision=t.decision,
+                    strong=t.strong,
+                    raw=t.raw if mode == "holistic" else None,
+                    error=t.error
+                    if mode == "holistic"
+                    else (None if t.decision is not None else "every criterion errored"),
+                    cached=t.cached,
+                )
+                for t in trials
+            ],
+            decisions=decisions,
+            net_vote=net_vote(decisions),
+            preference=preference(decisions),
+            correct=None if pair.label is None else judgebench_correct(decisions, pair.label),
+            consistent=consistent(decisions),
+            criteria=criteria,
+            judge=self.judge.fingerprint,
+            template=template.version,
+        )
+
+    async def iter_compare(self, pairs: Iterable[Pair]) -> AsyncIterator[PairLine]:
+        """Lines for ``pairs`` in input order, ``options.window`` pairs in flight."""
+        # Closing the stream cancels the pairs still in flight.
+        started = map_in_order(pairs, self.compare_pair, self.options.window)
+        async with aclosing(started) as lines:
+            async for line in lines:
+                yield line
+
+    def counts(self, tally: FigureTally, skipped: int = 0) -> CompareCounts:
+        calls = self.calls.counts
+        return CompareCounts(
+            judge_calls=calls.calls,
+            cache_hits=calls.cache_hits,
+            failed_calls=calls.failed_calls,
+            unparseable_replies=calls.unparseable_replies,
+            reasked=calls.reasked,
+            deduplicated=calls.deduplicated,
+            error_pairs=tally.error_pairs,
+            criterion_errors=tally.criterion_errors,
+            skipped_lines=skipped,
+        )
+
+    def tokens(self) -> TokenCounts:
+        tokens = self.calls.counts.tokens
+        return TokenCounts(
+            prompt=tokens.prompt,
+            cached_prompt=tokens.cached_prompt,
+            completion=tokens.completion,
+        )
+
+
+def _criterion_lines(per_order: list[list[CriterionTrial]]) -> list[CriterionLine]:
+    lines = []
+    for answers in zip(*per_order, strict=True):
+        criterion = answers[0].criterion
+        winners = [winner_to_original(a.winner, a.order) for a in answers]
+        votes = [None if w is None else {"A": "A>B", "B": "B>A", "tie": "A=B"}[w] for w in winners]
+        lines.append(
+            CriterionLine(
+                criterion_id=criterion.id,
+                criterion=criterion.text,
+                points=criterion.points,
+                required=criterion.required,
+                trials=[
+                    CriterionTrialLine(
+                        order=a.order,
+                        winner=a.winner,
+                        first_met=a.first_met,
+                        second_met=a.second_met,
+                        raw=a.raw,
+                        error=a.error,
+                        cached=a.cached,
+                    )
+                    for a in answers
+                ],
+                winners=winners,
+                preference=preference(votes),  # type: ignore[arg-type]
+            )
+        )
+    return lines
+
+
+_MAX_SKIP_REASONS = 20
+
+
+async def compare_to_dir(
+    comparer: Comparer,
+    pairs: Iterable[Pair | InputError],
+    out_dir: str | Path,
+    *,
+    on_invalid: OnInvalid = "error",
+    config: dict[str, Any] | None = None,
+) -> CompareSummary:
+    """Compare ``pairs`` into ``out_dir`` (``pairs.jsonl``, ``summary.json``); return the summary.
+
+    A bad input record (an ``InputError`` in ``pairs``) stops the run, or with
+    ``on_invalid="skip"`` is counted in ``counts.skipped_lines``. A killed run leaves
+    ``pairs.jsonl.partial``; running it again asks the judge only what it had not answered.
+    """
+    out = Path(out_dir)
+    tally = FigureTally()
+    skipped: list[str] = []
+    n_skipped = 0
+
+    def valid(items: Iterable[Pair | InputError], run: RunWriter) -> Iterable[Pair]:
+        nonlocal n_skipped
+        for item in items:
+            if isinstance(item, InputError):
+                run.skip(str(item))
+                n_skipped += 1
+                if len(skipped) < _MAX_SKIP_REASONS:
+                    skipped.append(str(item))
+                continue
+            yield item
+
+    run_config = {"stage": "compare", "options": repr(comparer.options), **(config or {})}
+    with RunWriter(
+        out / "pairs.jsonl",
+        out / "summary.json",
+        store=comparer.store,
+        config=run_config,
+        on_invalid=on_invalid,
+    ) as run:
+        try:
+            async for line in comparer.iter_compare(valid(pairs, run)):
+                run.write(line.model_dump_json())
+                tally.add(line)
+        finally:
+            comparer.flush()
+        figures = tally.figures()
+        summary = CompareSummary(
+            **figures.model_dump(),
+            mode=tally.mode,
+            orders=comparer.options.orders,
+            by_source=tally.by_source(),
+            counts=comparer.counts(tally, n_skipped),
+            tokens=comparer.tokens(),
+            judge=comparer.judge.fingerprint,
+            templates=sorted(
+                {comparer.template(m).version for m in tally.modes}  # type: ignore[arg-type]
+            ),
+            skipped=skipped,
+            elapsed_s=run.elapsed_s,
+            rubricate_version=__version__,
+        )
+        run.complete(summary.model_dump(mode="json"))
+    return summary
+
+
+def compare_pairs(
+    pairs: Iterable[Pair | InputError],
+    judge: Judge,
+    out_dir: str | Path,
+    *,
+    store: Store | None = None,
+    options: CompareOptions | None = None,
+    concurrency: int = 16,
+    reasks: int = 2,
+    on_invalid: OnInvalid = "error",
+) -> CompareSummary:
+    """``compare_to_dir`` from synchronous code with a new ``Comparer``."""
+    comparer = Comparer(judge, store=store, options=options, concurrency=concurrency, reasks=reasks)
+    return run_sync(compare_to_dir(comparer, pairs, out_dir, on_invalid=on_invalid))
