@@ -104,8 +104,12 @@ def check_run_dir(out: str | Path, results: str = "results.jsonl") -> None:
     directory another live run is writing. The run's own lock is taken later, by ``RunWriter``;
     this lets a command refuse before it reads its data or builds a judge."""
     directory = Path(out)
-    if directory.exists() and not directory.is_dir():
-        raise ConfigError(f"--out {directory}: is a file; a run directory is needed")
+    for folder in (directory, *directory.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                where = "" if folder == directory else f" (at {folder})"
+                raise ConfigError(f"--out {directory}: is a file{where}; a run directory is needed")
+            break
     target = directory / results
     if target.is_dir():
         raise ConfigError(f"--out {directory}: {target} is a directory, not a results file")
