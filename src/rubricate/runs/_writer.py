@@ -223,17 +223,11 @@ class RunWriter:
                 record = self.store.start_run(self.run_id, self.config)
                 if record.attempts > 1:
                     logger.info("resuming run %s (attempt %d)", self.run_id, record.attempts)
+            self._handle = open(self.partial, "wb")
         except BaseException:
             self.lock.release()
             raise
         return self
-
-    def _open(self) -> Any:
-        # Opened at the first line, not on entry: a run refused by its input check leaves
-        # no .partial file behind.
-        if self._handle is None:
-            self._handle = open(self.partial, "wb")  # noqa: SIM115 - closed by complete/__exit__
-        return self._handle
 
     @property
     def elapsed_s(self) -> float:
@@ -242,7 +236,7 @@ class RunWriter:
     def write(self, line: str) -> None:
         """One result line (without its newline)."""
         data = (line + "\n").encode("utf-8")
-        self._open().write(data)
+        self._handle.write(data)
         self._digest.update(data)
         self.lines += 1
 
@@ -259,10 +253,9 @@ class RunWriter:
         are renamed into place: a kill between any two steps leaves either the previous
         pair, results without a summary, or the new pair.
         """
-        handle = self._open()
-        handle.flush()
-        os.fsync(handle.fileno())
-        handle.close()
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+        self._handle.close()
         summary = {
             **summary,
             "results": {
@@ -329,6 +322,14 @@ async def grade_to_dir(
     else:
         collection = samples
         make = lambda: collection  # noqa: E731
+    if checked is None:
+        if callable(samples) or iter(samples) is not samples:
+            check_input(make(), on_invalid=on_invalid, needs_response=policy is None)
+        else:
+            logger.info(
+                "samples come from a one-shot iterator: each is checked when it is graded "
+                "(pass a reader function or a list to check them all first)"
+            )
     with RunWriter(
         out / "results.jsonl",
         out / "summary.json",
@@ -336,14 +337,6 @@ async def grade_to_dir(
         config=config,
         on_invalid=on_invalid,
     ) as run:
-        if checked is None:
-            if callable(samples) or iter(samples) is not samples:
-                check_input(make(), on_invalid=on_invalid, needs_response=policy is None)
-            else:
-                logger.info(
-                    "samples come from a one-shot iterator: each is checked when it is graded "
-                    "(pass a reader function or a list to check them all first)"
-                )
         try:
             async for item in grader.iter_grade(make(), respond=respond):
                 if isinstance(item, SkippedSample):
