@@ -57,6 +57,9 @@ class RunLock:
                 holder = _holder(fd)
                 os.close(fd)
                 raise self._refused(holder) from None
+            except OSError as error:  # e.g. a file system without locks
+                os.close(fd)
+                raise ConfigError(f"cannot lock {self.path}: {error.strerror}") from error
             # A run that just finished unlinks the file after we opened it: our lock would
             # then be on a name nobody else sees, so lock the file now at the path instead.
             try:
