@@ -3,9 +3,12 @@ a silently rebuilt cache reported."""
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +21,7 @@ from rubricate.types import Verdict
 from tests.support.judge_server import JudgeServer
 
 runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[2]
 
 WAY_OUT = ("--cache", "--no-cache", "delete the file")
 
@@ -82,18 +86,59 @@ def test_a_fresh_cache_is_not_reported_as_rebuilt(tmp_path: Path) -> None:
         assert store.rebuilt is None
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes read-only files anyway")
+_PR_CAPBSET_DROP = 24
+# CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER: what lets root ignore file modes.
+_FILE_MODE_CAPABILITIES = (1, 2, 3)
+
+
+def _obey_file_modes() -> None:
+    """In the child, before exec: root gives up the capabilities that let it write read-only
+    files (it keeps uid 0, so it can still run this interpreter); a no-op for other users."""
+    if os.geteuid() != 0:
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in _FILE_MODE_CAPABILITIES:
+        if libc.prctl(_PR_CAPBSET_DROP, capability, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
 def test_a_read_only_cache_names_the_file_and_the_way_out(tmp_path: Path) -> None:
-    path = filled_cache(tmp_path / "c.sqlite")
-    path.chmod(0o444)
-    tmp_path.chmod(0o555)  # nor can SQLite create its -wal file beside it
+    base = tmp_path
+    source = os.pathsep.join([str(ROOT / "src"), str(ROOT)])
     try:
-        with pytest.raises(ConfigError) as caught, Store(path) as store:
-            store.put_judgments([("new", Verdict("", "met"))])
+        (base / "cache").mkdir()
+        path = filled_cache(base / "cache" / "c.sqlite")
+        path.chmod(0o444)
+        (base / "cache").chmod(0o555)  # nor can SQLite create its -wal file beside it
+        data = base / "data.jsonl"
+        record = {
+            "id": "s1",
+            "prompt": "Dose?",
+            "response": "5 mg",
+            "rubric": [{"criterion": "Dose"}],
+        }
+        data.write_text(json.dumps(record) + "\n")
+        with JudgeServer() as judge:
+            command = [
+                sys.executable, "-m", "rubricate", "grade", str(data), "--judge-url", judge.url,
+                "--judge-model", "stub", "--out", str(base / "run"), "--cache", str(path), "--quiet",
+            ]  # fmt: skip
+            child = subprocess.run(
+                command,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                env={**os.environ, "PYTHONPATH": source},
+                preexec_fn=_obey_file_modes,
+            )
+            assert judge.requests == 0
     finally:
-        tmp_path.chmod(0o755)
-    assert str(path) in str(caught.value)
-    assert all(hint in str(caught.value) for hint in WAY_OUT)
+        (base / "cache").chmod(0o755)
+    output = " ".join(child.stderr.split())
+    assert child.returncode == 2, child.stderr
+    assert "Traceback" not in output and "cannot open the store" in output
+    assert str(path) in output.replace(" ", "")
+    assert all(hint in output for hint in WAY_OUT)
 
 
 def test_a_cache_path_that_is_a_directory_is_a_clear_error(tmp_path: Path) -> None:

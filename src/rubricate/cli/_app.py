@@ -37,6 +37,7 @@ EXIT_INPUT = 2
 EXIT_BACKEND = 3
 EXIT_DEPENDENCY = 4
 EXIT_PROBE_GAIN = 5  # rubricate probe --fail-on-gain: a probe's gain interval lies above it
+EXIT_ERROR_RATE = 6  # grade / score: more than --max-error-rate of criteria ended in error
 EXIT_INTERRUPTED = 130
 
 _CODES: list[tuple[type[RubricateError], int]] = [

@@ -59,8 +59,14 @@ Out = Annotated[Path, typer.Option("--out", "-o", help="JSONL file to write.")]
 # The judge's own completion budget and re-asks are settings too, but here these flags mean
 # the generation call's; the judge's come from the config file or the environment.
 GENERATE_SETTINGS = ("judge", "generate")
-# length_penalty: a run figure of `rubricate grade`, nothing a generator uses.
-GENERATOR_OWNS = ("judge.max_tokens", "judge.reasks", "judge.length_penalty")
+# length_penalty and max_error_rate: a figure and a rule of `rubricate grade` runs, nothing a
+# generator uses.
+GENERATOR_OWNS = (
+    "judge.max_tokens",
+    "judge.reasks",
+    "judge.length_penalty",
+    "judge.max_error_rate",
+)
 
 
 def _stats_table(stats: GenerationStats, title: str) -> Table:
@@ -131,7 +137,9 @@ def _run(
         )
         config = {
             "data": str(run.data.resolve()),
-            "settings": judge.model_dump(mode="json", exclude={"cache", "no_cache"}),
+            "settings": judge.model_dump(
+                mode="json", exclude={"cache", "no_cache", "max_error_rate"}
+            ),
             "generate": generation.model_dump(mode="json"),
             "limit": run.limit,
             "on_invalid": run.on_invalid,

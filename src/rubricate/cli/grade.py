@@ -12,13 +12,19 @@ from typing import Annotated, Any, Literal
 import typer
 from rich.markup import escape
 
-from rubricate.cli._app import EXIT_BACKEND, app, console, exit_on_error, setup_logging
+from rubricate.cli._app import (
+    EXIT_BACKEND,
+    EXIT_ERROR_RATE,
+    app,
+    console,
+    exit_on_error,
+    setup_logging,
+)
 from rubricate.cli._bind import bind_settings
 from rubricate.cli._data import (
     DataArgument,
     FieldOption,
     FormatOption,
-    Items,
     ResponsesOption,
     ResponseSourceOption,
     parse_fields,
@@ -33,13 +39,25 @@ from rubricate.cli._options import (
     VerboseOption,
 )
 from rubricate.cli._render import GradeProgress, summary_table
-from rubricate.errors import InputError
+from rubricate.errors import ConfigError, InputError
 from rubricate.formats import read_responses
 from rubricate.report import write_report
 from rubricate.results import RunSummary
-from rubricate.runs import grade_to_dir, rescore_results
+from rubricate.runs import (
+    InputCheck,
+    RunFailure,
+    check_input,
+    check_run_dir,
+    grade_to_dir,
+    rescore_results,
+    results_digest,
+    run_failure,
+    stale_summary,
+    status_fields,
+    write_json,
+)
 from rubricate.session import Session
-from rubricate.settings import Settings
+from rubricate.settings import Settings, setting_fields
 from rubricate.types import Sample
 
 GRADE_HELP = """Grade a dataset with an LLM judge and write a run directory.
@@ -54,12 +72,25 @@ Writes OUT/results.jsonl (one line per sample) and OUT/summary.json.
 """
 
 
-def _count_criteria(make: Callable[[], Items]) -> int:
-    total = 0
-    for item in make():
-        if isinstance(item, Sample):
-            total += len(item.rubric.criteria)
-    return total
+def _amend_summary(path: Path, extra: dict[str, Any]) -> None:
+    """Add top-level keys to a summary.json, replacing it in one rename."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data.update(extra)
+    write_json(path, data)
+
+
+def _report_failure(failure: RunFailure, summary: RunSummary, results: Path) -> None:
+    """Say why the run failed and exit with its code."""
+    if failure.rule == "no_sample_scored":
+        why = _first_error(results) or "see the warnings above"
+        kind = "judge_down" if summary.counts.failed_calls else "no_sample_scored"
+        console.print(
+            f"[red]error[/] ({kind}): {escape(failure.message)}; the first: {escape(why)}",
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_BACKEND)
+    console.print(f"[red]error[/] (max_error_rate): {escape(failure.message)}", highlight=False)
+    raise typer.Exit(EXIT_ERROR_RATE)
 
 
 @app.command(help=GRADE_HELP)
@@ -98,6 +129,8 @@ def grade(
     setup_logging(verbose)
     with exit_on_error():
         fields = parse_fields(field)
+        # Refuse a file or a directory another run is writing before reading anything.
+        check_run_dir(out)
         make = sample_reader(
             data,
             format=format,
@@ -106,8 +139,13 @@ def grade(
             responses=responses,
             limit=limit,
         )
-        total = _count_criteria(make) if not quiet else None
+        # The whole input, checked before a judge is built: a bad line costs no judge call.
+        checked = check_input(
+            make(), on_invalid=on_invalid, needs_response=not settings.policy.urls, source=str(data)
+        )
         policy = settings.policy
+        # How strict to be with the outcome changes nothing that is asked: not in the run id.
+        unasked = {"cache", "no_cache", "max_error_rate"}
         config = {
             "data": str(data.resolve()),
             "format": format,
@@ -115,10 +153,11 @@ def grade(
             "response_source": response_source,
             "responses": str(responses) if responses else None,
             "policy": [policy.urls or None, policy.model],
-            "settings": settings.judge.model_dump(mode="json", exclude={"cache", "no_cache"}),
+            "settings": settings.judge.model_dump(mode="json", exclude=unasked),
             "limit": limit,
             "out": str(out.resolve()),
         }
+        max_error_rate = settings.judge.max_error_rate
         if ray is not None:
             from rubricate.distributed import check_ray_options, grade_on_ray
 
@@ -135,8 +174,10 @@ def grade(
             )
         else:
             summary = asyncio.run(
-                _grade(settings, make(), out, config, on_invalid, seed, total, quiet)
+                _grade(settings, make, checked, out, config, on_invalid, seed, quiet)
             )
+        failure = run_failure(summary, max_error_rate)
+        _amend_summary(out / "summary.json", status_fields(failure, max_error_rate))
         console.print(summary_table(summary, title=f"rubricate — {out}"))
         for line in describe(summary):
             console.print(line, highlight=False)
@@ -144,14 +185,8 @@ def grade(
         if report:
             page = write_report([out], out / "report.html", seed=seed, samples=make())
             console.print(f"wrote {page}", highlight=False)
-        if summary.counts.criteria and summary.counts.failed_calls and summary.n_scored == 0:
-            why = _first_error(out / "results.jsonl") or "see the warnings above"
-            console.print(
-                f"[red]error[/] (judge_down): no sample could be scored: "
-                f"{summary.counts.failed_calls} judge calls failed; the first: {escape(why)}",
-                highlight=False,
-            )
-            raise typer.Exit(EXIT_BACKEND)
+        if failure is not None:
+            _report_failure(failure, summary, out / "results.jsonl")
 
 
 def _first_error(results: Path, *, lines: int = 100) -> str | None:
@@ -169,17 +204,17 @@ def _first_error(results: Path, *, lines: int = 100) -> str | None:
 
 async def _grade(
     settings: Settings,
-    samples: Iterator[Sample | InputError],
+    samples: Callable[[], Iterator[Sample | InputError]],
+    checked: InputCheck,
     out: Path,
     config: dict[str, Any],
     on_invalid: OnInvalid,
     seed: int,
-    total: int | None,
     quiet: bool,
 ) -> RunSummary:
     async with Session(settings) as session:
         grader = session.grader
-        with GradeProgress(console, total, enabled=not quiet) as progress:
+        with GradeProgress(console, checked.criteria, enabled=not quiet) as progress:
             grader.on_progress = progress.update
             summary = await grade_to_dir(
                 grader,
@@ -190,6 +225,8 @@ async def _grade(
                 seed=seed,
                 policy=session.sampler,
                 length_penalty=settings.judge.length_penalty,
+                max_error_rate=settings.judge.max_error_rate,
+                checked=checked,
             )
             progress.finish(grader)
         return summary
@@ -206,7 +243,35 @@ results of different runs are never mixed in one score.
 """
 
 
+# `score` takes one setting, the failure rule it shares with `grade`.
+_SCORE_EXCLUDES = {
+    f.path for f in setting_fields() if f.group == "judge" and f.name != "max_error_rate"
+}
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and a.samefile(b)
+    except OSError:
+        return False
+
+
+def _refuse_overwriting(results: list[Path], **targets: Path | None) -> None:
+    """``score`` reads ``results`` while it writes its targets: one of them being an input
+    would truncate it before it is read."""
+    for flag, target in targets.items():
+        if target is None:
+            continue
+        for path in results:
+            if _same_file(target, path) or target.resolve() == path.resolve():
+                raise ConfigError(
+                    f"--{flag.replace('_', '-')} {target} is an input of this command ({path}): "
+                    "writing it would destroy the results it re-scores; write elsewhere"
+                )
+
+
 @app.command(help=SCORE_HELP)
+@bind_settings("judge", exclude=_SCORE_EXCLUDES)
 def score(
     results: Annotated[list[Path], typer.Argument(help="One or more results.jsonl files.")],
     method: Annotated[
@@ -248,9 +313,12 @@ def score(
         bool, typer.Option("--quiet", "-q", help="No score table: only warnings and errors.")
     ] = False,
     verbose: VerboseOption = False,
+    *,
+    settings: Settings,
 ) -> None:
     setup_logging(verbose)
     with exit_on_error():
+        _refuse_overwriting(results, write_results=write_results, out=out)
         lengths = (
             {key: len(text) for key, text in read_responses(responses).items()}
             if responses is not None
@@ -277,6 +345,16 @@ def score(
                     f"[yellow]{target} is not a summary[/]: it is replaced", highlight=False
                 )
                 previous = {}
+            stale = stale_summary(previous, results[0]) if len(results) == 1 else None
+            if stale is not None:
+                # A run killed while publishing, or results copied over: its calls and
+                # tokens belong to other results.
+                console.print(
+                    f"[yellow]{target} is stale[/]: {escape(stale)}; its calls and tokens "
+                    "are not carried over",
+                    highlight=False,
+                )
+                previous = {}
         data = summary.model_dump(mode="json")
         # Calls and tokens belong to the grading run; keep them when re-scoring its summary.
         for key in (
@@ -296,8 +374,13 @@ def score(
         for key in ("tokens", "policy_tokens", "judge", "template", "elapsed_s"):
             if key in previous:
                 data[key] = previous[key]
+        if len(results) == 1:
+            data["results"] = results_digest(results[0])
+        max_error_rate = settings.judge.max_error_rate
+        failure = run_failure(summary, max_error_rate)
+        data.update(status_fields(failure, max_error_rate))
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        write_json(target, data)
         if not quiet:
             console.print(summary_table(summary, title="rubricate score"))
             for line in describe(summary):
@@ -308,3 +391,7 @@ def score(
             )
         if not quiet:
             console.print(f"wrote {target}", highlight=False)
+        if failure is not None:
+            code = EXIT_BACKEND if failure.rule == "no_sample_scored" else EXIT_ERROR_RATE
+            console.print(f"[red]error[/] ({failure.rule}): {escape(failure.message)}")
+            raise typer.Exit(code)

@@ -32,8 +32,9 @@ from rubricate.cli._data import (
     sample_reader,
 )
 from rubricate.cli._options import LimitOption, VerboseOption
-from rubricate.errors import ConfigError, InputError
+from rubricate.errors import ConfigError
 from rubricate.meta import PROBES, ProbeOutcome, ProbeReport, fail_on_gain, run_probes_async
+from rubricate.runs import check_input
 from rubricate.session import Session
 from rubricate.settings import JudgeSettings, Settings
 from rubricate.types import Sample
@@ -70,7 +71,7 @@ def parse_probes(value: str | None) -> list[str] | None:
 
 @app.command(help=PROBE_HELP)
 # The length-adjusted figure is a report of grade's, not an option of the judge.
-@bind_settings("judge", exclude={"judge.length_penalty"})
+@bind_settings("judge", exclude={"judge.length_penalty", "judge.max_error_rate"})
 def probe(
     data: DataArgument,
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory for probes.json.")],
@@ -124,12 +125,9 @@ def probe(
             responses=responses,
             limit=limit,
         )
-        # Read (and check) every sample before a judge is built.
-        samples: list[Sample] = []
-        for item in read():
-            if isinstance(item, InputError):
-                raise item
-            samples.append(item)
+        # Check every sample before a judge is built, then read them for the probes.
+        check_input(read(), needs_response=True, source=str(data))
+        samples = [item for item in read() if isinstance(item, Sample)]
         report = asyncio.run(_probe(settings.judge, samples, out, chosen, seed, resamples))
         if as_json:
             typer.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))

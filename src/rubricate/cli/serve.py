@@ -41,7 +41,12 @@ those beyond the line, get 503 with Retry-After.
     "serve",
     "reward",
     "judge",
-    exclude=("judge.length_penalty", "reward.num_workers", "reward.total_concurrency"),
+    exclude=(
+        "judge.length_penalty",
+        "judge.max_error_rate",
+        "reward.num_workers",
+        "reward.total_concurrency",
+    ),
 )
 def serve(verbose: VerboseOption = False, *, settings: Settings) -> None:
     setup_logging(verbose)

@@ -1,9 +1,14 @@
 """The one run writer: grading, rubric generation and Ray runs all write through ``RunWriter``.
 
-A run writes its lines to ``<results>.partial`` and renames the file when the run completes,
-so a killed run never leaves a file that looks finished; the summary is written once, at the
-end; with a store, the run is journalled under the hash of what was asked for, so a repeated
-command is recorded as a resumed attempt (its finished calls come from the cache).
+A run holds the lock of its results file while it writes (``RunLock``: a second run on the
+same directory is refused at once), writes its lines to ``<results>.partial`` and publishes
+them with the summary when it completes, so a killed run never leaves a file that looks
+finished. Publishing is two renames, and a kill can fall between them; so the summary names
+the results it belongs to (line count and sha256) and the old summary is removed before the
+new results arrive: after a kill there is either no summary or one describing these results,
+never one describing others. With a store, the run is journalled under the hash of what was
+asked for, so a repeated command is recorded as a resumed attempt (its finished calls come
+from the cache).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
@@ -32,6 +37,8 @@ from rubricate.results import (
     SampleResult,
     Tokens,
 )
+from rubricate.runs._check import InputCheck, check_input, run_failure, status_fields
+from rubricate.runs._lock import RunLock
 from rubricate.scoring import (
     NativeScore,
     NativeTally,
@@ -41,12 +48,14 @@ from rubricate.scoring import (
     summarize_tags,
 )
 from rubricate.store import Store
+from rubricate.types import Sample
 from rubricate.version import __version__
 
 __all__ = [
     "OnInvalid",
     "RunAccumulator",
     "RunWriter",
+    "SampleSource",
     "grade_to_dir",
     "run_id_for",
     "write_json",
@@ -55,6 +64,10 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 OnInvalid = Literal["error", "skip"]
+Items = Iterable[Sample | InputError]
+# Samples for ``grade_to_dir``: a function giving a fresh iterable on each call, or a
+# collection; either can be read twice (checked, then graded) without holding a copy.
+SampleSource = Items | Callable[[], Items]
 _MAX_SKIP_REASONS = 20
 
 
@@ -246,19 +259,41 @@ def run_id_for(config: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
+def _write_synced(path: Path, data: Any) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
 def write_json(path: Path, data: Any) -> None:
     """Write ``data`` as JSON through a temporary file, so a reader never sees half of it."""
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    _write_synced(tmp, data)
     os.replace(tmp, path)
+
+
+def _sync_dir(directory: Path) -> None:
+    """Make renames in ``directory`` durable (a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 class RunWriter:
     """Lines to ``results`` (through ``.partial``), the summary once, the journal entry.
 
-    Use as a context manager; call ``complete`` when every line is written. Leaving the
-    block without it (an error, an interrupt) keeps the ``.partial`` file and journals the
-    attempt as failed.
+    Use as a context manager; call ``complete`` when every line is written. Entering takes
+    the lock of ``results`` (``ConfigError`` when another run holds it, or when the directory
+    cannot be made); leaving releases it. Leaving the block without ``complete`` (an error,
+    an interrupt) keeps the ``.partial`` file and journals the attempt as failed.
 
     Args:
         results: the JSONL file the run produces.
@@ -287,17 +322,35 @@ class RunWriter:
         self.run_id = run_id_for(self.config)
         self.on_invalid = on_invalid
         self.started = time.perf_counter()
+        self.lock = RunLock(self.results)
+        self.lines = 0
+        self._digest = hashlib.sha256()
         self._handle: Any = None
         self._status = "failed"
         self._summary: dict[str, Any] | None = None
 
     def __enter__(self) -> RunWriter:
-        self.results.parent.mkdir(parents=True, exist_ok=True)
-        if self.store is not None:
-            record = self.store.start_run(self.run_id, self.config)
-            if record.attempts > 1:
-                logger.info("resuming run %s (attempt %d)", self.run_id, record.attempts)
-        self._handle = open(self.partial, "w", encoding="utf-8")
+        directory = self.results.parent
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise ConfigError(
+                f"cannot write a run into {directory}: it or a folder above it is a file"
+            ) from None
+        except OSError as error:
+            raise ConfigError(f"cannot create {directory}: {error.strerror}") from error
+        if self.results.is_dir():
+            raise ConfigError(f"{self.results} is a directory, not a results file")
+        self.lock.acquire()
+        try:
+            if self.store is not None:
+                record = self.store.start_run(self.run_id, self.config)
+                if record.attempts > 1:
+                    logger.info("resuming run %s (attempt %d)", self.run_id, record.attempts)
+            self._handle = open(self.partial, "wb")
+        except BaseException:
+            self.lock.release()
+            raise
         return self
 
     @property
@@ -306,7 +359,10 @@ class RunWriter:
 
     def write(self, line: str) -> None:
         """One result line (without its newline)."""
-        self._handle.write(line + "\n")
+        data = (line + "\n").encode("utf-8")
+        self._handle.write(data)
+        self._digest.update(data)
+        self.lines += 1
 
     def skip(self, reason: str) -> None:
         """Apply the skip policy to an item that produced no line: raise or log it."""
@@ -315,10 +371,29 @@ class RunWriter:
         logger.warning("skipped: %s", reason)
 
     def complete(self, summary: dict[str, Any]) -> None:
-        """Rename the results into place and write ``summary`` (once, at the end)."""
+        """Publish the results with ``summary`` (once, at the end), which names them.
+
+        The new summary is written aside first and the old one removed before the results
+        are renamed into place: a kill between any two steps leaves either the previous
+        pair, results without a summary, or the new pair.
+        """
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
         self._handle.close()
+        summary = {
+            **summary,
+            "results": {
+                "file": self.results.name,
+                "lines": self.lines,
+                "sha256": self._digest.hexdigest(),
+            },
+        }
+        pending = self.summary.with_name(self.summary.name + ".tmp")
+        _write_synced(pending, summary)
+        self.summary.unlink(missing_ok=True)
         os.replace(self.partial, self.results)
-        write_json(self.summary, summary)
+        os.replace(pending, self.summary)
+        _sync_dir(self.results.parent)
         self._summary = summary
         self._status = "complete"
 
@@ -328,15 +403,18 @@ class RunWriter:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if self._handle is not None and not self._handle.closed:
-            self._handle.close()
-        if self.store is not None:
-            self.store.finish_run(self.run_id, self._status, self._summary)
+        try:
+            if self._handle is not None and not self._handle.closed:
+                self._handle.close()
+            if self.store is not None:
+                self.store.finish_run(self.run_id, self._status, self._summary)
+        finally:
+            self.lock.release()
 
 
 async def grade_to_dir(
     grader: Grader,
-    samples: Iterable[Any],
+    samples: SampleSource,
     out_dir: str | Path,
     *,
     on_invalid: OnInvalid = "error",
@@ -344,17 +422,40 @@ async def grade_to_dir(
     seed: int = 0,
     policy: PolicySampler | None = None,
     length_penalty: float | None = None,
+    max_error_rate: float | None = None,
+    checked: InputCheck | None = None,
 ) -> RunSummary:
     """Grade ``samples`` into ``out_dir`` (``results.jsonl``, ``summary.json``) and return the summary.
+
+    ``samples`` is read twice, first to check it (``check_input``: a bad record costs no judge
+    call), then to grade it; give a function returning a fresh iterator (a reader) or a
+    collection. A one-shot iterator is checked as it is graded instead. ``checked`` is the
+    caller's own pre-pass over the same samples (then it is not repeated).
 
     With ``on_invalid="error"`` the first bad record raises ``InputError``; with
     ``"skip"`` it is counted in ``counts.skipped_lines`` and its reason listed. ``policy``
     writes the responses samples lack, before they are graded. ``length_penalty`` adds
-    HealthBench's length-adjusted score to the summary.
+    HealthBench's length-adjusted score to the summary. summary.json gets ``status`` and
+    ``failure`` from ``run_failure(summary, max_error_rate)``; the caller decides what a
+    failure means (the CLI exits non-zero).
     """
     out = Path(out_dir)
     accumulator = RunAccumulator(length_penalty=length_penalty)
     respond = policy.respond if policy is not None else None
+    make: Callable[[], Items]
+    if callable(samples):
+        make = samples
+    else:
+        collection = samples
+        make = lambda: collection  # noqa: E731
+    if checked is None:
+        if callable(samples) or iter(samples) is not samples:
+            check_input(make(), on_invalid=on_invalid, needs_response=policy is None)
+        else:
+            logger.info(
+                "samples come from a one-shot iterator: each is checked when it is graded "
+                "(pass a reader function or a list to check them all first)"
+            )
     with RunWriter(
         out / "results.jsonl",
         out / "summary.json",
@@ -363,7 +464,7 @@ async def grade_to_dir(
         on_invalid=on_invalid,
     ) as run:
         try:
-            async for item in grader.iter_grade(samples, respond=respond):
+            async for item in grader.iter_grade(make(), respond=respond):
                 if isinstance(item, SkippedSample):
                     run.skip(item.reason)
                     accumulator.skip(item.reason)
@@ -374,5 +475,6 @@ async def grade_to_dir(
             if policy is not None:
                 policy.flush()
         summary = accumulator.graded(grader, policy, elapsed_s=run.elapsed_s, seed=seed)
-        run.complete(summary.model_dump(mode="json"))
+        failure = run_failure(summary, max_error_rate)
+        run.complete({**summary.model_dump(mode="json"), **status_fields(failure, max_error_rate)})
     return summary

@@ -139,6 +139,15 @@ class JudgeSettings(_Group):
         description="Also report HealthBench's length-adjusted score: score - PENALTY x "
         "(response characters - 2000) / 500 (use your subset's penalty; none is built in).",
     )
+    max_error_rate: float = Field(
+        default=0.02,
+        ge=0,
+        le=1,
+        allow_inf_nan=False,
+        description="Largest share of criteria that may end in error (failed calls, "
+        "unparseable replies) before `grade` and `score` exit 6 with the run marked failed "
+        "in summary.json; 1 allows any share.",
+    )
     explain: bool = Field(default=False, description="Ask for a short explanation per verdict.")
     probabilities: bool = Field(
         default=False, description="Ask remote judges for log-probabilities."
