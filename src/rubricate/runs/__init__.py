@@ -6,6 +6,7 @@ from rubricate.runs._writer import (
     RunAccumulator,
     RunWriter,
     grade_to_dir,
+    jury_agreement,
     run_id_for,
     write_json,
 )
@@ -15,6 +16,7 @@ __all__ = [
     "RunAccumulator",
     "RunWriter",
     "grade_to_dir",
+    "jury_agreement",
     "read_results",
     "rescore_results",
     "result_rubric",

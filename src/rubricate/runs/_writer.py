@@ -14,14 +14,15 @@ import logging
 import os
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
 from rubricate.engine import Grader, PolicySampler, SkippedSample
 from rubricate.errors import ConfigError, InputError
-from rubricate.results import Counts, RunSummary, SampleResult, Tokens
+from rubricate.jury import fleiss_kappa, krippendorff_alpha, share_agreeing
+from rubricate.results import Counts, JuryVoteRecord, RunSummary, SampleResult, Tokens
 from rubricate.scoring import summarize
 from rubricate.store import Store
 from rubricate.version import __version__
@@ -31,6 +32,7 @@ __all__ = [
     "RunAccumulator",
     "RunWriter",
     "grade_to_dir",
+    "jury_agreement",
     "run_id_for",
     "write_json",
 ]
@@ -49,11 +51,17 @@ class RunAccumulator:
     axes: dict[str, list[float | None]] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     n_skipped: int = 0
+    # A jury's ratings per criterion: (each member's category by fingerprint, the jury's).
+    jury_ratings: list[tuple[dict[str, str | None], str | None]] = field(default_factory=list)
 
     def add(self, result: SampleResult) -> None:
         self.scores.append(result.score)
         for axis, value in result.axes.items():
             self.axes.setdefault(axis, []).append(value)
+        for record in result.verdicts:
+            if record.jury:
+                members = {vote.judge: _category(vote) for vote in record.jury}
+                self.jury_ratings.append((members, _category(record)))
 
     def skip(self, reason: str) -> None:
         self.n_skipped += 1
@@ -72,8 +80,11 @@ class RunAccumulator:
         elapsed_s: float | None = None,
         seed: int = 0,
         n_bootstrap: int = 1000,
+        jury: dict[str, Any] | None = None,
     ) -> RunSummary:
         run = summarize(self.scores, self.axes, n_bootstrap=n_bootstrap, seed=seed)
+        if jury is None and self.jury_ratings:
+            jury = jury_agreement(self.jury_ratings)
         return RunSummary(
             score=run.score,
             bootstrap_std=run.bootstrap_std,
@@ -91,6 +102,7 @@ class RunAccumulator:
             skipped=self.skipped,
             elapsed_s=elapsed_s,
             rubricate_version=__version__,
+            jury=jury,
         )
 
     def graded(
@@ -102,18 +114,73 @@ class RunAccumulator:
         seed: int = 0,
     ) -> RunSummary:
         """The summary of a grading run: scores here, counts and tokens from its engines."""
+        jury = None
+        if grader.jury is not None:
+            jury = jury_agreement(self.jury_ratings, rule=grader.jury.rule)
+            for member, engine in zip(grader.jury.members, grader.members, strict=True):
+                counts = engine.calls.counts
+                entry = jury["judges"].setdefault(member.judge.fingerprint, {})
+                entry.update(
+                    name=member.label,
+                    weight=member.weight,
+                    calls=counts.calls,
+                    cache_hits=counts.cache_hits,
+                    deduplicated=counts.deduplicated,
+                    failed_calls=counts.failed_calls,
+                    unparseable_replies=counts.unparseable_replies,
+                    tokens=asdict(counts.tokens),
+                )
         return self.summary(
             method=grader.options.method,
             counts=grader.scored.with_calls(
-                grader.calls.counts, policy.counts if policy is not None else None
+                grader.call_counts, policy.counts if policy is not None else None
             ),
             tokens=grader.tokens,
             policy_tokens=policy.tokens if policy is not None else None,
-            judge=grader.judge.fingerprint,
+            judge=grader.fingerprint,
             template=grader.template.version,
             elapsed_s=elapsed_s,
             seed=seed,
+            jury=jury,
         )
+
+
+def _category(vote: JuryVoteRecord | Any) -> str | None:
+    """A verdict as an agreement statistic's category: ``None`` when not decided."""
+    if vote.verdict in ("error", "cannot_assess"):
+        return None
+    return str(vote.verdict) if vote.level is None else f"{vote.verdict}:{vote.level}"
+
+
+def jury_agreement(
+    ratings: list[tuple[dict[str, str | None], str | None]], *, rule: str | None = None
+) -> dict[str, Any]:
+    """Inter-judge agreement over a jury's criteria and each judge's agreement with the jury.
+
+    Fleiss' kappa uses the criteria every judge decided; Krippendorff's alpha (nominal) every
+    criterion at least two judges decided; a judge's ``agreement_with_jury`` is its share of
+    criteria where judge and jury both decided and agree. ``None`` where undefined.
+    """
+    judges: list[str] = []
+    for members, _ in ratings:
+        for judge in members:
+            if judge not in judges:
+                judges.append(judge)
+    table = [[members.get(judge) for judge in judges] for members, _ in ratings]
+    verdicts = [jury for _, jury in ratings]
+    return {
+        "rule": rule,
+        "criteria": len(ratings),
+        "fleiss_kappa": fleiss_kappa(table),
+        "krippendorff_alpha": krippendorff_alpha(table),
+        "judges": {
+            judge: {
+                "agreement_with_jury": share_agreeing([row[i] for row in table], verdicts),
+                "decided": sum(1 for row in table if row[i] is not None),
+            }
+            for i, judge in enumerate(judges)
+        },
+    }
 
 
 def run_id_for(config: dict[str, Any]) -> str:
