@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, cast
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -90,7 +90,7 @@ def calibrate(
             raise ConfigError(f"--method must be one of {', '.join(METHODS)}, not '{method}'")
         if folds < 2:
             raise ConfigError("--folds must be at least 2")
-        chosen = cast("Method | None", method)
+        chosen: Method | None = next((m for m in METHODS if m == method), None)
         fit = calibrate_run(run, labels, method=chosen, folds=folds, seed=seed)
         write_json(out, fit.file.model_dump(mode="json"))
         if as_json:
