@@ -79,5 +79,7 @@ def test_decide_works_on_any_labels_for_other_stages() -> None:
     assert decide("majority", ["A", "B"], [1, 1]) is None
     assert decide("weighted", ["A", "B", "B"], [5, 1, 1]) == "A"
     assert decide("majority", [], []) is None
+    assert decide("unanimous", ["A", "A"], [1, 1]) == "A"
+    assert decide("unanimous", ["A", "B", "A"], [1, 1, 1]) is None
     with pytest.raises(ValueError, match="majority"):
         decide("any", ["A"], [1])

@@ -33,13 +33,18 @@ L = TypeVar("L", bound=Hashable)
 
 
 def decide(rule: JuryRule, labels: Sequence[L], weights: Sequence[float]) -> L | None:
-    """The label ``majority`` or ``weighted`` picks from votes; ``None`` on a tie or no vote.
+    """The label a jury picks from unordered votes; ``None`` on a tie, a split or no vote.
 
-    This is the jury's decision over any labels (criterion verdicts, or a comparison's
-    ``A``/``B``/``tie``), for stages that decide one question with several judges.
+    ``majority`` and ``weighted`` as for criteria; ``unanimous`` returns the label only when
+    every vote gives it. ``any`` needs an order of labels (a criterion's), so it is refused
+    here. This is the jury's decision over any labels (a comparison's ``A``/``B``/``tie``),
+    for stages that decide one question with several judges.
     """
+    if rule == "unanimous":
+        distinct = set(labels)
+        return next(iter(distinct)) if len(distinct) == 1 else None
     if rule not in ("majority", "weighted"):
-        raise ValueError(f"decide() takes 'majority' or 'weighted', not {rule!r}")
+        raise ValueError(f"decide() takes 'majority', 'weighted' or 'unanimous', not {rule!r}")
     totals: dict[L, float] = {}
     for label, weight in zip(labels, weights, strict=True):
         totals[label] = totals.get(label, 0.0) + (1.0 if rule == "majority" else weight)
