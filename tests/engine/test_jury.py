@@ -132,3 +132,31 @@ def test_calibration_maps_probability_and_decides_at_the_threshold(tmp_path) -> 
     store.close()
     with pytest.raises(ConfigError, match="no map for judge other"):
         Grader(ScriptedJudge(fingerprint="other"), calibration=calibration)
+
+
+def test_each_jury_judge_is_calibrated_by_its_own_map_before_the_vote() -> None:
+    low = ScriptedJudge(fingerprint="judge-low", probability=0.9)
+    high = ScriptedJudge(fingerprint="judge-high", probability=0.9)
+    third = ScriptedJudge(lambda _i, _t: "not_met", fingerprint="judge-no", probability=0.1)
+    calibration = CalibrationFile(
+        judges={
+            "judge-low": _calibration(0.6),  # 0.9 -> 0.56: not_met
+            "judge-high": _calibration(0.5),  # 0.9 -> 0.56: met
+            "judge-no": _calibration(0.5),  # 0.1 -> 0.24: not_met
+        }
+    )
+    jury = Jury((JuryMember(low), JuryMember(high), JuryMember(third)), "majority")
+    grader = Grader(
+        low, options=GradeOptions(probabilities=True), jury=jury, calibration=calibration
+    )
+    results, _ = asyncio.run(grade(grader, [make_sample("s1", [1])]))
+    record = results[0].verdicts[0]
+    assert [v.verdict for v in record.jury or []] == ["not_met", "met", "not_met"]
+    assert record.verdict == "not_met"
+    assert results[0].judge.endswith(f"+calibration:{calibration.digest}")
+    with pytest.raises(ConfigError, match="no map for judge judge-x"):
+        Grader(
+            low,
+            jury=Jury((JuryMember(low), JuryMember(ScriptedJudge(fingerprint="judge-x")))),
+            calibration=calibration,
+        )
