@@ -59,6 +59,14 @@ def test_grade_with_a_jury_file_keeps_votes_and_reports_agreement(tmp_path) -> N
         again = grade(tmp_path, data, "run2", "--jury", str(jury))
         assert again.exit_code == 0, again.output
         assert [a.requests, b.requests, c.requests] == requests  # every judge's own cache key
+        shown = runner.invoke(
+            app,
+            ["grade", str(data), "--out", str(tmp_path / "run3"), "--cache",
+             str(tmp_path / "c.sqlite"), "--jury", str(jury)],
+        )  # fmt: skip
+        said = " ".join(shown.output.split())
+        assert "jury majority: Fleiss / Krippendorff │ 0.333 / 0.343" in said, said
+        assert "agrees with the jury 0.750, 0 calls" in said
     lines = [json.loads(x) for x in (tmp_path / "run" / "results.jsonl").read_text().splitlines()]
     verdicts = {r["criterion"]: r for r in lines[0]["verdicts"]}
     assert verdicts["Mentions missing info"]["verdict"] == "not_met"  # 1 met vs 2 not
