@@ -114,3 +114,11 @@ def test_calibration_file_round_trip_and_located_errors(tmp_path, toy) -> None:
     path.write_text("{")
     with pytest.raises(InputError, match=r"calibration.json:1: not valid JSON"):
         read_calibration(path)
+
+
+def test_a_judge_running_against_the_labels_gets_a_reversing_map(toy) -> None:
+    p, y = toy
+    flipped = fit_judge(1.0 - p, y, method="temperature")
+    assert flipped.temperature < 0
+    low, high = (flipped.map().apply([x])[0] for x in (0.1, 0.9))
+    assert low > high

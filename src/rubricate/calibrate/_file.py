@@ -68,13 +68,16 @@ class JudgeCalibration(BaseModel):
     n: int = Field(ge=1)
     positives: int = Field(ge=0)
     platt: tuple[float, float]  # a, b
-    temperature: float = Field(gt=0.0)  # T: sigmoid(logit(p) / T)
+    # T of sigmoid(logit(p) / T); negative for a judge whose P(met) runs against the labels
+    temperature: float
     isotonic_x: list[float]
     isotonic_y: list[float]
     held_out: HeldOut | None = None
 
     @model_validator(mode="after")
     def _isotonic_shape(self) -> JudgeCalibration:
+        if self.temperature == 0:
+            raise ValueError("temperature must not be 0")
         if len(self.isotonic_x) != len(self.isotonic_y) or not self.isotonic_x:
             raise ValueError("isotonic_x and isotonic_y must be equally long and not empty")
         if any(b < a for a, b in zip(self.isotonic_x, self.isotonic_x[1:], strict=False)):
@@ -190,7 +193,8 @@ def fit_judge(
         n=len(labels),
         positives=positives,
         platt=(platt.a, platt.b),
-        temperature=1.0 / temperature.a if temperature.a > 0 else 1e6,
+        # a = 0 only when P(met) says nothing at all: a temperature so high it maps to 1/2
+        temperature=1.0 / temperature.a if temperature.a != 0 else 1e9,
         isotonic_x=list(isotonic.x),
         isotonic_y=list(isotonic.y),
         held_out=held_out,

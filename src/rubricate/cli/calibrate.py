@@ -92,6 +92,7 @@ def calibrate(
             raise ConfigError("--folds must be at least 2")
         chosen: Method | None = next((m for m in METHODS if m == method), None)
         fit = calibrate_run(run, labels, method=chosen, folds=folds, seed=seed)
+        out.parent.mkdir(parents=True, exist_ok=True)
         write_json(out, fit.file.model_dump(mode="json"))
         if as_json:
             typer.echo(json.dumps(fit.as_dict(), indent=2, ensure_ascii=False))
