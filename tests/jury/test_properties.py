@@ -1,9 +1,16 @@
 """Jury rule invariants over random votes (hypothesis)."""
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rubricate.jury import combine_verdicts
+from rubricate.jury import (
+    AgreementTally,
+    combine_verdicts,
+    fleiss_kappa,
+    krippendorff_alpha,
+    share_agreeing,
+)
 from rubricate.types import Vote
 
 _ORDER = {"not_met": 0, "met": 1}
@@ -38,3 +45,26 @@ def test_a_verdict_is_only_ever_one_a_member_gave_or_an_abstention(names) -> Non
     for rule in ("majority", "weighted", "unanimous", "any"):
         label = combine_verdicts("c", rule, _votes(names)).label
         assert label in names or label == "cannot_assess"
+
+
+ratings = st.lists(
+    st.lists(st.sampled_from(["met", "not_met", None]), min_size=3, max_size=3), min_size=1
+)
+
+
+@given(ratings)
+def test_the_running_tally_equals_the_statistics_on_the_whole_table(table) -> None:
+    tally = AgreementTally()
+    jury = [row[0] for row in table]
+    for row, verdict in zip(table, jury, strict=True):
+        tally.add({f"j{i}": rating for i, rating in enumerate(row)}, verdict)
+    assert tally.fleiss_kappa() == _approx(fleiss_kappa(table))
+    assert tally.krippendorff_alpha() == _approx(krippendorff_alpha(table))
+    for i in range(3):
+        assert tally.agreement_with_jury(f"j{i}") == _approx(
+            share_agreeing([row[i] for row in table], jury)
+        )
+
+
+def _approx(value):
+    return None if value is None else pytest.approx(value)

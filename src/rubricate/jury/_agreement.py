@@ -8,9 +8,9 @@ statistics are nominal.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 
-__all__ = ["fleiss_kappa", "krippendorff_alpha", "share_agreeing"]
+__all__ = ["AgreementTally", "fleiss_kappa", "krippendorff_alpha", "share_agreeing"]
 
 Rating = Hashable | None
 
@@ -79,3 +79,83 @@ def share_agreeing(member: Sequence[Rating], jury: Sequence[Rating]) -> float | 
     if not pairs:
         return None
     return sum(1 for m, j in pairs if m == j) / len(pairs)
+
+
+class AgreementTally:
+    """The figures above, accumulated one item at a time (flat memory over a run of any size).
+
+    ``add`` takes one item's ratings by judge and the jury's rating; ``figures`` gives the
+    same values as ``fleiss_kappa``, ``krippendorff_alpha`` and ``share_agreeing`` over
+    every item added.
+    """
+
+    def __init__(self) -> None:
+        self.items = 0
+        self._raters: int | None = None
+        self._uneven = False  # complete items with different numbers of raters: no kappa
+        self._complete = 0
+        self._observed = 0.0  # sum of P_i over complete items
+        self._totals: Counter[Rating] = Counter()
+        self._coincidence: dict[tuple[Rating, Rating], float] = {}
+        self._decided: Counter[str] = Counter()
+        self._paired: Counter[str] = Counter()
+        self._agreeing: Counter[str] = Counter()
+        self.judges: list[str] = []
+
+    def add(self, ratings: Mapping[str, Rating], jury: Rating) -> None:
+        self.items += 1
+        for judge, rating in ratings.items():
+            if judge not in self._decided:
+                self.judges.append(judge)
+                self._decided[judge] += 0
+            if rating is not None:
+                self._decided[judge] += 1
+                if jury is not None:
+                    self._paired[judge] += 1
+                    self._agreeing[judge] += rating == jury
+        values = [r for r in ratings.values() if r is not None]
+        counts = Counter(values)
+        m = len(values)
+        if m >= 2:
+            for c, n_c in counts.items():
+                for k, n_k in counts.items():
+                    pairs = n_c * (n_k - 1) if c == k else n_c * n_k
+                    if pairs:
+                        key = (c, k)
+                        self._coincidence[key] = self._coincidence.get(key, 0.0) + pairs / (m - 1)
+        if ratings and m == len(ratings):
+            if self._raters is None:
+                self._raters = m
+            elif self._raters != m:
+                self._uneven = True
+            self._complete += 1
+            self._totals.update(counts)
+            if m >= 2:
+                self._observed += (sum(n * n for n in counts.values()) - m) / (m * (m - 1))
+
+    def fleiss_kappa(self) -> float | None:
+        raters = self._raters
+        if self._uneven or not self._complete or raters is None or raters < 2:
+            return None
+        p_bar = self._observed / self._complete
+        all_ratings = self._complete * raters
+        p_e = sum((n / all_ratings) ** 2 for n in self._totals.values())
+        return None if p_e >= 1.0 else (p_bar - p_e) / (1.0 - p_e)
+
+    def krippendorff_alpha(self) -> float | None:
+        if not self._coincidence:
+            return None
+        marginal: dict[Rating, float] = {}
+        for (c, _), value in self._coincidence.items():
+            marginal[c] = marginal.get(c, 0.0) + value
+        n = sum(marginal.values())
+        observed = sum(v for (c, k), v in self._coincidence.items() if c != k)
+        expected_pairs = n * n - sum(m * m for m in marginal.values())
+        return None if expected_pairs <= 0 else 1.0 - (n - 1) * observed / expected_pairs
+
+    def agreement_with_jury(self, judge: str) -> float | None:
+        paired = self._paired[judge]
+        return self._agreeing[judge] / paired if paired else None
+
+    def decided(self, judge: str) -> int:
+        return self._decided[judge]

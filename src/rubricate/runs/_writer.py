@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from rubricate.engine import Grader, PolicySampler, SkippedSample
 from rubricate.errors import ConfigError, InputError
-from rubricate.jury import fleiss_kappa, krippendorff_alpha, share_agreeing
+from rubricate.jury import AgreementTally
 from rubricate.results import Counts, JuryVoteRecord, RunSummary, SampleResult, Tokens
 from rubricate.scoring import summarize
 from rubricate.store import Store
@@ -51,8 +51,8 @@ class RunAccumulator:
     axes: dict[str, list[float | None]] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     n_skipped: int = 0
-    # A jury's ratings per criterion: (each member's category by fingerprint, the jury's).
-    jury_ratings: list[tuple[dict[str, str | None], str | None]] = field(default_factory=list)
+    # A jury's agreement figures, tallied per criterion as results arrive (flat memory).
+    jury: AgreementTally = field(default_factory=AgreementTally)
 
     def add(self, result: SampleResult) -> None:
         self.scores.append(result.score)
@@ -61,7 +61,7 @@ class RunAccumulator:
         for record in result.verdicts:
             if record.jury:
                 members = {vote.judge: _category(vote) for vote in record.jury}
-                self.jury_ratings.append((members, _category(record)))
+                self.jury.add(members, _category(record))
 
     def skip(self, reason: str) -> None:
         self.n_skipped += 1
@@ -83,8 +83,8 @@ class RunAccumulator:
         jury: dict[str, Any] | None = None,
     ) -> RunSummary:
         run = summarize(self.scores, self.axes, n_bootstrap=n_bootstrap, seed=seed)
-        if jury is None and self.jury_ratings:
-            jury = jury_agreement(self.jury_ratings)
+        if jury is None and self.jury.items:
+            jury = jury_agreement(self.jury)
         return RunSummary(
             score=run.score,
             bootstrap_std=run.bootstrap_std,
@@ -116,7 +116,7 @@ class RunAccumulator:
         """The summary of a grading run: scores here, counts and tokens from its engines."""
         jury = None
         if grader.jury is not None:
-            jury = jury_agreement(self.jury_ratings, rule=grader.jury.rule)
+            jury = jury_agreement(self.jury, rule=grader.jury.rule)
             for member, engine in zip(grader.jury.members, grader.members, strict=True):
                 counts = engine.calls.counts
                 entry = jury["judges"].setdefault(member.judge.fingerprint, {})
@@ -152,33 +152,24 @@ def _category(vote: JuryVoteRecord | Any) -> str | None:
     return str(vote.verdict) if vote.level is None else f"{vote.verdict}:{vote.level}"
 
 
-def jury_agreement(
-    ratings: list[tuple[dict[str, str | None], str | None]], *, rule: str | None = None
-) -> dict[str, Any]:
+def jury_agreement(tally: AgreementTally, *, rule: str | None = None) -> dict[str, Any]:
     """Inter-judge agreement over a jury's criteria and each judge's agreement with the jury.
 
     Fleiss' kappa uses the criteria every judge decided; Krippendorff's alpha (nominal) every
     criterion at least two judges decided; a judge's ``agreement_with_jury`` is its share of
     criteria where judge and jury both decided and agree. ``None`` where undefined.
     """
-    judges: list[str] = []
-    for members, _ in ratings:
-        for judge in members:
-            if judge not in judges:
-                judges.append(judge)
-    table = [[members.get(judge) for judge in judges] for members, _ in ratings]
-    verdicts = [jury for _, jury in ratings]
     return {
         "rule": rule,
-        "criteria": len(ratings),
-        "fleiss_kappa": fleiss_kappa(table),
-        "krippendorff_alpha": krippendorff_alpha(table),
+        "criteria": tally.items,
+        "fleiss_kappa": tally.fleiss_kappa(),
+        "krippendorff_alpha": tally.krippendorff_alpha(),
         "judges": {
             judge: {
-                "agreement_with_jury": share_agreeing([row[i] for row in table], verdicts),
-                "decided": sum(1 for row in table if row[i] is not None),
+                "agreement_with_jury": tally.agreement_with_jury(judge),
+                "decided": tally.decided(judge),
             }
-            for i, judge in enumerate(judges)
+            for judge in tally.judges
         },
     }
 
