@@ -112,10 +112,12 @@ class _GradeActor:
         delta = {
             "counts": asdict(grader.counts),
             "tokens": asdict(grader.tokens),
-            "judge": grader.judge.fingerprint,
+            "judge": grader.fingerprint,
             "template": grader.template.version,
         }
-        grader.scored, grader.calls.counts = Counts(), CallCounts()
+        grader.scored = Counts()
+        for engine in (grader, *grader.members):  # a jury counts in its members' engines
+            engine.calls.counts = CallCounts()
         return {
             "kind": [kind for kind, _ in graded],
             "payload": [payload for _, payload in graded],

@@ -34,6 +34,7 @@ __all__ = [
     "CallCounts",
     "Counts",
     "GroupSummary",
+    "JuryVoteRecord",
     "LengthAdjusted",
     "NativeSummary",
     "RunSummary",
@@ -45,6 +46,17 @@ __all__ = [
 # The ``metadata`` key under which a results line records the graded response's length in
 # characters (``len`` of the text), for HealthBench's length-adjusted score.
 RESPONSE_CHARS = "response_chars"
+
+class JuryVoteRecord(BaseModel):
+    """One jury member's verdict on a criterion, kept beside the jury's."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    judge: StrictStr = Field(min_length=1)  # the member's fingerprint
+    verdict: _Label
+    probability: StrictFloat | None = Field(default=None, allow_inf_nan=False, ge=0.0, le=1.0)
+    level: StrictInt | None = None
+    weight: StrictFloat = Field(default=1.0, allow_inf_nan=False, gt=0.0)
 
 
 class VerdictRecord(BaseModel):
@@ -63,6 +75,9 @@ class VerdictRecord(BaseModel):
     probability: StrictFloat | None = Field(default=None, allow_inf_nan=False, ge=0.0, le=1.0)
     level: StrictInt | None = None  # ordinal level index, 0 = worst
     explanation: str | None = None
+    # the judge's own P(met) when a calibration replaced ``probability`` (and the label)
+    raw_probability: StrictFloat | None = Field(default=None, allow_inf_nan=False, ge=0.0, le=1.0)
+    jury: list[JuryVoteRecord] | None = None  # each member's verdict, when a jury decided
 
     @model_validator(mode="after")
     def _fits_its_scale(self) -> VerdictRecord:
@@ -333,6 +348,9 @@ class RunSummary(BaseModel):
     judge: str = ""
     template: str = ""
     skipped: list[str] = Field(default_factory=list)  # first reasons, for the report
+    # With a jury: rule, agreement statistics and per judge its calls, tokens and agreement
+    # with the jury (see ``runs.jury_summary``).
+    jury: dict[str, Any] | None = None
     elapsed_s: float | None = None
     rubricate_version: str = ""
 

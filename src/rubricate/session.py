@@ -11,8 +11,9 @@ from pathlib import Path
 from types import TracebackType
 
 from rubricate.backends import Judge, close_judge
-from rubricate.engine import GradeOptions, Grader, PolicySampler, run_sync
-from rubricate.settings import JudgeSettings, Settings, build_judge, build_policy
+from rubricate.calibrate import CalibrationFile, read_calibration
+from rubricate.engine import GradeOptions, Grader, Jury, PolicySampler, run_sync
+from rubricate.settings import JudgeSettings, Settings, build_judge, build_jury, build_policy
 from rubricate.store import Store, open_store
 
 __all__ = ["Session"]
@@ -31,6 +32,10 @@ class Session:
             describes, if any.
         options: grading options; defaults to the settings' options.
         owns_judge: whether closing the session closes ``judge``; default: when it built it.
+        jury: judges that decide together (default: the jury file ``settings.jury`` names);
+            ``judge`` is then its first member's judge, for the stages one judge serves
+            (generation, probes), and the grader asks every member.
+        calibration: maps from each judge's P(met) (default: ``settings.calibration``).
         owns_policy: whether closing the session closes a given ``policy`` (one it built, it
             always closes).
 
@@ -48,6 +53,8 @@ class Session:
         options: GradeOptions | None = None,
         owns_judge: bool | None = None,
         owns_policy: bool = True,
+        jury: Jury | None = None,
+        calibration: CalibrationFile | None = None,
     ) -> None:
         whole = settings if isinstance(settings, Settings) else None
         if isinstance(settings, Settings):
@@ -60,8 +67,18 @@ class Session:
         self._sampler: PolicySampler | None = None
         self._closed = False
         try:
-            self.judge = judge if judge is not None else build_judge(self.settings)
-            if owns_judge if owns_judge is not None else judge is None:
+            self.calibration = calibration
+            if calibration is None and self.settings.calibration is not None:
+                self.calibration = read_calibration(self.settings.calibration)
+            self.jury = jury if jury is not None else build_jury(self.settings)
+            if self.jury is not None:
+                if jury is None:
+                    self._resources.push_async_callback(self.jury.aclose)
+                self.judge = judge if judge is not None else self.jury.members[0].judge
+            else:
+                self.judge = judge if judge is not None else build_judge(self.settings)
+            owned = judge is None and self.jury is None
+            if owns_judge if owns_judge is not None else owned:
                 self._resources.push_async_callback(close_judge, self.judge)
             if store is None and settings is not None:
                 store = self.settings.cache_path()
@@ -82,7 +99,13 @@ class Session:
     def grader(self) -> Grader:
         """The session's grader (made on first use, shared afterwards; flushed on close)."""
         if self._grader is None:
-            self._grader = Grader(self.judge, store=self.store, options=self.options)
+            self._grader = Grader(
+                self.judge,
+                store=self.store,
+                options=self.options,
+                jury=self.jury,
+                calibration=self.calibration,
+            )
             self._resources.callback(self._grader.flush)
         return self._grader
 

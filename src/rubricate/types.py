@@ -143,11 +143,32 @@ class JudgeReply:
 
 
 @dataclass(frozen=True, slots=True)
+class Vote:
+    """One jury member's verdict on one criterion, as the jury's verdict keeps it.
+
+    Attributes:
+        judge: the member's fingerprint (its cache key and its calibration key).
+        verdict: its label (``met``, ``not_met``, ..., ``error``).
+        probability: its P(met) in [0, 1], when known (calibrated, with a calibration).
+        level: its ordinal level, for ordinal criteria.
+        weight: its weight in the jury (> 0).
+    """
+
+    judge: str
+    verdict: str
+    probability: float | None = None
+    level: int | None = None
+    weight: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
 class Verdict:
     """A decision on one criterion.
 
     ``probability`` is P(met) in [0, 1] when the backend reports it. ``level`` is the
-    ordinal level index (0 = worst) for ordinal criteria.
+    ordinal level index (0 = worst) for ordinal criteria. ``votes`` are a jury's members'
+    verdicts (empty for a single judge); ``raw_probability`` is the judge's P(met) before a
+    calibration replaced ``probability`` (and, with its threshold, the label).
     """
 
     criterion_id: str
@@ -155,6 +176,8 @@ class Verdict:
     probability: float | None = None
     level: int | None = None
     explanation: str | None = None
+    votes: tuple[Vote, ...] = ()
+    raw_probability: float | None = None
 
     @property
     def gradable(self) -> bool:

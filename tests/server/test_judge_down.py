@@ -151,3 +151,30 @@ def test_healthz_answers_while_a_hanging_judge_holds_a_request(reward_server: An
     assert reply.status_code == 503 and reply.json()["error"]["code"] == "judge_down"
     # Four timeouts (one slot wave) open the breaker; without it: 24 criteria x 4 attempts.
     assert calls <= 8, calls
+
+
+def test_a_jury_with_one_judge_down_is_degraded_and_still_grades(tmp_path: Path) -> None:
+    with (
+        JudgeServer(record=False) as a,
+        JudgeServer(record=False) as b,
+        JudgeServer(fault_rate=1.0, faults=("500",), record=False) as down,
+    ):
+        jury = tmp_path / "jury.json"
+        members = [{"url": s.url, "model": f"m{i}"} for i, s in enumerate((a, b, down))]
+        jury.write_text(json.dumps({"judges": members, "rule": "majority"}))
+        settings = JudgeSettings(
+            jury=jury, cache=tmp_path / "c.sqlite", max_retries=0, breaker_failures=2
+        )
+        with LiveServer(create_app(ServerSettings(judge=settings))) as server:
+            reply = httpx.post(
+                f"{server.url}/v1/grade", json=native_body(RESPONSES[:2]), timeout=60
+            )
+            health = healthz(server)
+    assert reply.status_code == 200, reply.text
+    for result in reply.json()["results"]:
+        for verdict in result["verdicts"]:
+            assert verdict["verdict"] in ("met", "not_met", "cannot_assess")
+            assert [v["verdict"] for v in verdict["jury"]][2] == "error"
+    # One breaker per jury judge; the dead one is open.
+    assert [b["state"] for b in health["breakers"]] == ["closed", "closed", "open"]
+    assert health["judge_state"] == "degraded"

@@ -1,5 +1,6 @@
 """The command line: thin over the library. Each command lives in its own module."""
 
+from rubricate.cli import calibrate as _calibrate  # noqa: F401  (registers calibrate)
 from rubricate.cli import compare as _compare  # noqa: F401  (registers compare)
 from rubricate.cli import config as _config  # noqa: F401  (registers config)
 from rubricate.cli import generate as _generate  # noqa: F401  (registers generate)

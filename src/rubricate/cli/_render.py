@@ -114,6 +114,19 @@ def summary_table(summary: RunSummary, title: str = "rubricate") -> Table:
             "tokens prompt (cached) / completion",
             f"{tokens.prompt} ({tokens.cached_prompt}) / {tokens.completion}",
         )
+    jury = summary.jury
+    if jury:
+        rule = f" {jury['rule']}" if jury.get("rule") else ""  # not recorded when rescored
+        table.add_row(
+            f"jury{rule}: Fleiss / Krippendorff",
+            f"{_fmt(jury.get('fleiss_kappa'))} / {_fmt(jury.get('krippendorff_alpha'))}",
+        )
+        for fingerprint, judge in jury.get("judges", {}).items():
+            calls = f", {judge['calls']} calls" if "calls" in judge else ""
+            table.add_row(
+                f"  {judge.get('name') or fingerprint}",
+                f"agrees with the jury {_fmt(judge.get('agreement_with_jury'))}{calls}",
+            )
     if summary.elapsed_s is not None:
         table.add_row("elapsed", f"{summary.elapsed_s:.1f} s")
     return table

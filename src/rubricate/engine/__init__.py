@@ -3,6 +3,7 @@ streams, the sync bridge."""
 
 from rubricate.engine._calls import Cache, CallEngine, Claim, JudgmentCache, Reask, TextCache
 from rubricate.engine._grader import GradeOptions, Grader, Respond, SkippedSample
+from rubricate.engine._jury import Jury, JuryMember
 from rubricate.engine._ordered import map_in_order
 from rubricate.engine._policy import PolicySampler
 from rubricate.engine._sync import LoopThread, run_sync
@@ -14,6 +15,8 @@ __all__ = [
     "GradeOptions",
     "Grader",
     "JudgmentCache",
+    "Jury",
+    "JuryMember",
     "LoopThread",
     "PolicySampler",
     "Reask",

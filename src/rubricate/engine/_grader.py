@@ -14,7 +14,9 @@ from contextlib import aclosing
 from dataclasses import dataclass, replace
 
 from rubricate.backends import Judge
+from rubricate.calibrate import CalibrationFile, JudgeCalibration
 from rubricate.engine._calls import CallEngine, JudgmentCache, Reask
+from rubricate.engine._jury import Jury
 from rubricate.engine._ordered import map_in_order
 from rubricate.errors import BackendError, ConfigError, InputError, VerdictError
 from rubricate.judge import (
@@ -25,11 +27,12 @@ from rubricate.judge import (
     parse_single_reply,
     render_shared,
 )
-from rubricate.results import RESPONSE_CHARS, Counts, SampleResult, Tokens
+from rubricate.jury import combine_verdicts
+from rubricate.results import RESPONSE_CHARS, CallCounts, Counts, SampleResult, Tokens
 from rubricate.rubric import Criterion
 from rubricate.scoring import Method, SampleScore, score_sample
 from rubricate.store import Store, judgment_key
-from rubricate.types import JudgeReply, JudgeRequest, Message, Sample, Verdict
+from rubricate.types import JudgeReply, JudgeRequest, Message, Sample, Verdict, Vote
 
 __all__ = ["GradeOptions", "Grader", "Respond", "SkippedSample"]
 
@@ -105,6 +108,12 @@ class Grader:
 
     Judge calls go through one ``CallEngine`` (cache, in-flight dedup, slots, re-asks,
     tokens); a sample without a response is the policy stage's job (``PolicySampler``).
+
+    With a ``jury``, each member is graded by its own ``Grader`` (``members``) and the jury
+    decides each criterion from their verdicts; ``judge`` is then unused for grading (pass
+    the first member's). With a ``calibration``, every judge's P(met) is mapped and, at the
+    judge's threshold, decides ``met`` or ``not_met`` on binary criteria; the cache keeps
+    the judges' own verdicts.
     """
 
     def __init__(
@@ -113,8 +122,26 @@ class Grader:
         *,
         store: Store | None = None,
         options: GradeOptions | None = None,
+        jury: Jury | None = None,
+        calibration: CalibrationFile | None = None,
     ) -> None:
         self.judge = judge
+        self.jury = jury
+        self.calibration = calibration
+        self.members: tuple[Grader, ...] = ()
+        self._calibration: JudgeCalibration | None = None
+        if jury is not None:
+            self.members = tuple(
+                Grader(m.judge, store=store, options=options, calibration=calibration)
+                for m in jury.members
+            )
+        elif calibration is not None:
+            self._calibration = calibration.judges.get(judge.fingerprint)
+            if self._calibration is None:
+                known = ", ".join(sorted(calibration.judges))
+                raise ConfigError(
+                    f"the calibration has no map for judge {judge.fingerprint} (it has: {known})"
+                )
         self.store = store
         self.options = options or GradeOptions()
         self.template = load_template(self.options.mode, self.options.explain)
@@ -131,14 +158,32 @@ class Grader:
         self._unit_size = 1 if self.options.mode == "per-criterion" else self.options.group_size
 
     @property
+    def fingerprint(self) -> str:
+        """The judge (or jury) as results name it, with the calibration's digest when one applies."""
+        base = self.jury.fingerprint if self.jury is not None else self.judge.fingerprint
+        if self.calibration is not None:
+            return f"{base}+calibration:{self.calibration.digest}"
+        return base
+
+    @property
+    def call_counts(self) -> CallCounts:
+        """The judge's calls so far (live), or the sum of a jury's members' (a copy)."""
+        if self.members:
+            total = CallCounts()
+            for member in self.members:
+                total = total + member.calls.counts
+            return total
+        return self.calls.counts
+
+    @property
     def counts(self) -> Counts:
         """The run's counts so far (a copy)."""
-        return self.scored.with_calls(self.calls.counts)
+        return self.scored.with_calls(self.call_counts)
 
     @property
     def tokens(self) -> Tokens:
-        """The judge's tokens so far (live)."""
-        return self.calls.counts.tokens
+        """The judge's tokens so far (live; a jury's summed, a copy)."""
+        return self.call_counts.tokens
 
     # --- judging ----------------------------------------------------------------
 
@@ -218,6 +263,36 @@ class Grader:
 
     async def verdicts_for(self, sample: Sample) -> dict[str, Verdict]:
         """Verdicts on every criterion of ``sample`` (which must have a response)."""
+        if self.jury is not None:
+            return await self._jury_verdicts(self.jury, sample)
+        verdicts = await self._own_verdicts(sample)
+        if self._calibration is not None:
+            verdicts = _calibrated(self._calibration, sample, verdicts)
+        return verdicts
+
+    async def _jury_verdicts(self, jury: Jury, sample: Sample) -> dict[str, Verdict]:
+        """Every member's verdicts, then the jury's per criterion with the votes kept."""
+        outcomes = await asyncio.gather(*(m.verdicts_for(sample) for m in self.members))
+        verdicts: dict[str, Verdict] = {}
+        for criterion in sample.rubric.criteria:
+            votes = tuple(
+                Vote(
+                    member.judge.fingerprint,
+                    decided[criterion.id].label,
+                    decided[criterion.id].probability,
+                    decided[criterion.id].level,
+                    member.weight,
+                )
+                for member, decided in zip(jury.members, outcomes, strict=True)
+            )
+            verdict = combine_verdicts(criterion.id, jury.rule, votes)
+            verdicts[criterion.id] = replace(verdict, votes=votes)
+        self.criteria_decided += len(verdicts)
+        if self.on_progress is not None:
+            self.on_progress(self)
+        return verdicts
+
+    async def _own_verdicts(self, sample: Sample) -> dict[str, Verdict]:
         criteria = sample.rubric.criteria
         conversation = sample.conversation_hash()
         judge_fp, version, mode = self.judge.fingerprint, self.template.version, self._mode_tag
@@ -267,6 +342,8 @@ class Grader:
     def flush(self) -> None:
         """Write decided verdicts to the store (called automatically each loop turn)."""
         self.calls.flush()
+        for member in self.members:
+            member.flush()
 
     # --- samples ----------------------------------------------------------------
 
@@ -290,6 +367,18 @@ class Grader:
                     "probability": verdict.probability,
                     "level": verdict.level,
                     "explanation": verdict.explanation,
+                    "raw_probability": verdict.raw_probability,
+                    "jury": [
+                        {
+                            "judge": v.judge,
+                            "verdict": v.verdict,
+                            "probability": v.probability,
+                            "level": v.level,
+                            "weight": v.weight,
+                        }
+                        for v in verdict.votes
+                    ]
+                    or None,
                 }
             )
         rubric = sample.rubric
@@ -312,7 +401,7 @@ class Grader:
                 "native_score": native.score if native is not None else None,
                 "native": native.parts if native is not None else {},
                 "verdicts": records,
-                "judge": self.judge.fingerprint,
+                "judge": self.fingerprint,
                 "template": self.template.version,
                 "metadata": metadata,
             }
@@ -381,3 +470,22 @@ def _done(value: SkippedSample) -> asyncio.Future[SampleResult | SkippedSample]:
     )
     future.set_result(value)
     return future
+
+
+def _calibrated(
+    calibration: JudgeCalibration, sample: Sample, verdicts: dict[str, Verdict]
+) -> dict[str, Verdict]:
+    """Calibrated P(met) and, on binary criteria, the label at the threshold."""
+    out = dict(verdicts)
+    for criterion in sample.rubric.criteria:
+        verdict = verdicts[criterion.id]
+        if verdict.probability is None or verdict.label not in ("met", "not_met"):
+            continue
+        probability, met = calibration.apply(verdict.probability)
+        label = verdict.label
+        if criterion.scale.kind == "binary":
+            label = "met" if met else "not_met"
+        out[criterion.id] = replace(
+            verdict, label=label, probability=probability, raw_probability=verdict.probability
+        )
+    return out

@@ -1,5 +1,6 @@
 """Checking the judge: agreement with labels, pairwise accuracy, attack probes and drift."""
 
+from rubricate.meta._calibrate import CalibrationFit, calibrate_run, calibration_points
 from rubricate.meta._criteria import (
     Combine,
     CriteriaReport,
@@ -72,6 +73,7 @@ __all__ = [
     "PROBES",
     "VERBOSITY_WORDS",
     "BinaryCounts",
+    "CalibrationFit",
     "Combine",
     "CriteriaReport",
     "CriterionDrift",
@@ -93,6 +95,8 @@ __all__ = [
     "average_ranks",
     "binary_metrics",
     "bootstrap_interval",
+    "calibrate_run",
+    "calibration_points",
     "criteria_agreement",
     "drift_between",
     "fail_on_gain",

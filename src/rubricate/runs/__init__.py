@@ -17,6 +17,7 @@ from rubricate.runs._writer import (
     RunWriter,
     SampleSource,
     grade_to_dir,
+    jury_agreement,
     run_id_for,
     write_json,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "check_input",
     "check_run_dir",
     "grade_to_dir",
+    "jury_agreement",
     "read_results",
     "rescore_results",
     "result_rubric",

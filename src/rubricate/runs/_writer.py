@@ -20,16 +20,18 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
 from rubricate.engine import Grader, PolicySampler, SkippedSample
 from rubricate.errors import ConfigError, InputError
+from rubricate.jury import AgreementTally
 from rubricate.results import (
     RESPONSE_CHARS,
     Counts,
+    JuryVoteRecord,
     GroupSummary,
     LengthAdjusted,
     NativeSummary,
@@ -57,6 +59,7 @@ __all__ = [
     "RunWriter",
     "SampleSource",
     "grade_to_dir",
+    "jury_agreement",
     "run_id_for",
     "write_json",
 ]
@@ -95,6 +98,8 @@ class RunAccumulator:
     native_mixed: bool = False
     skipped: list[str] = field(default_factory=list)
     n_skipped: int = 0
+    # A jury's agreement figures, tallied per criterion as results arrive (flat memory).
+    jury: AgreementTally = field(default_factory=AgreementTally)
 
     def __post_init__(self) -> None:
         penalty = self.length_penalty
@@ -129,6 +134,10 @@ class RunAccumulator:
                 # the [0, 1] score still means something, a native figure would not.
                 logger.warning("no native score for this run: %s", error)
                 self.native_mixed = True
+        for record in result.verdicts:
+            if record.jury:
+                members = {vote.judge: _category(vote) for vote in record.jury}
+                self.jury.add(members, _category(record))
 
     def _adjusted(self, result: SampleResult) -> float | None:
         if result.score is None or self.length_penalty is None:
@@ -158,6 +167,7 @@ class RunAccumulator:
         elapsed_s: float | None = None,
         seed: int = 0,
         n_bootstrap: int = 1000,
+        jury: dict[str, Any] | None = None,
     ) -> RunSummary:
         run = summarize(self.scores, self.axes, n_bootstrap=n_bootstrap, seed=seed)
         native = None if self.native_mixed else self.native.result()
@@ -171,6 +181,8 @@ class RunAccumulator:
                 ci95=adjusted.ci95,
                 n_scored=adjusted.n_scored,
             )
+        if jury is None and self.jury.items:
+            jury = jury_agreement(self.jury)
         return RunSummary(
             score=run.score,
             bootstrap_std=run.bootstrap_std,
@@ -201,6 +213,7 @@ class RunAccumulator:
             skipped=self.skipped,
             elapsed_s=elapsed_s,
             rubricate_version=__version__,
+            jury=jury,
         )
 
     def graded(
@@ -212,17 +225,34 @@ class RunAccumulator:
         seed: int = 0,
     ) -> RunSummary:
         """The summary of a grading run: scores here, counts and tokens from its engines."""
+        jury = None
+        if grader.jury is not None:
+            jury = jury_agreement(self.jury, rule=grader.jury.rule)
+            for member, engine in zip(grader.jury.members, grader.members, strict=True):
+                counts = engine.calls.counts
+                entry = jury["judges"].setdefault(member.judge.fingerprint, {})
+                entry.update(
+                    name=member.label,
+                    weight=member.weight,
+                    calls=counts.calls,
+                    cache_hits=counts.cache_hits,
+                    deduplicated=counts.deduplicated,
+                    failed_calls=counts.failed_calls,
+                    unparseable_replies=counts.unparseable_replies,
+                    tokens=asdict(counts.tokens),
+                )
         return self.summary(
             method=grader.options.method,
             counts=grader.scored.with_calls(
-                grader.calls.counts, policy.counts if policy is not None else None
+                grader.call_counts, policy.counts if policy is not None else None
             ),
             tokens=grader.tokens,
             policy_tokens=policy.tokens if policy is not None else None,
-            judge=grader.judge.fingerprint,
+            judge=grader.fingerprint,
             template=grader.template.version,
             elapsed_s=elapsed_s,
             seed=seed,
+            jury=jury,
         )
 
 
@@ -250,6 +280,35 @@ def _groups(
             score=run.score, bootstrap_std=run.bootstrap_std, ci95=run.ci95, n_samples=run.n_scored
         )
         for tag, run in summarize_tags(values, n_bootstrap=n_bootstrap, seed=seed).items()
+    }
+
+
+def _category(vote: JuryVoteRecord | Any) -> str | None:
+    """A verdict as an agreement statistic's category: ``None`` when not decided."""
+    if vote.verdict in ("error", "cannot_assess"):
+        return None
+    return str(vote.verdict) if vote.level is None else f"{vote.verdict}:{vote.level}"
+
+
+def jury_agreement(tally: AgreementTally, *, rule: str | None = None) -> dict[str, Any]:
+    """Inter-judge agreement over a jury's criteria and each judge's agreement with the jury.
+
+    Fleiss' kappa uses the criteria every judge decided; Krippendorff's alpha (nominal) every
+    criterion at least two judges decided; a judge's ``agreement_with_jury`` is its share of
+    criteria where judge and jury both decided and agree. ``None`` where undefined.
+    """
+    return {
+        "rule": rule,
+        "criteria": tally.items,
+        "fleiss_kappa": tally.fleiss_kappa(),
+        "krippendorff_alpha": tally.krippendorff_alpha(),
+        "judges": {
+            judge: {
+                "agreement_with_jury": tally.agreement_with_jury(judge),
+                "decided": tally.decided(judge),
+            }
+            for judge in tally.judges
+        },
     }
 
 

@@ -154,7 +154,11 @@ class _State:
     def breakers(self) -> list[BreakerState]:
         """The judge's circuit breakers now (one per judge server; none for a local judge)."""
         engine = self.engine_or_none
-        return [b.snapshot() for b in breakers(engine.judge)] if engine is not None else []
+        if engine is None:
+            return []
+        jury = engine.grader.jury
+        judges = [m.judge for m in jury.members] if jury is not None else [engine.judge]
+        return [b.snapshot() for judge in judges for b in breakers(judge)]
 
 
 def _judge_state(breakers: Sequence[BreakerState]) -> str:

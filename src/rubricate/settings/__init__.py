@@ -18,7 +18,7 @@ flag and environment variable (``Option``)::
       generate  GenerateSettings  rubric generation
 """
 
-from rubricate.settings._build import build_judge, build_policy
+from rubricate.settings._build import build_judge, build_jury, build_policy
 from rubricate.settings._groups import (
     GenerateSettings,
     JudgeSettings,
@@ -30,6 +30,7 @@ from rubricate.settings._groups import (
     default_cache_path,
     setting_fields,
 )
+from rubricate.settings._jury import JuryFile, JuryMemberSpec, read_jury_file
 from rubricate.settings._load import CONFIG_ENV, CONFIG_FILE, Settings, find_config_file
 
 __all__ = [
@@ -37,6 +38,8 @@ __all__ = [
     "CONFIG_FILE",
     "GenerateSettings",
     "JudgeSettings",
+    "JuryFile",
+    "JuryMemberSpec",
     "Option",
     "PolicySettings",
     "RewardSettings",
@@ -44,8 +47,10 @@ __all__ = [
     "SettingField",
     "Settings",
     "build_judge",
+    "build_jury",
     "build_policy",
     "default_cache_path",
     "find_config_file",
+    "read_jury_file",
     "setting_fields",
 ]

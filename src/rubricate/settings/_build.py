@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from rubricate.backends import Judge
+from rubricate.backends import Judge, close_judge
+from rubricate.engine import Jury, JuryMember, run_sync
 from rubricate.errors import ConfigError
 from rubricate.settings._groups import JudgeSettings, PolicySettings
+from rubricate.settings._jury import read_jury_file
 
-__all__ = ["build_judge", "build_policy"]
+__all__ = ["build_judge", "build_jury", "build_policy"]
 
 
 def build_judge(settings: JudgeSettings) -> Judge:
@@ -70,3 +72,35 @@ def build_policy(policy: PolicySettings, judge: JudgeSettings) -> Judge | None:
         breaker_cooldown=judge.breaker_cooldown,
         temperature=0.7,
     )
+
+
+def build_jury(settings: JudgeSettings) -> Jury | None:
+    """The jury ``settings.jury`` names (``None`` without one).
+
+    Each member is the judge settings with the member's URL(s) and model (or local model):
+    it gets its own fingerprint, retries, rate limits and circuit breaker. Members already
+    built are closed when a later one fails.
+    """
+    if settings.jury is None:
+        return None
+    spec = read_jury_file(settings.jury)
+    members: list[JuryMember] = []
+    try:
+        for entry in spec.judges:
+            update: dict[str, object]
+            if entry.local_model is not None:
+                update = {"judge": "local", "local_model": entry.local_model, "judge_urls": []}
+            else:
+                update = {
+                    "judge": "openai",
+                    "judge_urls": entry.all_urls,
+                    "judge_model": entry.model,
+                }
+            member = settings.model_copy(update={**update, "jury": None})
+            judge = build_judge(member)
+            members.append(JuryMember(judge, entry.weight, entry.name or ""))
+        return Jury(tuple(members), spec.rule)
+    except BaseException:
+        for built in members:
+            run_sync(close_judge(built.judge))
+        raise

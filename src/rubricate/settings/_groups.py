@@ -165,6 +165,17 @@ class JudgeSettings(_Group):
     no_cache: bool = Field(
         default=False, description="Neither read nor write the cache (no resume)."
     )
+    jury: Path | None = Field(
+        default=None,
+        description="Jury file (JSON or TOML: judges [{url, model, weight} or {local_model}] "
+        "and rule majority|weighted|unanimous|any): these judges decide together; the "
+        "--judge-* limits apply to each.",
+    )
+    calibration: Path | None = Field(
+        default=None,
+        description="calibration.json from `rubricate calibrate`: map each judge's P(met) "
+        "and decide met at its threshold (binary criteria).",
+    )
 
     _split_urls = field_validator("judge_urls", mode="before")(_comma_list)
 
@@ -184,7 +195,8 @@ class JudgeSettings(_Group):
             probabilities=self.probabilities,
             max_tokens=self.max_tokens,
             reasks=self.reasks,
-            concurrency=self.concurrency if self.kind == "openai" else 1,
+            # A local judge answers one call at a time; a jury's servers take their own.
+            concurrency=self.concurrency if self.kind == "openai" or self.jury else 1,
         )
 
     def cache_path(self) -> Path | None:
