@@ -85,3 +85,22 @@ def test_threads_reading_at_once_agree() -> None:
     for thread in threads:
         thread.join()
     assert all(values == seen[0] for values in seen) and len(seen[0]) == 1
+
+
+def test_a_copy_with_changed_fields_recomputes_what_was_cached() -> None:
+    rubric = _rubric()
+    criterion = rubric.criteria[0]
+    before = (rubric.fingerprint, rubric.axes, criterion.fingerprint)
+    changed = criterion.model_copy(update={"text": "Says to call emergency services"})
+    assert changed.fingerprint == Criterion(**changed.model_dump()).fingerprint != before[2]
+    relaxed = rubric.model_copy(
+        update={
+            "criteria": tuple(c.model_copy(update={"required": False}) for c in rubric.criteria)
+        }
+    )
+    rebuilt = Rubric(**relaxed.model_dump())
+    assert relaxed.fingerprint == rebuilt.fingerprint != before[0]
+    assert relaxed.by_id["b"] is relaxed.criteria[1] and not relaxed.by_id["b"].required
+    # A plain copy describes the same fields, so it keeps what was computed.
+    same = rubric.model_copy()
+    assert same.__dict__["fingerprint"] is before[0] and same.axes == before[1]

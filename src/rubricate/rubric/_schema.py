@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import cached_property
-from typing import Annotated, Any, Generic, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar, overload
 
 from pydantic import (
     AllowInfNan,
@@ -20,6 +20,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+if TYPE_CHECKING:  # typing.Self is 3.11+, and the package supports 3.10
+    from typing_extensions import Self
 
 ScaleKind = Literal["binary", "ternary", "ordinal", "blocking"]
 
@@ -56,6 +59,16 @@ class _cached(cached_property[_T], Generic[_T]):
         # Only the first read arrives here: the value then shadows this non-data descriptor.
         value = instance.__dict__[self.name] = self.func(instance)
         return value
+
+
+def _recomputed(copy: Any, update: Mapping[str, Any] | None) -> None:
+    """Drop the cached values a ``model_copy(update=...)`` carried over from the original:
+    pydantic copies ``__dict__``, so a fingerprint read before the copy would describe the
+    original's fields, and a cache key built from it would answer for another criterion."""
+    if update:
+        fields = type(copy).model_fields
+        for name in [key for key in copy.__dict__ if key not in fields]:
+            del copy.__dict__[name]
 
 
 def _sha256(payload: Any) -> str:
@@ -136,6 +149,11 @@ class Criterion(BaseModel):
             raise ValueError("criterion text is blank")
         return value
 
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        copy = super().model_copy(update=update, deep=deep)
+        _recomputed(copy, update)
+        return copy
+
     @property
     def is_pitfall(self) -> bool:
         return self.points < 0
@@ -184,6 +202,11 @@ class Rubric(BaseModel):
                 raise ValueError(f"criterion id '{criterion.id}' appears twice")
             seen.add(criterion.id)
         return self
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        copy = super().model_copy(update=update, deep=deep)
+        _recomputed(copy, update)
+        return copy
 
     @_cached
     def fingerprint(self) -> str:
