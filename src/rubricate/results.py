@@ -47,6 +47,7 @@ __all__ = [
 # characters (``len`` of the text), for HealthBench's length-adjusted score.
 RESPONSE_CHARS = "response_chars"
 
+
 class JuryVoteRecord(BaseModel):
     """One jury member's verdict on a criterion, kept beside the jury's."""
 

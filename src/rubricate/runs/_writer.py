@@ -31,8 +31,8 @@ from rubricate.jury import AgreementTally
 from rubricate.results import (
     RESPONSE_CHARS,
     Counts,
-    JuryVoteRecord,
     GroupSummary,
+    JuryVoteRecord,
     LengthAdjusted,
     NativeSummary,
     RunSummary,
