@@ -81,8 +81,9 @@ def lenient_judge(_id: str, text: str, message: str) -> str:
     return "not_met" if "aspirin" in text else "met"
 
 
-def grade_run(tmp: Path, name: str, decide, *extra: str) -> tuple[Path, str]:
-    """Grade the dataset into ``tmp/name`` (with log-probabilities) and return it with the output."""
+def grade_run(tmp: Path, name: str, decide, *extra: str, exit_code: int = 0) -> tuple[Path, str]:
+    """Grade the dataset into ``tmp/name`` (with log-probabilities) and return it with the output;
+    the command must end with ``exit_code`` (3: no sample could be scored)."""
     data = tmp / "data.jsonl"
     if not data.exists():
         dataset(data)
@@ -103,9 +104,12 @@ def grade_run(tmp: Path, name: str, decide, *extra: str) -> tuple[Path, str]:
                 "--probabilities",
                 "--max-retries",
                 "0",
+                # The runs hold errors on purpose (the report must show them).
+                "--max-error-rate",
+                "1",
                 "--quiet",
                 *extra,
             ],
         )
-    assert done.exit_code == 0, done.output
+    assert done.exit_code == exit_code, done.output
     return tmp / name, done.output

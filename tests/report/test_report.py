@@ -251,7 +251,7 @@ def test_labels_page_agrees_with_meta_eval(runs, tmp_path: Path) -> None:
 
 
 def test_a_run_the_judge_never_answered_still_reports(tmp_path: Path) -> None:
-    run, _ = grade_run(tmp_path, "down", lambda _i, _t, _m: "maybe")
+    run, _ = grade_run(tmp_path, "down", lambda _i, _t, _m: "maybe", exit_code=3)
     page = build_report([load_run(run)])
     assert "0 / 12" in page  # samples scored / in file
     assert all(v[2] == "error" for s in embedded(page)["samples"] for v in s["v"])
