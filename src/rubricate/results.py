@@ -27,7 +27,22 @@ _Label = Literal["met", "not_met", "partial", "blocked", "cannot_assess", "error
 _MethodName = Literal["healthbench", "normalized", "weighted_mean"]
 _Finite = Annotated[StrictFloat, AllowInfNan(False)]
 
-__all__ = ["CallCounts", "Counts", "RunSummary", "SampleResult", "Tokens", "VerdictRecord"]
+__all__ = [
+    "CallCounts",
+    "Counts",
+    "QuoteRecord",
+    "RunSummary",
+    "SampleResult",
+    "Tokens",
+    "VerdictRecord",
+]
+
+
+class QuoteRecord(BaseModel):
+    """One quote the judge gave as evidence, and whether it was found in the response."""
+
+    quote: StrictStr
+    found: StrictBool
 
 
 class VerdictRecord(BaseModel):
@@ -46,6 +61,10 @@ class VerdictRecord(BaseModel):
     probability: StrictFloat | None = Field(default=None, allow_inf_nan=False, ge=0.0, le=1.0)
     level: StrictInt | None = None  # ordinal level index, 0 = worst
     explanation: str | None = None
+    # The judge's quotes and whether each was found in the response; None = not asked for.
+    evidence: list[QuoteRecord] | None = None
+    # The judge's own label when ``--evidence strict`` overrode it (a met without a found quote).
+    judged: _Label | None = None
 
     @model_validator(mode="after")
     def _fits_its_scale(self) -> VerdictRecord:
@@ -191,6 +210,10 @@ class Counts:
     gate_failed: int = 0
     policy_calls: int = 0
     policy_cache_hits: int = 0
+    # How each met verdict was supported when evidence was asked for (see ``add_evidence``).
+    evidence_verified: int = 0
+    evidence_unverified: int = 0
+    evidence_missing: int = 0
 
     def add_scored(self, criteria: int, errors: int, cannot_assess: int, gate_failed: bool) -> None:
         """Count one scored sample."""
@@ -198,6 +221,15 @@ class Counts:
         self.errors += errors
         self.cannot_assess += cannot_assess
         self.gate_failed += 1 if gate_failed else 0
+
+    def add_evidence(self, status: str | None) -> None:
+        """Count one verdict's evidence status (``rubricate.judge.evidence_status``)."""
+        if status == "verified":
+            self.evidence_verified += 1
+        elif status == "unverified":
+            self.evidence_unverified += 1
+        elif status == "missing":
+            self.evidence_missing += 1
 
     def with_calls(self, judge: CallCounts, policy: CallCounts | None = None) -> Counts:
         """A copy with the judge's (and the policy's) call counters filled in."""

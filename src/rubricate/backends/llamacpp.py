@@ -14,6 +14,11 @@ Everything else (levels, groups, re-asks, ``explain=True``) is generated until t
 object closes: greedily at temperature 0, else sampled with the seed, so one request
 always gets one reply.
 
+A request with a ``reply_schema`` is generated under a GBNF grammar compiled from the schema
+(llama-cpp-python's ``LlamaGrammar.from_json_schema``): tokens the grammar forbids are masked
+before each choice, so the reply is always valid JSON of that shape (if it fits the token
+budget). Choice scoring needs no grammar: it already compares only the allowed answers.
+
 Message contents are tokenized with special-token parsing off, so a response that
 contains ``<|im_end|>`` stays text and cannot close its own turn.
 """
@@ -193,6 +198,13 @@ class LlamaCppJudge(JudgeBase):
         self._n_vocab: int = llama.n_vocab()
         self._pieces: list[bytes] | None = None
         self._choice_ids: dict[tuple[str, ...], list[np.ndarray]] = {}
+        self._gbnf: dict[str, str] = {}  # reply schema -> its compiled grammar text
+        self._token_ids = np.arange(self._n_vocab, dtype=np.intc)
+        # One candidate buffer reused by every grammar step (the layout of llama_token_data).
+        self._candidates = np.recarray(
+            (self._n_vocab,),
+            dtype=np.dtype([("id", np.intc), ("logit", np.single), ("p", np.single)], align=True),
+        )
         self._warned_template = False
         self._thread_lock = threading.Lock()
         self._turns = PrefixTurns()
@@ -439,8 +451,10 @@ class LlamaCppJudge(JudgeBase):
         )
 
     def _generate(self, request: JudgeRequest) -> JudgeReply:
-        # Without an explanation the answer prefix is a free head start on valid JSON.
-        prefill = request.answer_prefix if not self.explain else ""
+        # Without an explanation the answer prefix is a free head start on valid JSON; under
+        # a grammar the reply starts where the grammar's root does, so nothing is prefilled.
+        grammar = self._grammar(request.reply_schema) if request.reply_schema else None
+        prefill = request.answer_prefix if not self.explain and grammar is None else ""
         budget = max(1, request.max_tokens)
         tokens = self._fit(self._prompt(request, prefill), reserve=budget)
         reused = self._evaluate(tokens)
@@ -448,14 +462,23 @@ class LlamaCppJudge(JudgeBase):
         scanner.feed(prefill.encode("utf-8"))
         temperature, rng = self._sampling(request)
         out: list[int] = []
-        for _ in range(budget):
-            token = _next_token(self._last_logits(), temperature, rng)
-            if self._lib.llama_vocab_is_eog(self._vocab, token):
-                break
-            out.append(token)
-            if scanner.feed(self._piece(token)) or len(out) == budget:
-                break
-            self._llama.eval([token])
+        try:
+            for _ in range(budget):
+                logits = self._last_logits()
+                if grammar is not None:
+                    logits = self._allowed(grammar, logits)
+                token = _next_token(logits, temperature, rng)
+                if self._lib.llama_vocab_is_eog(self._vocab, token):
+                    break
+                if grammar is not None:
+                    self._lib.llama_sampler_accept(grammar, token)
+                out.append(token)
+                if scanner.feed(self._piece(token)) or len(out) == budget:
+                    break
+                self._llama.eval([token])
+        finally:
+            if grammar is not None:
+                self._lib.llama_sampler_free(grammar)
         text = prefill + self._llama.detokenize(out).decode("utf-8", errors="replace")
         return JudgeReply(
             text=text,
@@ -463,6 +486,43 @@ class LlamaCppJudge(JudgeBase):
                 prompt_tokens=len(tokens), cached_prompt_tokens=reused, completion_tokens=len(out)
             ),
         )
+
+    def _grammar(self, schema: str) -> Any:
+        """A fresh grammar sampler for ``schema`` (it keeps the parse state of one reply)."""
+        gbnf = self._gbnf.get(schema)
+        if gbnf is None:
+            from llama_cpp.llama_grammar import LlamaGrammar
+
+            try:
+                gbnf = LlamaGrammar.from_json_schema(schema, verbose=False)._grammar
+            except (ValueError, KeyError, TypeError, RecursionError) as error:
+                raise ConfigError(f"the reply schema cannot be made a grammar: {error}") from error
+            if len(self._gbnf) >= 256:
+                self._gbnf.clear()  # grouped schemas differ per group: keep memory flat
+            self._gbnf[schema] = gbnf
+        sampler = self._lib.llama_sampler_init_grammar(self._vocab, gbnf.encode("utf-8"), b"root")
+        if not sampler:
+            raise ConfigError("llama.cpp refused the grammar compiled from the reply schema")
+        return sampler
+
+    def _allowed(self, grammar: Any, logits: np.ndarray) -> np.ndarray:
+        """``logits`` with every token the grammar forbids next set to -inf."""
+        data = self._candidates
+        data.id[:] = self._token_ids
+        data.logit[:] = logits
+        data.p[:] = 0.0
+        array = self._lib.llama_token_data_array(
+            data=data.ctypes.data_as(self._lib.llama_token_data_p),
+            size=self._n_vocab,
+            selected=-1,
+            sorted=False,
+        )
+        self._lib.llama_sampler_apply(grammar, ctypes.byref(array))
+        # The grammar sampler masks in place and never reorders, but be exact about ids.
+        masked = np.full(self._n_vocab, -np.inf, dtype=np.float32)
+        size = int(array.size)
+        masked[data.id[:size]] = data.logit[:size]
+        return masked
 
     def _sampling(self, request: JudgeRequest) -> tuple[float, np.random.Generator | None]:
         """The request's temperature (else the judge's), and a generator seeded for this call

@@ -164,7 +164,8 @@ class OpenAIJudge(JudgeBase):
         """The JSON body of ``request``.
 
         Sampling settings: the request's when set (they enter its cache key, so they must
-        reach the server), else ``extra_body``'s, else the judge's own.
+        reach the server), else ``extra_body``'s, else the judge's own. A ``reply_schema``
+        goes as ``response_format`` (structured outputs: OpenAI, vLLM, SGLang, llama.cpp server).
         """
         body: dict[str, Any] = {
             "model": self.model,
@@ -182,6 +183,16 @@ class OpenAIJudge(JudgeBase):
             body["temperature"] = request.temperature
         if request.seed is not None:
             body["seed"] = request.seed
+        if request.reply_schema is not None:
+            # After extra_body: the schema belongs to this request and enters its cache key.
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {
+                    "name": "judge_reply",
+                    "strict": True,
+                    "schema": json.loads(request.reply_schema),
+                },
+            }
         return body
 
     async def complete(self, request: JudgeRequest) -> JudgeReply:
