@@ -201,10 +201,9 @@ class LlamaCppJudge(JudgeBase):
         self._gbnf: dict[str, str] = {}  # reply schema -> its compiled grammar text
         self._token_ids = np.arange(self._n_vocab, dtype=np.intc)
         # One candidate buffer reused by every grammar step (the layout of llama_token_data).
-        self._candidates = np.recarray(
-            (self._n_vocab,),
-            dtype=np.dtype([("id", np.intc), ("logit", np.single), ("p", np.single)], align=True),
-        )
+        layout = np.dtype([("id", np.intc), ("logit", np.single), ("p", np.single)], align=True)
+        self._candidates = np.recarray((self._n_vocab,), dtype=layout)
+        self._one = np.recarray((1,), dtype=layout)
         self._warned_template = False
         self._thread_lock = threading.Lock()
         self._turns = PrefixTurns()
@@ -465,9 +464,12 @@ class LlamaCppJudge(JudgeBase):
         try:
             for _ in range(budget):
                 logits = self._last_logits()
-                if grammar is not None:
-                    logits = self._allowed(grammar, logits)
                 token = _next_token(logits, temperature, rng)
+                # Checking one token against the grammar is cheap, masking the whole
+                # vocabulary is not: greedy decoding masks only when its choice is refused
+                # (the argmax of the masked logits is then the same token, so this is exact).
+                if grammar is not None and (rng is not None or not self._permits(grammar, token)):
+                    token = _next_token(self._allowed(grammar, logits), temperature, rng)
                 if self._lib.llama_vocab_is_eog(self._vocab, token):
                     break
                 if grammar is not None:
@@ -504,6 +506,18 @@ class LlamaCppJudge(JudgeBase):
         if not sampler:
             raise ConfigError("llama.cpp refused the grammar compiled from the reply schema")
         return sampler
+
+    def _permits(self, grammar: Any, token: int) -> bool:
+        """Whether the grammar allows ``token`` next."""
+        one = self._one
+        one.id[0] = token
+        one.logit[0] = 0.0
+        one.p[0] = 0.0
+        array = self._lib.llama_token_data_array(
+            data=one.ctypes.data_as(self._lib.llama_token_data_p), size=1, selected=-1, sorted=False
+        )
+        self._lib.llama_sampler_apply(grammar, ctypes.byref(array))
+        return bool(np.isfinite(one.logit[0]))
 
     def _allowed(self, grammar: Any, logits: np.ndarray) -> np.ndarray:
         """``logits`` with every token the grammar forbids next set to -inf."""
