@@ -218,7 +218,15 @@ class OpenAIJudge(JudgeBase):
                 f"judge connection failed: {type(exc).__name__}: {exc}", retryable=True
             ) from exc
         latency = time.perf_counter() - start
-        payload = _parse_response(response)
+        try:
+            payload = _parse_response(response)
+        except BackendError as error:
+            if request.reply_schema is not None and _refuses_schema(error):
+                raise ConfigError(
+                    f"the judge server cannot constrain replies to a JSON schema ({error}); "
+                    "run without --constrain (judge.constrain = 'off')"
+                ) from error
+            raise
         first = payload["choices"][0]
         text = first["message"].get("content") or ""
         usage = _usage(payload.get("usage"))
@@ -313,6 +321,18 @@ def _messages(messages: Sequence[Message]) -> list[dict[str, str]]:
 def _malformed(what: str, body: bytes, status: int) -> MalformedReply:
     sample = body[:200].decode("utf-8", "replace")
     return MalformedReply(f"malformed reply: {what}: {sample!r}", retryable=True, status=status)
+
+
+def _refuses_schema(error: BackendError) -> bool:
+    """A 4xx that names structured outputs: the server does not take ``response_format``
+    (or not this schema), so every constrained call would fail alike."""
+    text = str(error).lower()
+    return (
+        error.status is not None
+        and 400 <= error.status < 500
+        and error.status not in (408, 409, 425, 429)
+        and any(word in text for word in ("response_format", "json_schema", "schema", "grammar"))
+    )
 
 
 def _parse_response(reply: RawResponse | httpx.Response) -> dict[str, Any]:
