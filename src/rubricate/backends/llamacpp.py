@@ -61,6 +61,8 @@ _SENTINEL = re.compile(r"\x1eRUBRICATE-SEGMENT-(\d+)\x1e")
 _CUT_MARKER = "\n[... part of this text was cut to fit the judge's context ...]\n"
 _MIN_KEPT = 64  # tokens of the cut text to keep at least; fewer would leave nothing to judge
 _PIECE_BYTES = 128
+_LOOSE_CHAR = r'char ::= [^"\\] |'
+_JSON_CHAR = r'char ::= [^"\\\x7F\x00-\x1F] |'
 # llama_decode's "no KV-cache slot for this batch" (1) and "aborted" (2): after the reset that
 # follows every failure, the same call can succeed. Other codes are faults of the model or input.
 _TRANSIENT_DECODE = re.compile(r"llama_decode returned [12]\b")
@@ -497,6 +499,9 @@ class LlamaCppJudge(JudgeBase):
 
             try:
                 gbnf = LlamaGrammar.from_json_schema(schema, verbose=False)._grammar
+                # llama-cpp-python's converter lets a string hold raw control characters
+                # (a newline), which no JSON parser accepts; upstream llama.cpp excludes them.
+                gbnf = gbnf.replace(_LOOSE_CHAR, _JSON_CHAR)
             except (ValueError, KeyError, TypeError, RecursionError) as error:
                 raise ConfigError(f"the reply schema cannot be made a grammar: {error}") from error
             if len(self._gbnf) >= 256:
