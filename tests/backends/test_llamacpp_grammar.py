@@ -86,8 +86,6 @@ def test_an_evidence_reply_under_the_grammar_parses(judge: LlamaCppJudge) -> Non
 
 
 def test_a_schema_that_is_not_one_is_refused(judge: LlamaCppJudge) -> None:
-    request = build_request(
-        load_template("grouped"), render_shared(SAMPLE), CRITERIA, max_tokens=8
-    )
+    request = build_request(load_template("grouped"), render_shared(SAMPLE), CRITERIA, max_tokens=8)
     with pytest.raises(ConfigError, match="reply schema"):
         judge.complete_sync(replace(request, reply_schema="{not json"))

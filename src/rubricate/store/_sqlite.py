@@ -35,10 +35,6 @@ CREATE TABLE IF NOT EXISTS judgments (
     explanation TEXT,
     created REAL NOT NULL
 );
--- The judge's quotes (a JSON list of strings) for judgments asked with evidence. A table of
--- its own, so stores written before it existed, and rubricate versions that predate it,
--- keep working unchanged (no schema bump).
-CREATE TABLE IF NOT EXISTS evidence (key TEXT PRIMARY KEY, quotes TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS responses (
     key TEXT PRIMARY KEY,
     text TEXT NOT NULL,
@@ -54,6 +50,11 @@ CREATE TABLE IF NOT EXISTS runs (
     summary TEXT
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- The judge's quotes (a JSON list of strings) for judgments asked with evidence. A table of
+-- its own, so stores written before it existed, and rubricate versions that predate it,
+-- keep working unchanged (no schema bump). Created last, so
+-- the older tables keep their place in a new file.
+CREATE TABLE IF NOT EXISTS evidence (key TEXT PRIMARY KEY, quotes TEXT NOT NULL);
 """
 _SCHEMA_VERSION = "1"
 
