@@ -40,6 +40,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from rubricate.backends._grammar import Grammars
 from rubricate.backends._protocol import JudgeBase
 from rubricate.backends._turns import PrefixTurns, prefix_key
 from rubricate.errors import BackendError, ConfigError, MissingDependency, ModelError
@@ -61,8 +62,6 @@ _SENTINEL = re.compile(r"\x1eRUBRICATE-SEGMENT-(\d+)\x1e")
 _CUT_MARKER = "\n[... part of this text was cut to fit the judge's context ...]\n"
 _MIN_KEPT = 64  # tokens of the cut text to keep at least; fewer would leave nothing to judge
 _PIECE_BYTES = 128
-_LOOSE_CHAR = r'char ::= [^"\\] |'
-_JSON_CHAR = r'char ::= [^"\\\x7F\x00-\x1F] |'
 # llama_decode's "no KV-cache slot for this batch" (1) and "aborted" (2): after the reset that
 # follows every failure, the same call can succeed. Other codes are faults of the model or input.
 _TRANSIENT_DECODE = re.compile(r"llama_decode returned [12]\b")
@@ -200,12 +199,7 @@ class LlamaCppJudge(JudgeBase):
         self._n_vocab: int = llama.n_vocab()
         self._pieces: list[bytes] | None = None
         self._choice_ids: dict[tuple[str, ...], list[np.ndarray]] = {}
-        self._gbnf: dict[str, str] = {}  # reply schema -> its compiled grammar text
-        self._token_ids = np.arange(self._n_vocab, dtype=np.intc)
-        # One candidate buffer reused by every grammar step (the layout of llama_token_data).
-        layout = np.dtype([("id", np.intc), ("logit", np.single), ("p", np.single)], align=True)
-        self._candidates = np.recarray((self._n_vocab,), dtype=layout)
-        self._one = np.recarray((1,), dtype=layout)
+        self._grammars = Grammars(llama_cpp, self._vocab, self._n_vocab)
         self._warned_template = False
         self._thread_lock = threading.Lock()
         self._turns = PrefixTurns()
@@ -454,7 +448,8 @@ class LlamaCppJudge(JudgeBase):
     def _generate(self, request: JudgeRequest) -> JudgeReply:
         # Without an explanation the answer prefix is a free head start on valid JSON; under
         # a grammar the reply starts where the grammar's root does, so nothing is prefilled.
-        grammar = self._grammar(request.reply_schema) if request.reply_schema else None
+        grammars = self._grammars
+        grammar = grammars.sampler(request.reply_schema) if request.reply_schema else None
         prefill = request.answer_prefix if not self.explain and grammar is None else ""
         budget = max(1, request.max_tokens)
         tokens = self._fit(self._prompt(request, prefill), reserve=budget)
@@ -470,19 +465,21 @@ class LlamaCppJudge(JudgeBase):
                 # Checking one token against the grammar is cheap, masking the whole
                 # vocabulary is not: greedy decoding masks only when its choice is refused
                 # (the argmax of the masked logits is then the same token, so this is exact).
-                if grammar is not None and (rng is not None or not self._permits(grammar, token)):
-                    token = _next_token(self._allowed(grammar, logits), temperature, rng)
+                if grammar is not None and (
+                    rng is not None or not grammars.permits(grammar, token)
+                ):
+                    token = _next_token(grammars.allowed(grammar, logits), temperature, rng)
                 if self._lib.llama_vocab_is_eog(self._vocab, token):
                     break
                 if grammar is not None:
-                    self._lib.llama_sampler_accept(grammar, token)
+                    grammars.accept(grammar, token)
                 out.append(token)
                 if scanner.feed(self._piece(token)) or len(out) == budget:
                     break
                 self._llama.eval([token])
         finally:
             if grammar is not None:
-                self._lib.llama_sampler_free(grammar)
+                grammars.free(grammar)
         text = prefill + self._llama.detokenize(out).decode("utf-8", errors="replace")
         return JudgeReply(
             text=text,
@@ -490,58 +487,6 @@ class LlamaCppJudge(JudgeBase):
                 prompt_tokens=len(tokens), cached_prompt_tokens=reused, completion_tokens=len(out)
             ),
         )
-
-    def _grammar(self, schema: str) -> Any:
-        """A fresh grammar sampler for ``schema`` (it keeps the parse state of one reply)."""
-        gbnf = self._gbnf.get(schema)
-        if gbnf is None:
-            from llama_cpp.llama_grammar import LlamaGrammar
-
-            try:
-                gbnf = LlamaGrammar.from_json_schema(schema, verbose=False)._grammar
-                # llama-cpp-python's converter lets a string hold raw control characters
-                # (a newline), which no JSON parser accepts; upstream llama.cpp excludes them.
-                gbnf = gbnf.replace(_LOOSE_CHAR, _JSON_CHAR)
-            except (ValueError, KeyError, TypeError, RecursionError) as error:
-                raise ConfigError(f"the reply schema cannot be made a grammar: {error}") from error
-            if len(self._gbnf) >= 256:
-                self._gbnf.clear()  # grouped schemas differ per group: keep memory flat
-            self._gbnf[schema] = gbnf
-        sampler = self._lib.llama_sampler_init_grammar(self._vocab, gbnf.encode("utf-8"), b"root")
-        if not sampler:
-            raise ConfigError("llama.cpp refused the grammar compiled from the reply schema")
-        return sampler
-
-    def _permits(self, grammar: Any, token: int) -> bool:
-        """Whether the grammar allows ``token`` next."""
-        one = self._one
-        one.id[0] = token
-        one.logit[0] = 0.0
-        one.p[0] = 0.0
-        array = self._lib.llama_token_data_array(
-            data=one.ctypes.data_as(self._lib.llama_token_data_p), size=1, selected=-1, sorted=False
-        )
-        self._lib.llama_sampler_apply(grammar, ctypes.byref(array))
-        return bool(np.isfinite(one.logit[0]))
-
-    def _allowed(self, grammar: Any, logits: np.ndarray) -> np.ndarray:
-        """``logits`` with every token the grammar forbids next set to -inf."""
-        data = self._candidates
-        data.id[:] = self._token_ids
-        data.logit[:] = logits
-        data.p[:] = 0.0
-        array = self._lib.llama_token_data_array(
-            data=data.ctypes.data_as(self._lib.llama_token_data_p),
-            size=self._n_vocab,
-            selected=-1,
-            sorted=False,
-        )
-        self._lib.llama_sampler_apply(grammar, ctypes.byref(array))
-        # The grammar sampler masks in place and never reorders, but be exact about ids.
-        masked = np.full(self._n_vocab, -np.inf, dtype=np.float32)
-        size = int(array.size)
-        masked[data.id[:size]] = data.logit[:size]
-        return masked
 
     def _sampling(self, request: JudgeRequest) -> tuple[float, np.random.Generator | None]:
         """The request's temperature (else the judge's), and a generator seeded for this call
