@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import ValidationError
 
 from rubricate.backends import Judge, close_judge
-from rubricate.engine import GradeOptions, SkippedSample, run_sync
+from rubricate.engine import Constrain, EvidenceMode, GradeOptions, SkippedSample, run_sync
 from rubricate.errors import ConfigError, InputError
 from rubricate.judge import Mode
 from rubricate.results import RunSummary, SampleResult
@@ -120,6 +120,8 @@ async def grade_async(
     reasks: int = 2,
     concurrency: int = 16,
     window: int | None = None,
+    evidence: EvidenceMode = "off",
+    constrain: Constrain = "off",
 ) -> GradeResult:
     """Grade ``samples`` with ``judge`` and score them.
 
@@ -131,7 +133,7 @@ async def grade_async(
         skip_invalid: count bad records instead of raising the first one.
         seed: bootstrap seed of the summary.
         mode, group_size, method, soft, explain, probabilities, max_tokens, reasks,
-            concurrency, window: how to grade; see ``GradeOptions``.
+            concurrency, window, evidence, constrain: how to grade; see ``GradeOptions``.
     """
     options = GradeOptions(
         mode=mode,
@@ -144,6 +146,8 @@ async def grade_async(
         reasks=reasks,
         concurrency=concurrency,
         window=window,
+        evidence=evidence,
+        constrain=constrain,
     )
     accumulator = RunAccumulator()
     results: list[SampleResult] = []
@@ -187,6 +191,8 @@ def grade(
     reasks: int = 2,
     concurrency: int = 16,
     window: int | None = None,
+    evidence: EvidenceMode = "off",
+    constrain: Constrain = "off",
 ) -> GradeResult:
     """``grade_async`` for scripts (same arguments), through ``rubricate.engine.run_sync``.
 
@@ -213,6 +219,8 @@ def grade(
                 reasks=reasks,
                 concurrency=concurrency,
                 window=window,
+                evidence=evidence,
+                constrain=constrain,
             )
         finally:
             await close_judge(judge)

@@ -37,6 +37,7 @@ __all__ = [
     "JuryVoteRecord",
     "LengthAdjusted",
     "NativeSummary",
+    "QuoteRecord",
     "RunSummary",
     "SampleResult",
     "Tokens",
@@ -60,6 +61,13 @@ class JuryVoteRecord(BaseModel):
     weight: StrictFloat = Field(default=1.0, allow_inf_nan=False, gt=0.0)
 
 
+class QuoteRecord(BaseModel):
+    """One quote the judge gave as evidence, and whether it was found in the response."""
+
+    quote: StrictStr
+    found: StrictBool
+
+
 class VerdictRecord(BaseModel):
     """One criterion's verdict as stored in results.jsonl, with what scoring needs."""
 
@@ -79,6 +87,10 @@ class VerdictRecord(BaseModel):
     # the judge's own P(met) when a calibration replaced ``probability`` (and the label)
     raw_probability: StrictFloat | None = Field(default=None, allow_inf_nan=False, ge=0.0, le=1.0)
     jury: list[JuryVoteRecord] | None = None  # each member's verdict, when a jury decided
+    # The judge's quotes and whether each was found in the response; None = not asked for.
+    evidence: list[QuoteRecord] | None = None
+    # The judge's own label when ``--evidence strict`` overrode it (a met without a found quote).
+    judged: _Label | None = None
 
     @model_validator(mode="after")
     def _fits_its_scale(self) -> VerdictRecord:
@@ -251,6 +263,10 @@ class Counts:
     gate_failed: int = 0
     policy_calls: int = 0
     policy_cache_hits: int = 0
+    # How each met verdict was supported when evidence was asked for (see ``add_evidence``).
+    evidence_verified: int = 0
+    evidence_unverified: int = 0
+    evidence_missing: int = 0
 
     def add_scored(self, criteria: int, errors: int, cannot_assess: int, gate_failed: bool) -> None:
         """Count one scored sample."""
@@ -258,6 +274,15 @@ class Counts:
         self.errors += errors
         self.cannot_assess += cannot_assess
         self.gate_failed += 1 if gate_failed else 0
+
+    def add_evidence(self, status: str | None) -> None:
+        """Count one verdict's evidence status (``rubricate.judge.evidence_status``)."""
+        if status == "verified":
+            self.evidence_verified += 1
+        elif status == "unverified":
+            self.evidence_unverified += 1
+        elif status == "missing":
+            self.evidence_missing += 1
 
     def with_calls(self, judge: CallCounts, policy: CallCounts | None = None) -> Counts:
         """A copy with the judge's (and the policy's) call counters filled in."""

@@ -106,6 +106,10 @@ class JudgeRequest:
             same sample; a hint for backends that manage their own prefix cache.
         temperature: sampling temperature of this call; ``None`` = the judge's configured one.
         seed: sampling seed of this call; ``None`` = the judge's configured one.
+        reply_schema: JSON schema (canonical JSON text) the reply must follow, or ``None``:
+            sent as ``response_format`` to OpenAI-compatible servers and compiled to a GBNF
+            grammar by the embedded llama.cpp judge. It changes the reply, so the grader puts
+            its kind in the cache key.
 
     Every backend sends ``temperature`` and ``seed`` when set, so they change the reply and
     belong in a cache key beside the judge's fingerprint (see ``sampling``).
@@ -120,6 +124,7 @@ class JudgeRequest:
     shared_prefix_chars: int = 0
     temperature: float | None = None
     seed: int | None = None
+    reply_schema: str | None = None
 
     def sampling(self) -> dict[str, float | int]:
         """The sampling parameters this request sets (those left ``None`` are the judge's own,
@@ -162,13 +167,23 @@ class Vote:
 
 
 @dataclass(frozen=True, slots=True)
+class Quote:
+    """A passage the judge quoted from the response, and whether it was found there."""
+
+    text: str
+    found: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Verdict:
     """A decision on one criterion.
 
     ``probability`` is P(met) in [0, 1] when the backend reports it. ``level`` is the
     ordinal level index (0 = worst) for ordinal criteria. ``votes`` are a jury's members'
     verdicts (empty for a single judge); ``raw_probability`` is the judge's P(met) before a
-    calibration replaced ``probability`` (and, with its threshold, the label).
+    calibration replaced ``probability`` (and, with its threshold, the label). ``evidence`` is ``None`` when
+    evidence was not asked for, else the judge's quotes (possibly none), each checked
+    against the response (``rubricate.judge.check_evidence``).
     """
 
     criterion_id: str
@@ -178,6 +193,7 @@ class Verdict:
     explanation: str | None = None
     votes: tuple[Vote, ...] = ()
     raw_probability: float | None = None
+    evidence: tuple[Quote, ...] | None = None
 
     @property
     def gradable(self) -> bool:

@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from rubricate.judge import build_request, load_template, render_for_debug, render_shared
+from rubricate.judge import (
+    SCHEMA_VERSION,
+    build_request,
+    load_template,
+    render_for_debug,
+    render_shared,
+    reply_schema,
+)
 from rubricate.rubric import Criterion, Rubric, Scale
 from rubricate.types import Message, Sample
 
@@ -50,12 +57,48 @@ CASES = {
     "grouped": ("grouped", False, (ACCURATE, PITFALL, ORDINAL, TERNARY)),
     "grouped_explain": ("grouped", True, (ACCURATE, PITFALL, ORDINAL, TERNARY)),
 }
+# Evidence renderings: new templates, so the six above stay byte-identical.
+EVIDENCE_CASES = {
+    "per_criterion_evidence": ("per-criterion", False, (ACCURATE,)),
+    "per_criterion_evidence_explain": ("per-criterion", True, (ACCURATE,)),
+    "grouped_evidence": ("grouped", False, (ACCURATE, PITFALL, ORDINAL, TERNARY)),
+    "grouped_evidence_explain": ("grouped", True, (ACCURATE, PITFALL, ORDINAL, TERNARY)),
+}
 
 
-def _render(mode: str, explain: bool, criteria: tuple[Criterion, ...]) -> str:
-    template = load_template(mode, explain)  # type: ignore[arg-type]
+def _render(
+    mode: str, explain: bool, criteria: tuple[Criterion, ...], evidence: bool = False
+) -> str:
+    template = load_template(mode, explain, evidence)  # type: ignore[arg-type]
     request = build_request(template, render_shared(SAMPLE), criteria, max_tokens=64)
     return f"template: {template.version}\n" + render_for_debug(request) + "\n"
+
+
+def _check_golden(path: Path, rendered: str) -> None:
+    if os.environ.get("RUBRICATE_UPDATE_GOLDEN") == "1":
+        path.write_text(rendered, encoding="utf-8")
+    assert path.exists(), f"no golden file {path.name}: run with RUBRICATE_UPDATE_GOLDEN=1"
+    assert rendered == path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", sorted(EVIDENCE_CASES))
+def test_evidence_prompt_matches_golden_file(name: str) -> None:
+    _check_golden(GOLDEN / f"{name}.txt", _render(*EVIDENCE_CASES[name], evidence=True))
+
+
+SCHEMA_CASES = {
+    "schema_per_criterion": ((ACCURATE,), False, False),
+    "schema_ordinal_explain": ((ORDINAL,), True, False),
+    "schema_grouped_evidence": ((ACCURATE, PITFALL, ORDINAL, TERNARY), False, True),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCHEMA_CASES))
+def test_reply_schema_matches_golden_file(name: str) -> None:
+    """A schema change changes replies: it must come with a new ``SCHEMA_VERSION``."""
+    criteria, explain, evidence = SCHEMA_CASES[name]
+    schema = reply_schema(criteria, explain=explain, evidence=evidence)
+    _check_golden(GOLDEN / f"{name}.json", f"schema v{SCHEMA_VERSION}\n{schema}\n")
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -69,8 +112,16 @@ def test_rendered_prompt_matches_golden_file(name: str) -> None:
 
 
 def test_template_version_follows_the_rendered_text() -> None:
-    versions = {load_template(m, e).version for m in ("per-criterion", "grouped") for e in (0, 1)}
-    assert len(versions) == 4
+    versions = {
+        load_template(m, e, v).version  # type: ignore[arg-type]
+        for m in ("per-criterion", "grouped")
+        for e in (False, True)
+        for v in (False, True)
+    }
+    assert len(versions) == 8
     for name, (mode, explain, _) in CASES.items():
         golden = (GOLDEN / f"{name}.txt").read_text(encoding="utf-8")
         assert golden.startswith(f"template: {load_template(mode, explain).version}\n")  # type: ignore[arg-type]
+    for name, (mode, explain, _) in EVIDENCE_CASES.items():
+        golden = (GOLDEN / f"{name}.txt").read_text(encoding="utf-8")
+        assert golden.startswith(f"template: {load_template(mode, explain, True).version}\n")  # type: ignore[arg-type]

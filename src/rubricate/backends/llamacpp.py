@@ -14,6 +14,11 @@ Everything else (levels, groups, re-asks, ``explain=True``) is generated until t
 object closes: greedily at temperature 0, else sampled with the seed, so one request
 always gets one reply.
 
+A request with a ``reply_schema`` is generated under a GBNF grammar compiled from the schema
+(llama-cpp-python's ``LlamaGrammar.from_json_schema``): tokens the grammar forbids are masked
+before each choice, so the reply is always valid JSON of that shape (if it fits the token
+budget). Choice scoring needs no grammar: it already compares only the allowed answers.
+
 Message contents are tokenized with special-token parsing off, so a response that
 contains ``<|im_end|>`` stays text and cannot close its own turn.
 """
@@ -35,6 +40,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from rubricate.backends._grammar import Grammars
 from rubricate.backends._protocol import JudgeBase
 from rubricate.backends._turns import PrefixTurns, prefix_key
 from rubricate.errors import BackendError, ConfigError, MissingDependency, ModelError
@@ -193,6 +199,7 @@ class LlamaCppJudge(JudgeBase):
         self._n_vocab: int = llama.n_vocab()
         self._pieces: list[bytes] | None = None
         self._choice_ids: dict[tuple[str, ...], list[np.ndarray]] = {}
+        self._grammars = Grammars(llama_cpp, self._vocab, self._n_vocab)
         self._warned_template = False
         self._thread_lock = threading.Lock()
         self._turns = PrefixTurns()
@@ -439,8 +446,11 @@ class LlamaCppJudge(JudgeBase):
         )
 
     def _generate(self, request: JudgeRequest) -> JudgeReply:
-        # Without an explanation the answer prefix is a free head start on valid JSON.
-        prefill = request.answer_prefix if not self.explain else ""
+        # Without an explanation the answer prefix is a free head start on valid JSON; under
+        # a grammar the reply starts where the grammar's root does, so nothing is prefilled.
+        grammars = self._grammars
+        grammar = grammars.sampler(request.reply_schema) if request.reply_schema else None
+        prefill = request.answer_prefix if not self.explain and grammar is None else ""
         budget = max(1, request.max_tokens)
         tokens = self._fit(self._prompt(request, prefill), reserve=budget)
         reused = self._evaluate(tokens)
@@ -448,14 +458,28 @@ class LlamaCppJudge(JudgeBase):
         scanner.feed(prefill.encode("utf-8"))
         temperature, rng = self._sampling(request)
         out: list[int] = []
-        for _ in range(budget):
-            token = _next_token(self._last_logits(), temperature, rng)
-            if self._lib.llama_vocab_is_eog(self._vocab, token):
-                break
-            out.append(token)
-            if scanner.feed(self._piece(token)) or len(out) == budget:
-                break
-            self._llama.eval([token])
+        try:
+            for _ in range(budget):
+                logits = self._last_logits()
+                token = _next_token(logits, temperature, rng)
+                # Checking one token against the grammar is cheap, masking the whole
+                # vocabulary is not: greedy decoding masks only when its choice is refused
+                # (the argmax of the masked logits is then the same token, so this is exact).
+                if grammar is not None and (
+                    rng is not None or not grammars.permits(grammar, token)
+                ):
+                    token = _next_token(grammars.allowed(grammar, logits), temperature, rng)
+                if self._lib.llama_vocab_is_eog(self._vocab, token):
+                    break
+                if grammar is not None:
+                    grammars.accept(grammar, token)
+                out.append(token)
+                if scanner.feed(self._piece(token)) or len(out) == budget:
+                    break
+                self._llama.eval([token])
+        finally:
+            if grammar is not None:
+                grammars.free(grammar)
         text = prefill + self._llama.detokenize(out).decode("utf-8", errors="replace")
         return JudgeReply(
             text=text,

@@ -164,7 +164,8 @@ class OpenAIJudge(JudgeBase):
         """The JSON body of ``request``.
 
         Sampling settings: the request's when set (they enter its cache key, so they must
-        reach the server), else ``extra_body``'s, else the judge's own.
+        reach the server), else ``extra_body``'s, else the judge's own. A ``reply_schema``
+        goes as ``response_format`` (structured outputs: OpenAI, vLLM, SGLang, llama.cpp server).
         """
         body: dict[str, Any] = {
             "model": self.model,
@@ -182,6 +183,16 @@ class OpenAIJudge(JudgeBase):
             body["temperature"] = request.temperature
         if request.seed is not None:
             body["seed"] = request.seed
+        if request.reply_schema is not None:
+            # After extra_body: the schema belongs to this request and enters its cache key.
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {
+                    "name": "judge_reply",
+                    "strict": True,
+                    "schema": json.loads(request.reply_schema),
+                },
+            }
         return body
 
     async def complete(self, request: JudgeRequest) -> JudgeReply:
@@ -207,7 +218,15 @@ class OpenAIJudge(JudgeBase):
                 f"judge connection failed: {type(exc).__name__}: {exc}", retryable=True
             ) from exc
         latency = time.perf_counter() - start
-        payload = _parse_response(response)
+        try:
+            payload = _parse_response(response)
+        except BackendError as error:
+            if request.reply_schema is not None and _refuses_schema(error):
+                raise ConfigError(
+                    f"the judge server cannot constrain replies to a JSON schema ({error}); "
+                    "run without --constrain (judge.constrain = 'off')"
+                ) from error
+            raise
         first = payload["choices"][0]
         text = first["message"].get("content") or ""
         usage = _usage(payload.get("usage"))
@@ -302,6 +321,18 @@ def _messages(messages: Sequence[Message]) -> list[dict[str, str]]:
 def _malformed(what: str, body: bytes, status: int) -> MalformedReply:
     sample = body[:200].decode("utf-8", "replace")
     return MalformedReply(f"malformed reply: {what}: {sample!r}", retryable=True, status=status)
+
+
+def _refuses_schema(error: BackendError) -> bool:
+    """A 4xx that names structured outputs: the server does not take ``response_format``
+    (or not this schema), so every constrained call would fail alike."""
+    text = str(error).lower()
+    return (
+        error.status is not None
+        and 400 <= error.status < 500
+        and error.status not in (408, 409, 425, 429)
+        and any(word in text for word in ("response_format", "json_schema", "schema", "grammar"))
+    )
 
 
 def _parse_response(reply: RawResponse | httpx.Response) -> dict[str, Any]:

@@ -2,7 +2,14 @@
 streams, the sync bridge."""
 
 from rubricate.engine._calls import Cache, CallEngine, Claim, JudgmentCache, Reask, TextCache
-from rubricate.engine._grader import GradeOptions, Grader, Respond, SkippedSample
+from rubricate.engine._grader import (
+    Constrain,
+    EvidenceMode,
+    GradeOptions,
+    Grader,
+    Respond,
+    SkippedSample,
+)
 from rubricate.engine._jury import Jury, JuryMember
 from rubricate.engine._ordered import map_in_order
 from rubricate.engine._policy import PolicySampler
@@ -12,6 +19,8 @@ __all__ = [
     "Cache",
     "CallEngine",
     "Claim",
+    "Constrain",
+    "EvidenceMode",
     "GradeOptions",
     "Grader",
     "JudgmentCache",

@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, replace
+from typing import Literal
 
 from rubricate.backends import Judge
 from rubricate.calibrate import CalibrationFile, JudgeCalibration
@@ -20,12 +21,17 @@ from rubricate.engine._jury import Jury
 from rubricate.engine._ordered import map_in_order
 from rubricate.errors import BackendError, ConfigError, InputError, VerdictError
 from rubricate.judge import (
+    SCHEMA_VERSION,
     Mode,
     build_request,
+    check_evidence,
+    evidence_status,
     load_template,
     parse_group_reply,
     parse_single_reply,
     render_shared,
+    reply_schema,
+    require_evidence,
 )
 from rubricate.jury import combine_verdicts
 from rubricate.results import RESPONSE_CHARS, CallCounts, Counts, SampleResult, Tokens
@@ -34,7 +40,10 @@ from rubricate.scoring import Method, SampleScore, score_sample
 from rubricate.store import Store, judgment_key
 from rubricate.types import JudgeReply, JudgeRequest, Message, Sample, Verdict, Vote
 
-__all__ = ["GradeOptions", "Grader", "Respond", "SkippedSample"]
+__all__ = ["Constrain", "EvidenceMode", "GradeOptions", "Grader", "Respond", "SkippedSample"]
+
+EvidenceMode = Literal["off", "on", "strict"]
+Constrain = Literal["off", "json_schema"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +68,11 @@ class GradeOptions:
         concurrency: judge calls in flight at once.
         window: samples in flight at once (bounds memory; default 4 x concurrency, or 1
             when calls go one at a time).
+        evidence: ``on`` asks for verbatim quotes supporting each verdict and checks them
+            against the response; ``strict`` also counts a met without a verified quote as
+            not met (see ``rubricate.judge.require_evidence``).
+        constrain: ``json_schema`` sends each request's reply schema (a grammar for the
+            embedded judge), so the judge cannot answer out of format.
     """
 
     mode: Mode = "per-criterion"
@@ -71,6 +85,8 @@ class GradeOptions:
     reasks: int = 2
     concurrency: int = 16
     window: int | None = None
+    evidence: EvidenceMode = "off"
+    constrain: Constrain = "off"
 
     def __post_init__(self) -> None:
         if self.mode not in ("per-criterion", "grouped"):
@@ -81,15 +97,25 @@ class GradeOptions:
             raise ConfigError("concurrency must be at least 1")
         if self.reasks < 0:
             raise ConfigError("reasks must be 0 or more")
+        if self.evidence not in ("off", "on", "strict"):
+            raise ConfigError(f"unknown evidence '{self.evidence}' (off, on or strict)")
+        if self.constrain not in ("off", "json_schema"):
+            raise ConfigError(f"unknown constrain '{self.constrain}' (off or json_schema)")
 
     @property
     def mode_tag(self) -> str:
-        return self.mode if self.mode == "per-criterion" else f"grouped:{self.group_size}"
+        tag = self.mode if self.mode == "per-criterion" else f"grouped:{self.group_size}"
+        # A schema changes what the judge may say; without one the key stays as it always was.
+        if self.constrain != "off":
+            tag += f"+{self.constrain}.v{SCHEMA_VERSION}"
+        return tag
 
     def tokens_for(self, n_criteria: int) -> int:
         if self.max_tokens is not None:
             return self.max_tokens
         per = 160 if self.explain else 24
+        if self.evidence != "off":
+            per += 120  # up to three short quotes
         return 40 + per * n_criteria
 
 
@@ -144,7 +170,9 @@ class Grader:
                 )
         self.store = store
         self.options = options or GradeOptions()
-        self.template = load_template(self.options.mode, self.options.explain)
+        self.template = load_template(
+            self.options.mode, self.options.explain, self.options.evidence != "off"
+        )
         self.calls: CallEngine[Verdict] = CallEngine(
             judge,
             cache=JudgmentCache(store) if store is not None else None,
@@ -190,6 +218,7 @@ class Grader:
     async def _decide(self, shared: str, criteria: Sequence[Criterion]) -> dict[str, Verdict]:
         """Verdicts for ``criteria`` from one call, re-asking for what the reply left out."""
         options = self.options
+        evidence = options.evidence != "off"
         remaining = list(criteria)
         verdicts: dict[str, Verdict] = {}
         last_raw = ""
@@ -200,13 +229,17 @@ class Grader:
             if len(remaining) == 1:
                 try:
                     verdicts[remaining[0].id] = parse_single_reply(
-                        reply.text, remaining[0], reply.probabilities, shown=shared
+                        reply.text,
+                        remaining[0],
+                        reply.probabilities,
+                        shown=shared,
+                        evidence=evidence,
                     )
                     return None
                 except VerdictError:
                     pass
             else:
-                found, _ = parse_group_reply(reply.text, remaining, shown=shared)
+                found, _ = parse_group_reply(reply.text, remaining, shown=shared, evidence=evidence)
                 verdicts.update(found)
                 remaining = [c for c in remaining if c.id not in found]
                 if not remaining:
@@ -238,12 +271,19 @@ class Grader:
         return verdicts
 
     def _request(self, shared: str, criteria: list[Criterion]) -> JudgeRequest:
+        options = self.options
+        schema = (
+            reply_schema(criteria, explain=options.explain, evidence=options.evidence != "off")
+            if options.constrain == "json_schema"
+            else None
+        )
         return build_request(
             self.template,
             shared,
             criteria,
-            max_tokens=self.options.tokens_for(len(criteria)),
-            want_probabilities=self.options.probabilities,
+            max_tokens=options.tokens_for(len(criteria)),
+            want_probabilities=options.probabilities,
+            reply_schema=schema,
         )
 
     async def _judge_unit(
@@ -348,7 +388,11 @@ class Grader:
     # --- samples ----------------------------------------------------------------
 
     def _result(
-        self, sample: Sample, verdicts: dict[str, Verdict], scored: SampleScore
+        self,
+        sample: Sample,
+        verdicts: dict[str, Verdict],
+        scored: SampleScore,
+        judged: dict[str, str],
     ) -> SampleResult:
         # One validation of plain data in pydantic-core costs a third of building each
         # record with ``model_construct`` in Python.
@@ -379,6 +423,10 @@ class Grader:
                         for v in verdict.votes
                     ]
                     or None,
+                    "evidence": None
+                    if verdict.evidence is None
+                    else [{"quote": q.text, "found": q.found} for q in verdict.evidence],
+                    "judged": judged.get(criterion.id),
                 }
             )
         rubric = sample.rubric
@@ -415,6 +463,9 @@ class Grader:
                 "with --responses, or sample it with --policy-url/--policy-model"
             )
         verdicts = await self.verdicts_for(sample)
+        judged: dict[str, str] = {}  # the judge's label where strict evidence overrode it
+        if self.options.evidence != "off":
+            verdicts, judged = self._weigh_evidence(sample, verdicts)
         scored = score_sample(
             sample.rubric, verdicts, method=self.options.method, soft=self.options.soft
         )
@@ -422,7 +473,29 @@ class Grader:
         counts.add_scored(
             scored.n_criteria, scored.n_errors, scored.n_cannot_assess, bool(scored.gate_failed)
         )
-        return self._result(sample, verdicts, scored)
+        return self._result(sample, verdicts, scored, judged)
+
+    def _weigh_evidence(
+        self, sample: Sample, verdicts: dict[str, Verdict]
+    ) -> tuple[dict[str, Verdict], dict[str, str]]:
+        """Check every quote against the response (cached verdicts keep only the quotes),
+        count the support of each met, and under ``strict`` drop the unsupported ones."""
+        response = sample.response or ""
+        strict = self.options.evidence == "strict"
+        checked: dict[str, Verdict] = {}
+        judged: dict[str, str] = {}
+        for criterion in sample.rubric.criteria:
+            verdict = verdicts[criterion.id]
+            if verdict.evidence is not None:
+                verdict = check_evidence(verdict, response)
+            self.scored.add_evidence(evidence_status(verdict))
+            if strict:
+                kept = require_evidence(verdict, criterion)
+                if kept.label != verdict.label:
+                    judged[criterion.id] = verdict.label
+                verdict = kept
+            checked[criterion.id] = verdict
+        return checked, judged
 
     async def _graded_or_skipped(
         self, sample: Sample, respond: Respond | None

@@ -1,6 +1,15 @@
 """Judge requests, prompt templates and verdict parsing (pure, no I/O)."""
 
 from rubricate.judge._choice import choice_index
+from rubricate.judge._evidence import (
+    FUZZY_MIN_CHARS,
+    FUZZY_THRESHOLD,
+    check_evidence,
+    evidence_status,
+    quote_found,
+    read_quotes,
+    require_evidence,
+)
 from rubricate.judge._json import JsonEnd
 from rubricate.judge._parse import (
     json_objects,
@@ -20,14 +29,20 @@ from rubricate.judge._prompt import (
     render_shared,
     response_nonce,
 )
+from rubricate.judge._schema import SCHEMA_VERSION, reply_schema
 
 __all__ = [
     "ANSWER_PREFIX",
+    "FUZZY_MIN_CHARS",
+    "FUZZY_THRESHOLD",
+    "SCHEMA_VERSION",
     "JsonEnd",
     "Mode",
     "PromptTemplate",
     "build_request",
+    "check_evidence",
     "choice_index",
+    "evidence_status",
     "json_objects",
     "judge_context",
     "load_prompt",
@@ -35,7 +50,11 @@ __all__ = [
     "normalise_label",
     "parse_group_reply",
     "parse_single_reply",
+    "quote_found",
+    "read_quotes",
     "render_for_debug",
     "render_shared",
+    "reply_schema",
+    "require_evidence",
     "response_nonce",
 ]

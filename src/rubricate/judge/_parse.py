@@ -18,10 +18,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from rubricate.errors import VerdictError
+from rubricate.judge._evidence import read_quotes
 from rubricate.rubric import Criterion
 from rubricate.types import Verdict
 
@@ -198,9 +199,22 @@ def _explanation(obj: Mapping[str, Any]) -> str | None:
 
 
 def _verdict_from_object(
+    obj: Mapping[str, Any], criterion: Criterion, probability: float | None, evidence: bool
+) -> Verdict | None:
+    """A verdict from one JSON object about ``criterion``, or ``None`` if it holds none that fits.
+
+    With ``evidence``, the object's ``evidence`` quotes (rubricate's and the HealthBench
+    reply alike) are kept, unchecked; none given is an empty tuple.
+    """
+    verdict = _verdict_core(obj, criterion, probability)
+    if verdict is None or not evidence:
+        return verdict
+    return replace(verdict, evidence=read_quotes(obj.get("evidence")) or ())
+
+
+def _verdict_core(
     obj: Mapping[str, Any], criterion: Criterion, probability: float | None
 ) -> Verdict | None:
-    """A verdict from one JSON object about ``criterion``, or ``None`` if it holds none that fits."""
     raw: Any = None
     for key in ("verdict", "criteria_met", "criterion_met", "met", "label", "answer", "decision"):
         if key in obj:
@@ -303,17 +317,20 @@ def parse_single_reply(
     probabilities: Mapping[str, float] | None = None,
     *,
     shown: str = "",
+    evidence: bool = False,
 ) -> Verdict:
     """The verdict on one criterion in ``text``; raises ``VerdictError`` when there is none.
 
     ``shown`` is the graded text the judge saw (conversation and response): JSON in the
     reply that reproduces it is an echo, never the verdict. When the judge's own objects
-    disagree, the reply is rejected rather than guessed.
+    disagree, the reply is rejected rather than guessed. ``evidence``: keep the reply's
+    quotes (an empty tuple when it gives none).
     """
     p_met = _p_met(probabilities)
+    quotes = () if evidence else None
     canonical = _CANONICAL.get(text.strip())
     if canonical is not None and criterion.scale.kind != "ordinal":
-        return Verdict(criterion.id, canonical, probability=p_met)
+        return Verdict(criterion.id, canonical, probability=p_met, evidence=quotes)
     found: list[Verdict] = []
     for value in (item.value for item in _located_values(text, shown)):
         candidates: list[Mapping[str, Any]] = []
@@ -324,7 +341,7 @@ def parse_single_reply(
             else:
                 candidates.append(value)
         for candidate in candidates:
-            verdict = _verdict_from_object(candidate, criterion, p_met)
+            verdict = _verdict_from_object(candidate, criterion, p_met, evidence)
             if verdict is not None:
                 found.append(verdict)
     if not found:
@@ -332,12 +349,15 @@ def parse_single_reply(
         label = normalise_label(word) if len(word) <= 20 else None
         if label is not None and _label_fits(label, criterion):
             if criterion.scale.kind == "ordinal":
-                verdict = _verdict_from_object({"verdict": label}, criterion, p_met)
+                verdict = _verdict_from_object({"verdict": label}, criterion, p_met, evidence)
                 if verdict is not None:
                     return verdict
             else:
                 return Verdict(
-                    criterion.id, label, probability=p_met if label in ("met", "not_met") else None
+                    criterion.id,
+                    label,
+                    probability=p_met if label in ("met", "not_met") else None,
+                    evidence=quotes,
                 )
         raise VerdictError(f"no verdict for criterion '{criterion.id}' in the reply", raw=text)
     labels = {(v.label, v.level) for v in found}
@@ -367,12 +387,13 @@ def _group_entries(value: Any) -> Iterator[tuple[str, Mapping[str, Any]]]:
 
 
 def parse_group_reply(
-    text: str, criteria: Sequence[Criterion], *, shown: str = ""
+    text: str, criteria: Sequence[Criterion], *, shown: str = "", evidence: bool = False
 ) -> tuple[dict[str, Verdict], list[str]]:
     """Verdicts for the ``criteria`` found in a grouped reply, and the ids still missing.
 
     Unknown ids are ignored; an id given twice with different verdicts counts as missing.
-    JSON reproducing ``shown`` (the graded text) is an echo and never read.
+    JSON reproducing ``shown`` (the graded text) is an echo and never read. ``evidence``:
+    keep each entry's quotes.
     """
     by_id = {c.id: c for c in criteria}
     found: dict[str, Verdict] = {}
@@ -382,7 +403,7 @@ def parse_group_reply(
             criterion = by_id.get(ident)
             if criterion is None:
                 continue
-            verdict = _verdict_from_object(entry, criterion, None)
+            verdict = _verdict_from_object(entry, criterion, None, evidence)
             if verdict is None:
                 continue
             previous = found.get(ident)

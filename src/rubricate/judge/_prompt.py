@@ -31,6 +31,28 @@ _ANSWER_GROUPED_EXPLAINED = (
     '(verdict may also be "not_met", "partial", "cannot_assess"; add "level": N for levelled criteria)'
 )
 
+# With evidence, the quotes come before the verdict, so the judge decides after pointing
+# at the text (evidence-anchored scoring); "met" without a quote is then visibly unsupported.
+_QUOTES = '"evidence": ["<passage copied word for word from the final response>"]'
+_ANSWER_PER_CRITERION_EVIDENCE = (
+    "{" + _QUOTES + ', "verdict": "met"}  '
+    '(or "not_met", "partial", "cannot_assess" with "evidence": []; add "level": N for levelled criteria)'
+)
+_ANSWER_PER_CRITERION_EVIDENCE_EXPLAINED = (
+    '{"explanation": "<one or two sentences>", ' + _QUOTES + ', "verdict": "met"}  '
+    '(or "not_met", "partial", "cannot_assess" with "evidence": []; add "level": N for levelled criteria)'
+)
+_ANSWER_GROUPED_EVIDENCE = (
+    '{"verdicts": [{"id": "<criterion id>", ' + _QUOTES + ', "verdict": "met"}, ...]}  '
+    '(verdict may also be "not_met", "partial", "cannot_assess", with "evidence": []; add "level": N for levelled criteria)'
+)
+_ANSWER_GROUPED_EVIDENCE_EXPLAINED = (
+    '{"verdicts": [{"id": "<criterion id>", "explanation": "<one sentence>", '
+    + _QUOTES
+    + ', "verdict": "met"}, ...]}  '
+    '(verdict may also be "not_met", "partial", "cannot_assess", with "evidence": []; add "level": N for levelled criteria)'
+)
+
 ANSWER_PREFIX = '{"verdict": "'
 
 
@@ -81,13 +103,29 @@ def load_prompt(package: str, name: str, label: str | None = None, **fixed: str)
     return PromptTemplate(name=shown, system=system, version=f"{shown}@{digest}", user=user)
 
 
-def load_template(mode: Mode, explain: bool = False) -> PromptTemplate:
-    """The judge template for ``mode``; its version is the hash of the rendered system text."""
-    stem = "per_criterion_v1" if mode == "per-criterion" else "grouped_v1"
-    if mode == "per-criterion":
-        answer = _ANSWER_PER_CRITERION_EXPLAINED if explain else _ANSWER_PER_CRITERION
+def load_template(mode: Mode, explain: bool = False, evidence: bool = False) -> PromptTemplate:
+    """The judge template for ``mode``; its version is the hash of the rendered system text.
+
+    ``evidence`` selects the templates that ask for verbatim quotes (``*_evidence_v1``); the
+    templates without it render exactly as before, so their cache keys are unchanged.
+    """
+    per_criterion = mode == "per-criterion"
+    if evidence:
+        stem = "per_criterion_evidence_v1" if per_criterion else "grouped_evidence_v1"
+        if per_criterion:
+            answer = (
+                _ANSWER_PER_CRITERION_EVIDENCE_EXPLAINED
+                if explain
+                else _ANSWER_PER_CRITERION_EVIDENCE
+            )
+        else:
+            answer = _ANSWER_GROUPED_EVIDENCE_EXPLAINED if explain else _ANSWER_GROUPED_EVIDENCE
     else:
-        answer = _ANSWER_GROUPED_EXPLAINED if explain else _ANSWER_GROUPED
+        stem = "per_criterion_v1" if per_criterion else "grouped_v1"
+        if per_criterion:
+            answer = _ANSWER_PER_CRITERION_EXPLAINED if explain else _ANSWER_PER_CRITERION
+        else:
+            answer = _ANSWER_GROUPED_EXPLAINED if explain else _ANSWER_GROUPED
     label = stem + ("+explain" if explain else "")
     return load_prompt("rubricate.judge", stem, label, answer_format=answer)
 
@@ -169,8 +207,12 @@ def build_request(
     *,
     max_tokens: int,
     want_probabilities: bool = False,
+    reply_schema: str | None = None,
 ) -> JudgeRequest:
-    """A request deciding ``criteria`` (one for per-criterion mode, several for grouped)."""
+    """A request deciding ``criteria`` (one for per-criterion mode, several for grouped).
+
+    ``reply_schema`` (see ``rubricate.judge.reply_schema``) constrains the reply's shape.
+    """
     # Built once per judge call, so built lean: one shared system message, and positional
     # arguments (keywords cost a third more in a frozen dataclass's generated __init__).
     if len(criteria) == 1:
@@ -188,8 +230,14 @@ def build_request(
         max_tokens,
         want_probabilities and binary_only,
         _BINARY_CHOICES if binary_only else (),
-        ANSWER_PREFIX if binary_only and "explain" not in template.name else "",
+        # The explain and evidence replies start with other keys than the verdict.
+        ANSWER_PREFIX
+        if binary_only and "explain" not in template.name and "evidence" not in template.name
+        else "",
         len(shared),
+        None,
+        None,
+        reply_schema,
     )
 
 

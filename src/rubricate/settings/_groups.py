@@ -149,6 +149,17 @@ class JudgeSettings(_Group):
         "in summary.json; 1 allows any share.",
     )
     explain: bool = Field(default=False, description="Ask for a short explanation per verdict.")
+    evidence: Literal["off", "on", "strict"] = Field(
+        default="off",
+        description="Ask the judge for verbatim quotes from the response supporting each met "
+        "and check them against the response ('on'); 'strict' also counts a met without a "
+        "found quote as not_met (a met pitfall stays met).",
+    )
+    constrain: Literal["off", "json_schema"] = Field(
+        default="off",
+        description="Constrain judge replies: 'json_schema' sends the reply's JSON schema "
+        "(response_format) to OpenAI-compatible servers and a grammar to the local judge.",
+    )
     probabilities: bool = Field(
         default=False, description="Ask remote judges for log-probabilities."
     )
@@ -197,6 +208,8 @@ class JudgeSettings(_Group):
             reasks=self.reasks,
             # A local judge answers one call at a time; a jury's servers take their own.
             concurrency=self.concurrency if self.kind == "openai" or self.jury else 1,
+            evidence=self.evidence,
+            constrain=self.constrain,
         )
 
     def cache_path(self) -> Path | None:

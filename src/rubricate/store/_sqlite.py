@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from rubricate.errors import ConfigError
-from rubricate.types import Verdict
+from rubricate.types import Quote, Verdict
 
 __all__ = ["RunRecord", "Store", "judgment_key", "open_store", "response_key"]
 
@@ -50,6 +50,11 @@ CREATE TABLE IF NOT EXISTS runs (
     summary TEXT
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- The judge's quotes (a JSON list of strings) for judgments asked with evidence. A table of
+-- its own, so stores written before it existed, and rubricate versions that predate it,
+-- keep working unchanged (no schema bump). Created last, so
+-- the older tables keep their place in a new file.
+CREATE TABLE IF NOT EXISTS evidence (key TEXT PRIMARY KEY, quotes TEXT NOT NULL);
 """
 _SCHEMA_VERSION = "1"
 
@@ -173,20 +178,32 @@ class Store:
                 chunk = keys[start : start + 500]
                 marks = ",".join("?" * len(chunk))
                 rows = self._db.execute(
-                    f"SELECT key, label, probability, level, explanation FROM judgments WHERE key IN ({marks})",
+                    "SELECT j.key, j.label, j.probability, j.level, j.explanation, e.quotes "
+                    "FROM judgments j LEFT JOIN evidence e ON e.key = j.key "
+                    f"WHERE j.key IN ({marks})",
                     chunk,
                 ).fetchall()
-                for key, label, probability, level, explanation in rows:
-                    found[key] = Verdict("", label, probability, level, explanation)
+                for key, label, probability, level, explanation, quotes in rows:
+                    # Quotes come back unchecked: the grader checks them against the response.
+                    evidence = (
+                        None
+                        if quotes is None
+                        else tuple(Quote(str(text)) for text in json.loads(quotes))
+                    )
+                    found[key] = Verdict(
+                        "", label, probability, level, explanation, evidence=evidence
+                    )
         return found
 
     def put_judgments(self, items: Iterable[tuple[str, Verdict]]) -> int:
         """Store verdicts (errors are skipped) and commit at once; returns how many were stored."""
         now = time.time()
-        rows = [
-            (key, v.label, v.probability, v.level, v.explanation, now)
-            for key, v in items
-            if v.label in _CACHEABLE
+        kept = [(key, v) for key, v in items if v.label in _CACHEABLE]
+        rows = [(key, v.label, v.probability, v.level, v.explanation, now) for key, v in kept]
+        quotes = [
+            (key, json.dumps([q.text for q in v.evidence], ensure_ascii=False))
+            for key, v in kept
+            if v.evidence is not None
         ]
         if rows:
             with self._guard("write"):
@@ -195,6 +212,10 @@ class Store:
                     self._db.executemany(
                         "INSERT OR REPLACE INTO judgments VALUES (?, ?, ?, ?, ?, ?)", rows
                     )
+                    if quotes:
+                        self._db.executemany(
+                            "INSERT OR REPLACE INTO evidence VALUES (?, ?)", quotes
+                        )
                 except BaseException:
                     if self._db.in_transaction:
                         self._db.execute("ROLLBACK")
