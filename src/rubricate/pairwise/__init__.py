@@ -44,7 +44,6 @@ from rubricate.pairwise._records import (
     CriterionTrialLine,
     PairLine,
     SourceFigures,
-    TokenCounts,
     TrialLine,
 )
 from rubricate.pairwise._tournament import (
@@ -101,7 +100,6 @@ __all__ = [
     "Position",
     "SharedText",
     "SourceFigures",
-    "TokenCounts",
     "TournamentResult",
     "Trial",
     "TrialLine",

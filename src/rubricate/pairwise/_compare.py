@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,6 @@ from rubricate.pairwise._records import (
     CriterionLine,
     CriterionTrialLine,
     PairLine,
-    TokenCounts,
     TrialLine,
 )
 from rubricate.pairwise._types import CompareMode, CriterionTrial, Order, Orders, Pair, Trial
@@ -50,7 +49,7 @@ from rubricate.pairwise._votes import (
     to_original,
     winner_to_original,
 )
-from rubricate.results import CallCounts
+from rubricate.results import CallCounts, Tokens
 from rubricate.rubric import Criterion
 from rubricate.runs import OnInvalid, RunWriter
 from rubricate.store import Store, judgment_key
@@ -360,13 +359,8 @@ class Comparer:
             skipped_lines=skipped,
         )
 
-    def tokens(self) -> TokenCounts:
-        tokens = self.calls.counts.tokens
-        return TokenCounts(
-            prompt=tokens.prompt,
-            cached_prompt=tokens.cached_prompt,
-            completion=tokens.completion,
-        )
+    def tokens(self) -> Tokens:
+        return replace(self.calls.counts.tokens)  # a copy: the engine's keeps counting
 
 
 def _criterion_lines(per_order: list[list[CriterionTrial]]) -> list[CriterionLine]:

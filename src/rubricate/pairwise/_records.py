@@ -11,6 +11,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from rubricate.pairwise._types import CompareMode, Decision, Order, Orders, Winner
+from rubricate.results import Tokens
 
 __all__ = [
     "CompareCounts",
@@ -19,7 +20,6 @@ __all__ = [
     "CriterionTrialLine",
     "PairLine",
     "SourceFigures",
-    "TokenCounts",
     "TrialLine",
 ]
 
@@ -107,12 +107,6 @@ class CompareCounts(BaseModel):
     skipped_lines: int = 0
 
 
-class TokenCounts(BaseModel):
-    prompt: int = 0
-    cached_prompt: int = 0
-    completion: int = 0
-
-
 class CompareSummary(SourceFigures):
     """summary.json of ``rubricate compare``."""
 
@@ -120,7 +114,7 @@ class CompareSummary(SourceFigures):
     orders: Orders = "both"
     by_source: dict[str, SourceFigures] = Field(default_factory=dict)
     counts: CompareCounts = Field(default_factory=CompareCounts)
-    tokens: TokenCounts = Field(default_factory=TokenCounts)
+    tokens: Tokens = Field(default_factory=Tokens)
     judge: str = ""
     templates: list[str] = Field(default_factory=list)
     skipped: list[str] = Field(default_factory=list)  # first reasons, for the report
