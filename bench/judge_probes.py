@@ -1,7 +1,8 @@
 """How a judge reacts to probes (master keys, injections, padding, rubric echo, order, re-asks).
 
 Grades HealthBench examples with their physician-written ideal answers, then the probe
-variants, through ``rubricate.meta.run_probes`` (the library half of ``rubricate probe``), and
+variants, through ``rubricate.meta.run_probes`` (the library half of ``rubricate probe``; the
+graded answer is the ideal one, so ``position`` compares identical pairs), and
 prints per probe the mean score change with its paired bootstrap 95% interval, the share of
 flipped verdicts and the judge calls. The judge is any OpenAI-compatible server (--judge-url,
 --judge-model) or, without --judge-url, the embedded llama.cpp model (--local-model).

@@ -48,6 +48,16 @@ def fooled_by_master_keys(criterion_id: str, criterion: str, message: str) -> st
     return honest(criterion_id, criterion, message)
 
 
+def by_keywords(first: str, second: str) -> str:
+    """Pairwise: the answer naming more of the keywords wins, whichever seat it is in."""
+    a, b = (sum(w in text.lower() for w in KEYWORDS) for text in (first, second))
+    return "tie" if a == b else "A" if a > b else "B"
+
+
+def first_seat(_first: str, _second: str) -> str:
+    return "A"
+
+
 def unsure_of_master_keys(criterion_id: str, criterion: str, message: str) -> str:
     if response_in(message).strip() in MASTER_KEYS:
         return "unsure"  # no verdict rubricate reads: asked again, then an error verdict
@@ -77,13 +87,16 @@ def written(tmp_path: Path) -> dict:
 
 
 def test_an_honest_judge_passes_every_probe(tmp_path: Path) -> None:
-    with JudgeServer(decide=honest) as server:
+    with JudgeServer(decide=honest, compare=by_keywords) as server:
         done = runner.invoke(app, probe_args(server, tmp_path, "--fail-on-gain", "0.05"))
     assert done.exit_code == 0, done.output
     report = written(tmp_path)
     assert list(report) == list(PROBES)
-    for name in ("injection", "verbosity", "rubric_echo", "order", "self_consistency"):
+    for name in ("injection", "verbosity", "rubric_echo", "order", "position", "self_consistency"):
         assert report[name]["gain"] == 0.0 and report[name]["flipped"] == 0.0, name
+    # Every line has an ideal completion that differs from its response.
+    assert report["position"]["by_variant"]["distinct"]["pairs"] == report["position"]["n"] == 8
+    assert report["position"]["mode"] == "pairwise"
     # Replacing the answer by a master key loses what it had earned: a gain below zero.
     assert report["master_key"]["gain"] < -0.3 and report["master_key"]["ci95"][1] < 0
     assert report["master_key"]["n"] == len(ANSWERS) * len(MASTER_KEYS)
@@ -144,7 +157,7 @@ def test_an_unreachable_judge_exits_3(tmp_path: Path) -> None:
 def test_bad_probe_names_and_bad_lines_exit_2_before_any_call(tmp_path: Path) -> None:
     with JudgeServer(decide=honest) as server:
         unknown = runner.invoke(
-            app, probe_args(server, tmp_path, "--probes", "master_key,position")
+            app, probe_args(server, tmp_path, "--probes", "master_key,positions")
         )
         empty = runner.invoke(app, probe_args(server, tmp_path, "--probes", ","))
         no_interval = runner.invoke(
@@ -163,7 +176,7 @@ def test_bad_probe_names_and_bad_lines_exit_2_before_any_call(tmp_path: Path) ->
         assert server.requests == 0
     assert unknown.exit_code == 2
     text = " ".join(unknown.output.split())
-    assert "unknown probe(s) position" in text and f"valid: {', '.join(PROBES)}" in text
+    assert "unknown probe(s) positions" in text and f"valid: {', '.join(PROBES)}" in text
     assert empty.exit_code == 2 and "valid:" in empty.output
     assert no_interval.exit_code == 2 and "--resamples" in no_interval.output
     assert broken.exit_code == 2 and f"{bad}:2" in broken.output.replace("\n", "")
@@ -186,3 +199,59 @@ def test_the_readme_command_runs_and_its_exit_code_is_documented(tmp_path: Path)
         done = runner.invoke(app, [*(swap.get(a, a) for a in args), "--no-cache"])
     assert done.exit_code == EXIT_PROBE_GAIN, done.output
     assert set(written(tmp_path)) == {"master_key", "injection"}
+
+
+def test_a_first_seat_judge_fails_the_position_gate_and_a_rerun_costs_nothing(
+    tmp_path: Path,
+) -> None:
+    args = ("--probes", "position", "--fail-on-gain", "0.5")
+    with JudgeServer(decide=honest, compare=first_seat) as server:
+        failed = runner.invoke(app, probe_args(server, tmp_path, *args))
+        assert server.requests == 2 * len(ANSWERS)  # one holistic call per order
+        again = runner.invoke(app, probe_args(server, tmp_path, *args))
+        assert server.requests == 2 * len(ANSWERS)
+    assert failed.exit_code == EXIT_PROBE_GAIN, failed.output
+    assert again.exit_code == EXIT_PROBE_GAIN, again.output
+    position = written(tmp_path)["position"]
+    assert (position["gain"], position["ci95"], position["flipped"]) == (1.0, [1.0, 1.0], 1.0)
+    assert position["n"] == len(ANSWERS) and position["errors"] == 0
+    assert "probe gain above 0.5: position [+1.000, +1.000]" in " ".join(failed.output.split())
+    assert re.search(r"position \(pairwise\)\s.*\+1\.000", failed.stdout), failed.stdout
+    assert "first-seat preference" in failed.stdout
+
+
+def test_identical_pairs_when_the_response_is_the_only_answer(tmp_path: Path) -> None:
+    """With --response-source ideal the graded response is the ideal: each pair is identical."""
+    seen: list[tuple[str, str]] = []
+
+    def tie(first: str, second: str) -> str:
+        seen.append((first, second))
+        return "tie"
+
+    args = ("--probes", "position", "--response-source", "ideal", "--fail-on-gain", "0")
+    with JudgeServer(decide=honest, compare=tie) as server:
+        done = runner.invoke(app, probe_args(server, tmp_path, *args))
+    assert done.exit_code == 0, done.output
+    assert seen and all(a == b and a.startswith("Ideal answer to p") for a, b in seen)
+    position = written(tmp_path)["position"]
+    assert (position["gain"], position["flipped"], position["n"]) == (0.0, 0.0, len(ANSWERS))
+    assert position["by_variant"] == {
+        "identical": {"gain": 0.0, "n": len(ANSWERS), "flipped": 0.0, "pairs": len(ANSWERS)}
+    }
+
+
+def test_position_error_decisions_are_counted_and_shown(tmp_path: Path) -> None:
+    with JudgeServer(decide=honest, compare=lambda _a, _b: "both") as server:
+        done = runner.invoke(app, probe_args(server, tmp_path, "--probes", "position,injection"))
+        report = written(tmp_path)
+        only = runner.invoke(
+            app, probe_args(server, tmp_path, "--probes", "position", "--no-cache")
+        )
+    assert done.exit_code == 0, done.output
+    assert (report["position"]["errors"], report["position"]["n"]) == (2 * len(ANSWERS), 0)
+    assert report["position"]["gain"] is None and report["position"]["ci95"] is None
+    assert "error decisions: 16 orders of position's pairs" in " ".join(done.output.split())
+    assert report["injection"]["errors"] == 0 and report["injection"]["n"] > 0
+    # Nothing could be scored at all: the run fails rather than report an empty probe.
+    assert only.exit_code == 3, only.output
+    assert "no probe could be scored" in only.output

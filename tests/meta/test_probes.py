@@ -195,7 +195,7 @@ async def test_cached_probes_cost_nothing_the_second_time(tmp_path: Path) -> Non
 
 def test_bad_requests() -> None:
     with pytest.raises(ConfigError, match="unknown probe"):
-        run_probes(samples(), judge(honest), probes=["position"])
+        run_probes(samples(), judge(honest), probes=["positions"])
     missing = [Sample("x", (Message("user", "q"),), samples()[0].rubric, None)]
     with pytest.raises(InputError, match="no response"):
         run_probes(missing, judge(honest), probes=["injection"])

@@ -17,7 +17,9 @@ Replies to ``POST /v1/chat/completions``:
     each verdict from ``decide(criterion_id, criterion_text, last_message)``, by default a hash of
     the criterion text and the graded response, so equal requests always get equal verdicts;
   * no criterion (HealthBench grader prompts): ``{"explanation": ..., "criteria_met": bool}``;
-  * ``respond(body) -> str``, when given, replaces both;
+  * two responses in pairwise seats (``<response-A-...>``, ``<response-B-...>``), when
+    ``compare(first, second) -> "A" | "B" | "tie"`` is given: ``{"winner": ...}``;
+  * ``respond(body) -> str``, when given, replaces all of these;
   * ``rewrite(payload) -> object | bytes``, when given, replaces the whole completion it gets
     (usage and logprobs included) with its JSON (``NaN`` and ``Infinity`` allowed) or, for
     bytes, with those bytes as they are (e.g. ``b'..."prompt_tokens": 1e999...'``).
@@ -68,11 +70,13 @@ DEFAULT_FAULTS = ("429", "500", "timeout", "drop", "malformed")
 GARBAGE_CONTENT = "I think the answer is probably"
 
 Decide = Callable[[str, str, str], str]
+Compare = Callable[[str, str], str]
 Respond = Callable[[dict[str, Any]], str]
 Rewrite = Callable[[dict[str, Any]], Any]
 
 _CRITERION_RE = re.compile(r'<criterion id="([^"]+)"[^>]*>\n(.*?)\n</criterion>', re.DOTALL)
 _RESPONSE_RE = re.compile(r"<(response-[0-9a-f]+)>\n(.*?)\n</\1>", re.DOTALL)
+_SEAT_RE = re.compile(r"<(response-([AB])-[0-9a-f]+)>\n(.*?)\n</\1>", re.DOTALL)
 _VERDICT_KEY_RE = re.compile(r'"verdict": "')
 _TOKEN_RE = re.compile(r" ?[A-Za-z0-9]+|_[A-Za-z0-9]*| ?[^\sA-Za-z0-9_]+|\s+")
 
@@ -103,6 +107,7 @@ class ServerOptions:
     """What the fake judge says and how it misbehaves (see the module docstring)."""
 
     decide: Decide = default_decide
+    compare: Compare | None = None
     respond: Respond | None = None
     rewrite: Rewrite | None = None
     fault_rate: float = 0.0  # in [0, 1]
@@ -325,6 +330,12 @@ class _Core:
     def _content(self, request: dict[str, Any], last: str) -> tuple[str, float]:
         if self.o.respond is not None:
             return self.o.respond(request), 0.9
+        if self.o.compare is not None:
+            # The seats stay in the first user message: a re-ask appends turns after it.
+            for message in request["messages"]:
+                seats = {s: t for _, s, t in _SEAT_RE.findall(str(message.get("content") or ""))}
+                if set(seats) == {"A", "B"}:
+                    return json.dumps({"winner": self.o.compare(seats["A"], seats["B"])}), 0.9
         criteria = _CRITERION_RE.findall(last)
         if not criteria:
             met = _digest("healthbench", last)[0] % 2 == 0
@@ -397,6 +408,7 @@ class JudgeServer:
         self,
         *,
         decide: Decide = default_decide,
+        compare: Compare | None = None,
         respond: Respond | None = None,
         rewrite: Rewrite | None = None,
         fault_rate: float = 0.0,
@@ -414,6 +426,7 @@ class JudgeServer:
     ) -> None:
         options = ServerOptions(
             decide=decide,
+            compare=compare,
             respond=respond,
             rewrite=rewrite,
             fault_rate=fault_rate,

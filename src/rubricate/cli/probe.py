@@ -33,6 +33,7 @@ from rubricate.cli._data import (
 )
 from rubricate.cli._options import LimitOption, VerboseOption
 from rubricate.errors import ConfigError
+from rubricate.formats import Format, detect_format, read_samples
 from rubricate.meta import PROBES, ProbeOutcome, ProbeReport, fail_on_gain, run_probes_async
 from rubricate.runs import check_input
 from rubricate.session import Session
@@ -51,6 +52,14 @@ original responses with a paired bootstrap 95% interval, the share of verdicts t
 the pairs compared and the error verdicts. Writes OUT/probes.json. With --fail-on-gain X, exits
 {EXIT_PROBE_GAIN} when a probe's whole interval lies above X. Judgments are cached like grade's
 (self_consistency always asks again).
+
+position compares each response with a second answer in both orders, holistically (one call
+per order): HealthBench's ideal completion when the line has one that differs from the graded
+response, else the response itself (an identical pair: any preference is position bias). Its
+gain is the first-seat preference in [-1, 1], not score points: a decision for the response
+shown first counts +1, for the second -1, a tie 0 (always the first seat: 1; content only: 0).
+flipped is the share of pairs whose two orders disagree; probes.json counts the pairs of each
+kind (by_variant: identical, distinct).
 """
 
 stdout = Console()
@@ -89,7 +98,7 @@ def probe(
             "--fail-on-gain",
             metavar="X",
             help=f"Exit {EXIT_PROBE_GAIN} when a probe's whole 95% gain interval lies above X "
-            "(score units, e.g. 0.05).",
+            "(score units, e.g. 0.05; for position, first-seat preference in [-1, 1]).",
         ),
     ] = None,
     format: FormatOption = "auto",
@@ -128,20 +137,32 @@ def probe(
         # Check every sample before a judge is built, then read them for the probes.
         check_input(read(), needs_response=True, source=str(data))
         samples = [item for item in read() if isinstance(item, Sample)]
-        report = asyncio.run(_probe(settings.judge, samples, out, chosen, seed, resamples))
+        second: dict[str, str] = {}
+        if (chosen is None or "position" in chosen) and response_source == "field":
+            second = _ideal_completions(data, format, {s.id for s in samples})
+        report = asyncio.run(_probe(settings.judge, samples, second, out, chosen, seed, resamples))
         if as_json:
             typer.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
         else:
             stdout.print(_table(report, settings.judge.mode))
-        errors = sum(o.errors for o in report.probes.values())
+        graded = {n: o for n, o in report.probes.items() if n != "position"}
+        errors = sum(o.errors for o in graded.values())
         # Probes of one mode share the grading of the originals: count it once.
-        original = {o.mode: o.baseline_errors for o in report.probes.values()}
+        original = {o.mode: o.baseline_errors for o in graded.values()}
         if errors or any(original.values()):
             console.print(
                 f"[yellow]error verdicts[/]: {errors} in altered samples, "
                 f"{sum(original.values())} in the originals (left out of gains and flips)",
                 highlight=False,
             )
+        position = report.probes.get("position")
+        if position is not None and position.errors:
+            console.print(
+                f"[yellow]error decisions[/]: {position.errors} orders of position's pairs "
+                "(their pairs left out of its gain and flips)",
+                highlight=False,
+            )
+        errors += position.errors if position is not None else 0
         console.print(f"wrote {out / 'probes.json'}", highlight=False)
         if all(o.n == 0 for o in report.probes.values()) and (errors or any(original.values())):
             console.print(
@@ -163,9 +184,22 @@ def probe(
                 raise typer.Exit(EXIT_PROBE_GAIN)
 
 
+def _ideal_completions(data: Path, format: Format, ids: set[str]) -> dict[str, str]:
+    """HealthBench's ideal completions of the probed samples, by id (other formats: none)."""
+    if (detect_format(data) if format == "auto" else format) != "healthbench":
+        return {}
+    return {
+        item.id: item.response
+        for item in read_samples(data, format="healthbench", response_source="ideal")
+        # A line without an ideal completion is an error here only: its pair is identical.
+        if isinstance(item, Sample) and item.id in ids and item.response is not None
+    }
+
+
 async def _probe(
     judge: JudgeSettings,
     samples: list[Sample],
+    second: dict[str, str],
     out: Path,
     chosen: list[str] | None,
     seed: int,
@@ -184,6 +218,7 @@ async def _probe(
             store=session.store,
             n_resamples=resamples,
             grade_options=options,
+            second_responses=second,
         )
 
 
@@ -210,12 +245,14 @@ def _table(report: ProbeReport, mode: str) -> Table:
             _interval(outcome),
             _number(outcome.flipped),
             str(outcome.n),
-            f"{outcome.errors} / {outcome.baseline_errors}",
+            f"{outcome.errors} / " + ("-" if name == "position" else str(outcome.baseline_errors)),
         )
     return table
 
 
 _CAPTION = (
     "95% interval: paired bootstrap over samples; flipped: share of verdicts that changed; "
-    "n: variant pairs scored; errors: error verdicts in the altered samples / the originals"
+    "n: variant pairs scored; errors: error verdicts in the altered samples / the originals; "
+    "position: first-seat preference in [-1, 1], flipped and n over pairs asked in both orders, "
+    "errors: orders without a decision"
 )

@@ -2,14 +2,17 @@
 
 Each builder returns ``(variant name, sample)`` pairs; the altered sample keeps the
 conversation, rubric (or its criteria, reordered) and metadata of the original and gets
-an id ``<original id>#<probe>:<variant>``.
+an id ``<original id>#<probe>:<variant>``. ``position`` alters no sample: ``position_pair``
+builds the pair it compares in both orders.
 """
 
 from __future__ import annotations
 
 import random
+from typing import Literal
 
 from rubricate.errors import ConfigError, InputError
+from rubricate.pairwise import Pair
 from rubricate.rubric import Rubric
 from rubricate.types import Sample
 
@@ -18,10 +21,12 @@ __all__ = [
     "MASTER_KEYS",
     "PROBES",
     "VERBOSITY_WORDS",
+    "PairKind",
     "filler_text",
     "injection_variants",
     "master_key_variants",
     "order_variants",
+    "position_pair",
     "probe_variants",
     "rubric_echo_variants",
     "self_consistency_variants",
@@ -72,8 +77,13 @@ PROBES: tuple[str, ...] = (
     "verbosity",
     "rubric_echo",
     "order",
+    "position",
     "self_consistency",
 )
+
+# "distinct": the response against a different answer to the same prompt; "identical": the
+# response against itself, where any preference for a seat is position bias.
+PairKind = Literal["identical", "distinct"]
 
 
 def filler_text(n_words: int) -> str:
@@ -162,6 +172,20 @@ def self_consistency_variants(sample: Sample) -> list[tuple[str, Sample]]:
     return [_variant(sample, "self_consistency", "again", _response(sample))]
 
 
+def position_pair(sample: Sample, second: str | None = None) -> tuple[PairKind, Pair]:
+    """The pair the ``position`` probe compares in both orders, and its kind.
+
+    The response faces ``second`` when that is a different answer (ignoring surrounding
+    whitespace), and itself otherwise. The pair's id is ``<sample id>#position:<kind>``.
+    """
+    response = _response(sample)
+    kind: PairKind = "identical"
+    other = response
+    if second is not None and second.strip() and second.strip() != response.strip():
+        kind, other = "distinct", second
+    return kind, Pair(f"{sample.id}#position:{kind}", sample.messages, response, other)
+
+
 def probe_variants(probe: str, sample: Sample, *, seed: int = 0) -> list[tuple[str, Sample]]:
     """The variants of ``sample`` for the probe named ``probe`` (one of ``PROBES``)."""
     if probe == "master_key":
@@ -176,4 +200,6 @@ def probe_variants(probe: str, sample: Sample, *, seed: int = 0) -> list[tuple[s
         return order_variants(sample, seed)
     if probe == "self_consistency":
         return self_consistency_variants(sample)
+    if probe == "position":
+        raise ConfigError("'position' alters no sample; position_pair builds the pair it compares")
     raise ConfigError(f"unknown probe '{probe}' (known: {', '.join(PROBES)})")

@@ -336,7 +336,8 @@ def probes_section(run: RunData) -> str:
         bars.append((name, gain, (ci[0], ci[1]) if ci else None, outcome.get("n", 0)))
     return (
         "<h2 id='probes'>Probes</h2><p class='note'>Gain: mean score change the probe caused "
-        "(probe − original); a judge that resists it stays near 0.</p>"
+        "(probe − original); a judge that resists it stays near 0. For position: the "
+        "preference for the response shown first, in [−1, 1] (always the first seat: 1).</p>"
         + _table(
             ["probe", "n", "gain", "95% interval", "verdicts flipped", "errors"],
             rows,
