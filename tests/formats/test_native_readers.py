@@ -31,6 +31,7 @@ DATA = Path(__file__).resolve().parents[1] / "data"
         (DATA / "researchrubrics" / "researchrubrics_sample.jsonl", "researchrubrics"),
         (DATA / "researchqa" / "researchqa_sample.json", "researchqa"),
         (DATA / "judgebench" / "judgebench_sample.jsonl", "judgebench"),
+        (DATA / "judgebench" / "judgebench_real.jsonl", "judgebench"),
         (SHARED_DATA / "judgebench_gpt-4o.jsonl", "judgebench"),
     ],
 )
