@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from rubricate.cli import app
@@ -47,6 +48,83 @@ def test_compare_judgebench_pairs(tmp_path: Path) -> None:
     assert "accuracy" in result.output and "consistency" in result.output
     lines = (tmp_path / "run" / "pairs.jsonl").read_text(encoding="utf-8").splitlines()
     assert [json.loads(line)["pair_id"] for line in lines] == ["jb-0001", "jb-0002", "jb-0003"]
+
+
+JUDGEBENCH_REAL = JUDGEBENCH.with_name("judgebench_real.jsonl")
+_SEAT_B = re.compile(r"<(response-B-[0-9a-f]+)>\n(.*?)\n</\1>", re.DOTALL)
+
+
+def _flip(decision: str) -> str:
+    return {"A>B": "B>A", "B>A": "A>B"}.get(decision, decision)
+
+
+def test_compare_real_judgebench_pairs_scored_by_judgebench_rule(tmp_path: Path) -> None:
+    """Three published JudgeBench pairs (see tests/data/judgebench/README.md). The judge picks
+    the right response on the physics pair, the wrong one on the math pair, and always the
+    first seat on the code pair; accuracy is then re-done with JudgeBench's
+    ``compute_final_metrics`` (second order flipped back, net vote over the two orders)."""
+    pairs = [json.loads(line) for line in JUDGEBENCH_REAL.read_text("utf-8").splitlines()]
+    assert [p["source"] for p in pairs] == ["mmlu-pro-physics", "livebench-math", "livecodebench"]
+    behaviour = dict(zip([p["pair_id"] for p in pairs], ["right", "wrong", "first"], strict=True))
+
+    def owner(text: str) -> tuple[dict[str, Any], str]:
+        """The pair and original position ("A"/"B") a seated response comes from."""
+        found = [
+            (pair, side)
+            for pair in pairs
+            for side in ("A", "B")
+            if pair[f"response_{side}"].strip() == text.strip()
+        ]
+        assert len(found) == 1
+        return found[0]
+
+    def verdict(pair: dict[str, Any], seat_a: str) -> str:
+        """What the judge answers when the original response ``seat_a`` sits first."""
+        kind = behaviour[pair["pair_id"]]
+        if kind == "first":
+            return "A"
+        right = pair["label"][0]
+        pick = right if kind == "right" else {"A": "B", "B": "A"}[right]
+        return "A" if pick == seat_a else "B"
+
+    def respond(body: dict[str, Any]) -> str:
+        content = body["messages"][1]["content"]
+        first, second = _SEAT_A.search(content), _SEAT_B.search(content)
+        assert first is not None and second is not None
+        pair, seat_a = owner(first.group(2))
+        assert owner(second.group(2)) == (pair, {"A": "B", "B": "A"}[seat_a])
+        return json.dumps({"winner": verdict(pair, seat_a)})
+
+    with JudgeServer(respond=respond) as server:
+        result = runner.invoke(app, _args(server, JUDGEBENCH_REAL, tmp_path))
+        assert result.exit_code == 0, result.output
+        assert server.requests == 6
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text(encoding="utf-8"))
+    lines = [
+        json.loads(line)
+        for line in (tmp_path / "run" / "pairs.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    assert [line["pair_id"] for line in lines] == [p["pair_id"] for p in pairs]
+    n_correct = n_consistent = 0
+    for pair, line in zip(pairs, lines, strict=True):
+        # JudgeBench: judgment 1 with A first, judgment 2 with B first, flipped back.
+        decision1 = "A>B" if verdict(pair, "A") == "A" else "B>A"
+        decision2 = _flip("A>B" if verdict(pair, "B") == "A" else "B>A")
+        counter = sum(
+            1 if d == pair["label"] else -1 if d == _flip(pair["label"]) else 0
+            for d in (decision1, decision2)
+        )
+        n_correct += counter > 0
+        n_consistent += decision1 == decision2
+        assert line["label"] == pair["label"] and line["source"] == pair["source"]
+        assert line["decisions"] == [decision1, decision2]
+        assert line["correct"] is (counter > 0)
+    assert (n_correct, n_consistent) == (1, 2)
+    assert summary["n_pairs"] == 3
+    assert summary["accuracy"] == pytest.approx(n_correct / len(pairs))
+    assert summary["consistency"] == pytest.approx(n_consistent / len(pairs))
+    assert summary["by_source"]["mmlu-pro-physics"]["accuracy"] == 1.0
+    assert summary["by_source"]["livebench-math"]["accuracy"] == 0.0
 
 
 def test_one_order(tmp_path: Path) -> None:

@@ -182,8 +182,15 @@ def test_verl_parquet_with_mapped_ids(tmp_path: Path) -> None:
     assert [json.loads(line)["sample_id"] for line in lines] == ["10", "11", "12"]
 
 
-def test_writingbench_native_score_is_the_mean_over_all_criteria(tmp_path: Path) -> None:
-    path = DATA / "writingbench" / "writingbench_sample.jsonl"
+@pytest.mark.parametrize(
+    "name",
+    [
+        "writingbench_sample.jsonl",  # synthetic, with ``lang``
+        "writingbench_real.jsonl",  # three published WritingBench queries (see its README)
+    ],
+)
+def test_writingbench_native_score_is_the_mean_over_all_criteria(tmp_path: Path, name: str) -> None:
+    path = DATA / "writingbench" / name
     records = _records(path)
     answers = responses_file(tmp_path, "index", [r["index"] for r in records])
 

@@ -58,8 +58,15 @@ def _records(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
 
 
-def test_writingbench_scores_are_the_mean_of_its_1_to_10_criterion_scores() -> None:
-    path = DATA / "writingbench" / "writingbench_sample.jsonl"
+@pytest.mark.parametrize(
+    "name",
+    [
+        "writingbench_sample.jsonl",  # synthetic, with ``lang``
+        "writingbench_real.jsonl",  # three published WritingBench queries (see its README)
+    ],
+)
+def test_writingbench_scores_are_the_mean_of_its_1_to_10_criterion_scores(name: str) -> None:
+    path = DATA / "writingbench" / name
 
     def score(name: str) -> int:
         return 1 + _pick(name, 10)

@@ -24,12 +24,14 @@ DATA = Path(__file__).resolve().parents[1] / "data"
     [
         (DATA / "healthbench" / "healthbench_sample.jsonl", "healthbench"),
         (DATA / "writingbench" / "writingbench_sample.jsonl", "writingbench"),
+        (DATA / "writingbench" / "writingbench_real.jsonl", "writingbench"),
         (SHARED_DATA / "writingbench_en_dev.jsonl", "writingbench"),
         (DATA / "drb2" / "tasks_and_rubrics_sample.jsonl", "drb2"),
         (DATA / "prbench" / "prbench_sample.jsonl", "prbench"),
         (DATA / "researchrubrics" / "researchrubrics_sample.jsonl", "researchrubrics"),
         (DATA / "researchqa" / "researchqa_sample.json", "researchqa"),
         (DATA / "judgebench" / "judgebench_sample.jsonl", "judgebench"),
+        (DATA / "judgebench" / "judgebench_real.jsonl", "judgebench"),
         (SHARED_DATA / "judgebench_gpt-4o.jsonl", "judgebench"),
     ],
 )

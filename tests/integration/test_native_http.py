@@ -65,8 +65,15 @@ def test_drb2_over_http_matches_its_aggregation(mode: str) -> None:
     assert result.summary.counts.errors == 0
 
 
-def test_writingbench_over_http_scores_on_1_to_10() -> None:
-    path = DATA / "writingbench" / "writingbench_sample.jsonl"
+@pytest.mark.parametrize(
+    "name",
+    [
+        "writingbench_sample.jsonl",  # synthetic, with ``lang``
+        "writingbench_real.jsonl",  # three published WritingBench queries (see its README)
+    ],
+)
+def test_writingbench_over_http_scores_on_1_to_10(name: str) -> None:
+    path = DATA / "writingbench" / name
     choices = tuple(range(1, 11))
     with JudgeServer(respond=_respond(choices), record=False) as server:
         judge = OpenAIJudge(base_url=server.url, model="stub", timeout=5.0)

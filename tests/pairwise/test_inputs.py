@@ -29,6 +29,22 @@ def test_judgebench_lines_as_they_are() -> None:
     assert first.response_a == "17 * 23 = 391." and first.rubric is None
 
 
+def test_real_judgebench_lines_keep_their_text() -> None:
+    path = DATA / "judgebench" / "judgebench_real.jsonl"
+    records = [json.loads(line) for line in path.read_text("utf-8").splitlines()]
+    pairs = list(read_pairs(path))
+    assert len(pairs) == len(records) == 3
+    for pair, record in zip(pairs, records, strict=True):
+        assert not isinstance(pair, InputError)
+        assert (pair.id, pair.label, pair.source) == (
+            record["pair_id"],
+            record["label"],
+            record["source"],
+        )
+        assert pair.messages[0].content == record["question"]
+        assert (pair.response_a, pair.response_b) == (record["response_A"], record["response_B"])
+
+
 def test_the_shared_judgebench_file_reads_whole() -> None:
     path = SHARED_DATA / "judgebench_gpt-4o.jsonl"
     if not path.exists():
