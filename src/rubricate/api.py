@@ -122,6 +122,7 @@ async def grade_async(
     window: int | None = None,
     evidence: EvidenceMode = "off",
     constrain: Constrain = "off",
+    keep_replies: bool = False,
 ) -> GradeResult:
     """Grade ``samples`` with ``judge`` and score them.
 
@@ -133,7 +134,8 @@ async def grade_async(
         skip_invalid: count bad records instead of raising the first one.
         seed: bootstrap seed of the summary.
         mode, group_size, method, soft, explain, probabilities, max_tokens, reasks,
-            concurrency, window, evidence, constrain: how to grade; see ``GradeOptions``.
+            concurrency, window, evidence, constrain, keep_replies: how to grade; see
+            ``GradeOptions``.
     """
     options = GradeOptions(
         mode=mode,
@@ -148,6 +150,7 @@ async def grade_async(
         window=window,
         evidence=evidence,
         constrain=constrain,
+        keep_replies=keep_replies,
     )
     accumulator = RunAccumulator()
     results: list[SampleResult] = []
@@ -193,6 +196,7 @@ def grade(
     window: int | None = None,
     evidence: EvidenceMode = "off",
     constrain: Constrain = "off",
+    keep_replies: bool = False,
 ) -> GradeResult:
     """``grade_async`` for scripts (same arguments), through ``rubricate.engine.run_sync``.
 
@@ -221,6 +225,7 @@ def grade(
                 window=window,
                 evidence=evidence,
                 constrain=constrain,
+                keep_replies=keep_replies,
             )
         finally:
             await close_judge(judge)

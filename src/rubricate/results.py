@@ -28,6 +28,14 @@ from rubricate.types import Usage
 _Label = Literal["met", "not_met", "partial", "blocked", "cannot_assess", "error"]
 _MethodName = Literal["healthbench", "normalized", "weighted_mean"]
 _Finite = Annotated[StrictFloat, AllowInfNan(False)]
+_ReplyMissing = Literal["failed_call", "not_cached"]
+
+
+def _absent(value: object) -> bool:
+    """Fields added for kept replies are left out of a line that has none, so a run that
+    does not keep replies writes what it always wrote."""
+    return value is None
+
 
 __all__ = [
     "RESPONSE_CHARS",
@@ -38,6 +46,8 @@ __all__ = [
     "LengthAdjusted",
     "NativeSummary",
     "QuoteRecord",
+    "RawReplyRecord",
+    "RepliesSummary",
     "RunSummary",
     "SampleResult",
     "Tokens",
@@ -59,6 +69,25 @@ class JuryVoteRecord(BaseModel):
     probability: StrictFloat | None = Field(default=None, allow_inf_nan=False, ge=0.0, le=1.0)
     level: StrictInt | None = None
     weight: StrictFloat = Field(default=1.0, allow_inf_nan=False, gt=0.0)
+    # Position in the line's ``raw_replies`` of this member's reply, when replies were kept.
+    raw_reply: StrictInt | None = Field(default=None, ge=0, exclude_if=_absent)
+
+
+class RawReplyRecord(BaseModel):
+    """A judge reply kept on a results line (``--keep-replies``), referenced by position
+    from the verdicts (and jury votes) it decided; one grouped reply serves several."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    text: StrictStr | None  # the reply as the judge sent it; None when it cannot be had
+    reasks: StrictInt = Field(default=0, ge=0)  # re-asks before this reply (0: first reply)
+    missing: _ReplyMissing | None = Field(default=None, exclude_if=_absent)  # why text is None
+
+    @model_validator(mode="after")
+    def _text_or_reason(self) -> RawReplyRecord:
+        if (self.text is None) != (self.missing is not None):
+            raise ValueError("a reply has either its text or the reason it is missing")
+        return self
 
 
 class QuoteRecord(BaseModel):
@@ -91,6 +120,9 @@ class VerdictRecord(BaseModel):
     evidence: list[QuoteRecord] | None = None
     # The judge's own label when ``--evidence strict`` overrode it (a met without a found quote).
     judged: _Label | None = None
+    # Position in the line's ``raw_replies`` of the reply that decided this verdict, when
+    # replies were kept (a jury's verdict has none: its votes point to their replies).
+    raw_reply: StrictInt | None = Field(default=None, ge=0, exclude_if=_absent)
 
     @model_validator(mode="after")
     def _fits_its_scale(self) -> VerdictRecord:
@@ -148,6 +180,9 @@ class SampleResult(BaseModel):
     judge: str = ""
     template: str = ""
     metadata: dict[str, Any] = Field(default_factory=dict)
+    # The judge replies behind the verdicts, each distinct one once, when the run kept them
+    # (``--keep-replies``); absent otherwise.
+    raw_replies: list[RawReplyRecord] | None = Field(default=None, exclude_if=_absent)
 
     @field_validator("metadata")
     @classmethod
@@ -175,6 +210,27 @@ class SampleResult(BaseModel):
                 )
             seen[record.criterion_id] = index
         return self
+
+    @model_validator(mode="after")
+    def _replies_referenced_exist(self) -> SampleResult:
+        """Every ``raw_reply`` points into ``raw_replies``."""
+        count = len(self.raw_replies or ())
+        for index, record in enumerate(self.verdicts):
+            places = [(f"verdicts.{index}.raw_reply", record.raw_reply)]
+            places += [
+                (f"verdicts.{index}.jury.{k}.raw_reply", vote.raw_reply)
+                for k, vote in enumerate(record.jury or ())
+            ]
+            for place, position in places:
+                if position is not None and position >= count:
+                    raise ValueError(f"{place} is {position}, but the line has {count} raw_replies")
+        return self
+
+    def reply_for(self, position: int | None) -> RawReplyRecord | None:
+        """The kept reply at ``position`` (a verdict's or vote's ``raw_reply``)."""
+        if position is None or self.raw_replies is None:
+            return None
+        return self.raw_replies[position]
 
 
 # Counters are mutable dataclasses, not frozen ones: they change on the hot path (one
@@ -342,8 +398,16 @@ class LengthAdjusted(BaseModel):
     n_scored: int
 
 
+class RepliesSummary(BaseModel):
+    """The judge replies a run kept (``--keep-replies``), counted per verdict and jury vote."""
+
+    kept: int = 0  # verdicts and votes whose deciding reply is on their results line
+    # verdicts and votes whose reply is missing, by reason (failed_call, not_cached)
+    missing: dict[str, int] = Field(default_factory=dict)
+
+
 # Figures present only where they apply: absent from summary.json rather than null.
-_OPTIONAL_FIGURES = ("native", "length_adjusted")
+_OPTIONAL_FIGURES = ("native", "length_adjusted", "replies")
 
 
 class RunSummary(BaseModel):
@@ -368,6 +432,8 @@ class RunSummary(BaseModel):
     clusters: dict[str, GroupSummary] = Field(default_factory=dict)
     # when a length penalty was given
     length_adjusted: LengthAdjusted | None = None
+    # when the run kept the judge's replies
+    replies: RepliesSummary | None = None
     counts: Counts = Field(default_factory=Counts)
     tokens: Tokens = Field(default_factory=Tokens)  # the judge's
     policy_tokens: Tokens = Field(default_factory=Tokens)  # the policy's, when it wrote responses

@@ -147,6 +147,26 @@ class JudgeReply:
     probabilities: dict[str, float] | None = None
 
 
+# Why a kept reply has no text: the call failed (nothing came back), or the verdict came
+# from a cache entry written without its reply (a run without replies, or an older store).
+ReplyMissing = Literal["failed_call", "not_cached"]
+
+
+@dataclass(frozen=True, slots=True)
+class RawReply:
+    """The judge's reply text that decided a verdict, kept when a run asks for replies.
+
+    Attributes:
+        text: the reply exactly as the judge sent it; ``None`` when it cannot be had.
+        reasks: re-asks before this reply (0: the first reply was used).
+        missing: why ``text`` is ``None``.
+    """
+
+    text: str | None
+    reasks: int = 0
+    missing: ReplyMissing | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Vote:
     """One jury member's verdict on one criterion, as the jury's verdict keeps it.
@@ -164,6 +184,7 @@ class Vote:
     probability: float | None = None
     level: int | None = None
     weight: float = 1.0
+    reply: RawReply | None = None  # the member's raw reply, when replies are kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +215,7 @@ class Verdict:
     votes: tuple[Vote, ...] = ()
     raw_probability: float | None = None
     evidence: tuple[Quote, ...] | None = None
+    reply: RawReply | None = None  # the judge's reply that decided it, when replies are kept
 
     @property
     def gradable(self) -> bool:

@@ -1,5 +1,5 @@
 """Console lines for the run figures a summary holds beside its table: native score, themes,
-clusters, length-adjusted score. Only printing: the scoring core computes them
+clusters, length-adjusted score, kept judge replies. Only printing: the scoring core computes them
 (``rubricate.runs.RunAccumulator``)."""
 
 from __future__ import annotations
@@ -33,6 +33,12 @@ def describe(summary: RunSummary) -> list[str]:
         lines.append(
             f"length-adjusted score (penalty {length.penalty:g}): {_fmt(length.score)}"
             + _interval(length.ci95)
+        )
+    replies = summary.replies
+    if replies is not None:
+        missing = ", ".join(f"{n} {reason}" for reason, n in sorted(replies.missing.items()))
+        lines.append(
+            f"judge replies kept: {replies.kept:,}" + (f"  (missing: {missing})" if missing else "")
         )
     return lines
 

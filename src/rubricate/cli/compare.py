@@ -58,6 +58,7 @@ _NOT_FOR_COMPARE = (
     "judge.method",
     "judge.soft",
     "judge.probabilities",
+    "judge.keep_replies",
 )
 
 
@@ -174,7 +175,9 @@ def compare(
             "data": str(data.resolve()),
             "fields": fields,
             "responses": [str(p) if p else None for p in (responses_a, responses_b)],
-            "settings": judge.model_dump(mode="json", exclude={"cache", "no_cache"}),
+            "settings": judge.model_dump(
+                mode="json", exclude={"cache", "no_cache", "keep_replies"}
+            ),
             "limit": limit,
             "out": str(out.resolve()),
         }

@@ -59,13 +59,14 @@ Out = Annotated[Path, typer.Option("--out", "-o", help="JSONL file to write.")]
 # The judge's own completion budget and re-asks are settings too, but here these flags mean
 # the generation call's; the judge's come from the config file or the environment.
 GENERATE_SETTINGS = ("judge", "generate")
-# length_penalty and max_error_rate: a figure and a rule of `rubricate grade` runs, nothing a
-# generator uses.
+# length_penalty, max_error_rate and keep_replies: a figure, a rule and a record of
+# `rubricate grade` runs, nothing a generator uses.
 GENERATOR_OWNS = (
     "judge.max_tokens",
     "judge.reasks",
     "judge.length_penalty",
     "judge.max_error_rate",
+    "judge.keep_replies",
 )
 
 
@@ -138,7 +139,7 @@ def _run(
         config = {
             "data": str(run.data.resolve()),
             "settings": judge.model_dump(
-                mode="json", exclude={"cache", "no_cache", "max_error_rate"}
+                mode="json", exclude={"cache", "no_cache", "max_error_rate", "keep_replies"}
             ),
             "generate": generation.model_dump(mode="json"),
             "limit": run.limit,

@@ -68,7 +68,8 @@ Example (any OpenAI-compatible server):
 
 With no --judge-url the embedded local judge (llama.cpp on the CPU) is used.
 Re-running the same command costs no judge calls; a killed run resumes where it stopped.
-Writes OUT/results.jsonl (one line per sample) and OUT/summary.json.
+Writes OUT/results.jsonl (one line per sample) and OUT/summary.json; with --keep-replies
+each line also keeps the judge replies that decided its verdicts (raw_replies).
 """
 
 
@@ -146,6 +147,8 @@ def grade(
         policy = settings.policy
         # How strict to be with the outcome changes nothing that is asked: not in the run id.
         unasked = {"cache", "no_cache", "max_error_rate"}
+        if not settings.judge.keep_replies:
+            unasked.add("keep_replies")  # so runs without replies keep the ids they had
         config = {
             "data": str(data.resolve()),
             "format": format,

@@ -42,13 +42,18 @@ class Cache(Protocol[V]):
 
 
 class JudgmentCache:
-    """Verdicts in the store's judgment table (errors are never cached)."""
+    """Verdicts in the store's judgment table (errors are never cached).
 
-    def __init__(self, store: Store) -> None:
+    With ``replies``, verdicts come back with the reply that decided them (or one marked
+    ``not_cached``); the replies of verdicts that carry one are always written.
+    """
+
+    def __init__(self, store: Store, *, replies: bool = False) -> None:
         self.store = store
+        self.replies = replies
 
     def get_many(self, keys: Sequence[str]) -> dict[str, Verdict]:
-        return self.store.get_judgments(keys)
+        return self.store.get_judgments(keys, replies=self.replies)
 
     def put_many(self, items: list[tuple[str, Verdict]]) -> None:
         self.store.put_judgments(items)

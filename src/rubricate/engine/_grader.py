@@ -12,7 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
 from rubricate.backends import Judge
 from rubricate.calibrate import CalibrationFile, JudgeCalibration
@@ -38,7 +38,7 @@ from rubricate.results import RESPONSE_CHARS, CallCounts, Counts, SampleResult, 
 from rubricate.rubric import Criterion
 from rubricate.scoring import Method, SampleScore, score_sample
 from rubricate.store import Store, judgment_key
-from rubricate.types import JudgeReply, JudgeRequest, Message, Sample, Verdict, Vote
+from rubricate.types import JudgeReply, JudgeRequest, Message, RawReply, Sample, Verdict, Vote
 
 __all__ = ["Constrain", "EvidenceMode", "GradeOptions", "Grader", "Respond", "SkippedSample"]
 
@@ -73,6 +73,8 @@ class GradeOptions:
             not met (see ``rubricate.judge.require_evidence``).
         constrain: ``json_schema`` sends each request's reply schema (a grammar for the
             embedded judge), so the judge cannot answer out of format.
+        keep_replies: keep the raw reply that decided each verdict (``Verdict.reply``), in
+            results and in the cache.
     """
 
     mode: Mode = "per-criterion"
@@ -87,6 +89,7 @@ class GradeOptions:
     window: int | None = None
     evidence: EvidenceMode = "off"
     constrain: Constrain = "off"
+    keep_replies: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in ("per-criterion", "grouped"):
@@ -175,7 +178,9 @@ class Grader:
         )
         self.calls: CallEngine[Verdict] = CallEngine(
             judge,
-            cache=JudgmentCache(store) if store is not None else None,
+            cache=JudgmentCache(store, replies=self.options.keep_replies)
+            if store is not None
+            else None,
             concurrency=self.options.concurrency,
             reasks=self.options.reasks,
         )
@@ -222,10 +227,16 @@ class Grader:
         remaining = list(criteria)
         verdicts: dict[str, Verdict] = {}
         last_raw = ""
+        # The reply that decided each criterion, when replies are kept (a grouped reply
+        # decides several: they share one ``RawReply``).
+        kept: dict[str, RawReply] | None = {} if options.keep_replies else None
+        replies_read = 0
 
         def read(reply: JudgeReply) -> Reask | None:
-            nonlocal remaining, last_raw
+            nonlocal remaining, last_raw, replies_read
             last_raw = reply.text
+            raw = RawReply(reply.text, replies_read) if kept is not None else None
+            replies_read += 1
             if len(remaining) == 1:
                 try:
                     verdicts[remaining[0].id] = parse_single_reply(
@@ -235,12 +246,16 @@ class Grader:
                         shown=shared,
                         evidence=evidence,
                     )
+                    if kept is not None and raw is not None:
+                        kept[remaining[0].id] = raw
                     return None
                 except VerdictError:
                     pass
             else:
                 found, _ = parse_group_reply(reply.text, remaining, shown=shared, evidence=evidence)
                 verdicts.update(found)
+                if kept is not None and raw is not None:
+                    kept.update(dict.fromkeys(found, raw))
                 remaining = [c for c in remaining if c.id not in found]
                 if not remaining:
                     return None
@@ -265,9 +280,19 @@ class Grader:
                 else f"no valid verdict after {options.reasks + 1} attempts; last reply: "
                 f"{last_raw[:300]!r}"
             )
+            # An error keeps the last reply it could not use, or says no reply came.
+            unused = (
+                RawReply(None, replies_read, "failed_call")
+                if failure is not None
+                else RawReply(last_raw, max(replies_read - 1, 0))
+            )
             for criterion in criteria:
                 if criterion.id not in verdicts:
                     verdicts[criterion.id] = Verdict(criterion.id, "error", explanation=reason)
+                    if kept is not None:
+                        kept[criterion.id] = unused
+        if kept is not None:
+            return {cid: replace(v, reply=kept.get(cid)) for cid, v in verdicts.items()}
         return verdicts
 
     def _request(self, shared: str, criteria: list[Criterion]) -> JudgeRequest:
@@ -322,6 +347,7 @@ class Grader:
                     decided[criterion.id].probability,
                     decided[criterion.id].level,
                     member.weight,
+                    decided[criterion.id].reply,
                 )
                 for member, decided in zip(jury.members, outcomes, strict=True)
             )
@@ -396,7 +422,8 @@ class Grader:
     ) -> SampleResult:
         # One validation of plain data in pydantic-core costs a third of building each
         # record with ``model_construct`` in Python.
-        records = []
+        records: list[dict[str, Any]] = []
+        replies = _ReplyTable() if self.options.keep_replies else None
         for criterion in sample.rubric.criteria:
             verdict = verdicts[criterion.id]
             records.append(
@@ -429,6 +456,11 @@ class Grader:
                     "judged": judged.get(criterion.id),
                 }
             )
+            if replies is not None:
+                record = records[-1]
+                record["raw_reply"] = replies.index(verdict.reply)
+                for vote, vote_record in zip(verdict.votes, record["jury"] or (), strict=True):
+                    vote_record["raw_reply"] = replies.index(vote.reply)
         rubric = sample.rubric
         native = scored.native
         # The length of what was graded (also a policy-written response), so the summary's
@@ -452,6 +484,7 @@ class Grader:
                 "judge": self.fingerprint,
                 "template": self.template.version,
                 "metadata": metadata,
+                "raw_replies": replies.records if replies is not None else None,
             }
         )
 
@@ -535,6 +568,30 @@ class Grader:
                     yield result
         finally:
             self.flush()
+
+
+class _ReplyTable:
+    """A sample's kept replies, each distinct one once (a grouped reply decides several
+    criteria), referenced from its verdicts by position."""
+
+    __slots__ = ("_positions", "records")
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+        self._positions: dict[RawReply, int] = {}
+
+    def index(self, reply: RawReply | None) -> int | None:
+        """The position of ``reply`` (added if new); ``None`` for a verdict no reply
+        decided (a jury's, decided by its members' votes)."""
+        if reply is None:
+            return None
+        position = self._positions.get(reply)
+        if position is None:
+            position = self._positions[reply] = len(self.records)
+            self.records.append(
+                {"text": reply.text, "reasks": reply.reasks, "missing": reply.missing}
+            )
+        return position
 
 
 def _done(value: SkippedSample) -> asyncio.Future[SampleResult | SkippedSample]:

@@ -28,6 +28,7 @@ from rubricate.report._sections import (
     probes_section,
     scores_section,
 )
+from rubricate.results import SampleResult
 from rubricate.types import Sample
 from rubricate.version import __version__
 
@@ -96,7 +97,20 @@ def _sample_data(run: RunData, samples: Mapping[str, Sample]) -> dict[str, Any]:
                 ],
             }
         )
+        if result.raw_replies is not None:
+            _add_replies(rows[-1], result)
     return {"texts": list(texts), "samples": rows}
+
+
+def _add_replies(row: dict[str, Any], result: SampleResult) -> None:
+    """The kept judge replies of a sample (``r``: text, re-asks, why missing) and, per
+    criterion, the position of its reply and its jury members' (judge, verdict, position)."""
+    row["r"] = [[r.text, r.reasks, r.missing] for r in result.raw_replies or ()]
+    for values, record in zip(row["v"], result.verdicts, strict=True):
+        values.append(record.raw_reply)
+        values.append(
+            [[v.judge, v.verdict, v.raw_reply] for v in record.jury] if record.jury else None
+        )
 
 
 def _asset(name: str) -> str:

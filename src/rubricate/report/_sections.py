@@ -88,6 +88,21 @@ def _cost(tokens: dict[str, int], model: str, prices: dict[str, dict[str, float]
     return f"${usd:,.4f}"
 
 
+def _replies_fact(run: RunData) -> str:
+    """Whether the run kept the judge's replies, and how many are missing and why."""
+    tally = run.summary.get("replies")
+    if not isinstance(tally, dict):
+        if not any(r.raw_replies is not None for r in run.results):
+            return "not kept (grade with --keep-replies to see them per criterion)"
+        tally = {}
+    kept = tally.get("kept")
+    missing = tally.get("missing") or {}
+    text = "kept" + (f": {kept:,} verdicts" if isinstance(kept, int) else "")
+    if isinstance(missing, dict) and missing:
+        text += "; missing: " + ", ".join(f"{n} {reason}" for reason, n in sorted(missing.items()))
+    return text
+
+
 def header_section(run: RunData, prices: dict[str, dict[str, float]] | None) -> str:
     summary = run.summary
     judges = sorted({r.judge for r in run.results if r.judge} | {summary.get("judge") or ""} - {""})
@@ -140,6 +155,7 @@ def header_section(run: RunData, prices: dict[str, dict[str, float]] | None) -> 
     if prices is not None and tokens:
         costs = [_cost(tokens, _judge_model(j), prices) for j in judges or [""]]
         facts.append(("judge cost (--prices)", ", ".join(c or "no price" for c in costs)))
+    facts.append(("judge replies", _replies_fact(run)))
     if summary.get("elapsed_s") is not None:
         facts.append(("elapsed", f"{summary['elapsed_s']:.1f} s"))
     facts.append(("written by", f"rubricate {summary.get('rubricate_version') or '?'}"))

@@ -110,6 +110,18 @@
         ? s.messages.map((m) => `<p><b>${esc(m.role)}</b></p><pre>${esc(m.content)}</pre>`).join("")
         : "<p class='note'>The conversation is not stored in this run's results.</p>";
       const response = s.response !== null ? `<pre>${esc(s.response)}</pre>` : "<p class='note'>The response is not stored in this run's results.</p>";
+      // The judge's raw replies, when the run kept them: collapsed, shown as escaped text.
+      const replies = s.r || null;
+      const replyText = (pos) => {
+        if (pos === null || pos === undefined) return "<span class='note'>no reply recorded</span>";
+        const [text, reasks, missing] = replies[pos];
+        const note = reasks ? ` (after ${reasks} re-ask${reasks > 1 ? "s" : ""})` : "";
+        if (text === null) return `<span class='note'>reply not available: ${esc(missing || "unknown")}</span>`;
+        return `<details class="raw-reply"><summary>reply${note}</summary><pre>${esc(text)}</pre></details>`;
+      };
+      const replyCell = (v) => !replies ? "" : "<td>" + (v[9]
+        ? v[9].map(([judge, verdict, pos]) => `<div><b>${esc(judge)}</b> ${esc(verdict)} ${replyText(pos)}</div>`).join("")
+        : replyText(v[8])) + "</td>";
       const d = $("detail");
       d.hidden = false;
       d.innerHTML = `<h3>${esc(s.id)}: score ${fmt(s.score)}</h3>` +
@@ -117,11 +129,11 @@
         (s.gates.length ? ` · <b>gate failed</b>: ${esc(s.gates.join(", "))}` : "") + `</p>` +
         `<h4>Conversation</h4>${conversation}<h4>Response</h4>${response}<h4>Criteria (failed first)</h4>` +
         `<table id="criteria-detail"><thead><tr><th>criterion</th><th class="num">points</th><th>verdict</th>` +
-        `<th class="num">P(met)</th><th>tags</th><th>explanation</th></tr></thead><tbody>` +
+        `<th class="num">P(met)</th><th>tags</th><th>explanation</th>${replies ? "<th>judge reply</th>" : ""}</tr></thead><tbody>` +
         criteria.map(([v]) => `<tr class="criterion-row${failed(v) === 0 ? " bad" : ""}">` +
           `<td>${v[1] < 0 ? '<span class="pitfall">pitfall</span> ' : ""}${v[6] ? '<span class="required">required</span> ' : ""}${esc(data.texts[v[0]])}</td>` +
           `<td class="num">${v[1]}</td><td class="${["v-bad", "v-unknown", "v-good"][failed(v)]}">${esc(v[2])}${v[4] !== null ? " (level " + v[4] + ")" : ""}</td>` +
-          `<td class="num">${fmt(v[3], 2)}</td><td>${esc(data.texts[v[7]])}</td><td>${esc(v[5] || "")}</td></tr>`).join("") +
+          `<td class="num">${fmt(v[3], 2)}</td><td>${esc(data.texts[v[7]])}</td><td>${esc(v[5] || "")}</td>${replyCell(v)}</tr>`).join("") +
         `</tbody></table>`;
     }
     ["q", "min", "max"].forEach((id) => $(id).addEventListener("input", update));

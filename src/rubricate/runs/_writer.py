@@ -35,6 +35,7 @@ from rubricate.results import (
     JuryVoteRecord,
     LengthAdjusted,
     NativeSummary,
+    RepliesSummary,
     RunSummary,
     SampleResult,
     Tokens,
@@ -100,6 +101,8 @@ class RunAccumulator:
     n_skipped: int = 0
     # A jury's agreement figures, tallied per criterion as results arrive (flat memory).
     jury: AgreementTally = field(default_factory=AgreementTally)
+    # The kept judge replies, when results carry them (``None``: no result did).
+    replies: RepliesSummary | None = None
 
     def __post_init__(self) -> None:
         penalty = self.length_penalty
@@ -138,6 +141,23 @@ class RunAccumulator:
             if record.jury:
                 members = {vote.judge: _category(vote) for vote in record.jury}
                 self.jury.add(members, _category(record))
+        if result.raw_replies is not None:
+            self._count_replies(result)
+
+    def _count_replies(self, result: SampleResult) -> None:
+        """Count, per verdict (per vote under a jury), whether its reply is on the line."""
+        tally = self.replies = self.replies or RepliesSummary()
+        for record in result.verdicts:
+            positions = [v.raw_reply for v in record.jury] if record.jury else [record.raw_reply]
+            for position in positions:
+                reply = result.reply_for(position)
+                if reply is not None and reply.text is not None:
+                    tally.kept += 1
+                else:
+                    # No reference at all: the line says nothing about this verdict's reply.
+                    reason = reply.missing if reply is not None else None
+                    key = reason or "not_recorded"
+                    tally.missing[key] = tally.missing.get(key, 0) + 1
 
     def _adjusted(self, result: SampleResult) -> float | None:
         if result.score is None or self.length_penalty is None:
@@ -204,6 +224,7 @@ class RunAccumulator:
             themes=_groups(self.themes, n_bootstrap, seed),
             clusters=_groups(self.clusters, n_bootstrap, seed),
             length_adjusted=length,
+            replies=self.replies.model_copy(deep=True) if self.replies is not None else None,
             # Copies: the live counters go on changing after the summary is made.
             counts=replace(counts, skipped_lines=self.n_skipped),
             tokens=replace(tokens),

@@ -163,6 +163,13 @@ class JudgeSettings(_Group):
     probabilities: bool = Field(
         default=False, description="Ask remote judges for log-probabilities."
     )
+    keep_replies: bool = Field(
+        default=False,
+        description="Keep each judge reply that decided a verdict: in results.jsonl "
+        "(raw_replies, referenced from each verdict and jury vote), in the cache, and in "
+        "the report's sample view. A verdict cached without its reply is marked not_cached "
+        "and counted in summary.json (replies).",
+    )
     reasks: int = Field(
         default=2, ge=0, description="Re-asks after an unparseable or incomplete judge reply."
     )
@@ -210,6 +217,7 @@ class JudgeSettings(_Group):
             concurrency=self.concurrency if self.kind == "openai" or self.jury else 1,
             evidence=self.evidence,
             constrain=self.constrain,
+            keep_replies=self.keep_replies,
         )
 
     def cache_path(self) -> Path | None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from rubricate.errors import ConfigError
-from rubricate.types import Quote, Verdict
+from rubricate.types import Quote, RawReply, Verdict
 
 __all__ = ["RunRecord", "Store", "judgment_key", "open_store", "response_key"]
 
@@ -55,8 +55,21 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 -- keep working unchanged (no schema bump). Created last, so
 -- the older tables keep their place in a new file.
 CREATE TABLE IF NOT EXISTS evidence (key TEXT PRIMARY KEY, quotes TEXT NOT NULL);
+-- Raw judge replies, for runs that keep them (--keep-replies); tables of their own for the
+-- same reason as evidence. A reply is stored once under its digest: a grouped reply decides
+-- several judgments, each of which points to it. Runs that do not keep replies write nothing
+-- here, so their cache does not grow.
+CREATE TABLE IF NOT EXISTS replies (digest TEXT PRIMARY KEY, text TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS judgment_replies (
+    key TEXT PRIMARY KEY,
+    digest TEXT NOT NULL,
+    reasks INTEGER NOT NULL
+);
 """
 _SCHEMA_VERSION = "1"
+
+# A cached verdict whose reply was not stored with it (see ``get_judgments``).
+_NOT_CACHED = RawReply(None, 0, "not_cached")
 
 # Never cached: an error is retried on the next run.
 _CACHEABLE = frozenset({"met", "not_met", "partial", "cannot_assess"})
@@ -170,8 +183,12 @@ class Store:
 
     # judgments ---------------------------------------------------------------
 
-    def get_judgments(self, keys: Sequence[str]) -> dict[str, Verdict]:
-        """Cached verdicts for ``keys`` (criterion ids are left blank; the caller knows them)."""
+    def get_judgments(self, keys: Sequence[str], *, replies: bool = False) -> dict[str, Verdict]:
+        """Cached verdicts for ``keys`` (criterion ids are left blank; the caller knows them).
+
+        With ``replies``, each verdict carries the reply that decided it, or a reply marked
+        ``not_cached`` when the judgment was stored without one.
+        """
         found: dict[str, Verdict] = {}
         with self._guard("read"):
             for start in range(0, len(keys), 500):
@@ -183,6 +200,7 @@ class Store:
                     f"WHERE j.key IN ({marks})",
                     chunk,
                 ).fetchall()
+                kept = self._replies(chunk) if replies else {}
                 for key, label, probability, level, explanation, quotes in rows:
                     # Quotes come back unchecked: the grader checks them against the response.
                     evidence = (
@@ -190,10 +208,25 @@ class Store:
                         if quotes is None
                         else tuple(Quote(str(text)) for text in json.loads(quotes))
                     )
+                    reply = kept.get(key, _NOT_CACHED) if replies else None
                     found[key] = Verdict(
-                        "", label, probability, level, explanation, evidence=evidence
+                        "", label, probability, level, explanation, evidence=evidence, reply=reply
                     )
         return found
+
+    def _replies(self, keys: Sequence[str]) -> dict[str, RawReply]:
+        marks = ",".join("?" * len(keys))
+        rows = self._db.execute(
+            "SELECT j.key, r.text, j.reasks FROM judgment_replies j "
+            f"JOIN replies r ON r.digest = j.digest WHERE j.key IN ({marks})",
+            keys,
+        ).fetchall()
+        # One object per distinct reply, so the judgments a grouped reply decided share it.
+        shared: dict[tuple[str, int], RawReply] = {}
+        return {
+            key: shared.setdefault((text, reasks), RawReply(str(text), int(reasks)))
+            for key, text, reasks in rows
+        }
 
     def put_judgments(self, items: Iterable[tuple[str, Verdict]]) -> int:
         """Store verdicts (errors are skipped) and commit at once; returns how many were stored."""
@@ -205,6 +238,13 @@ class Store:
             for key, v in kept
             if v.evidence is not None
         ]
+        texts: dict[str, str] = {}
+        reply_rows = []
+        for key, v in kept:
+            if v.reply is not None and v.reply.text is not None:
+                digest = hashlib.sha256(v.reply.text.encode("utf-8")).hexdigest()
+                texts[digest] = v.reply.text
+                reply_rows.append((key, digest, v.reply.reasks))
         if rows:
             with self._guard("write"):
                 self._db.execute("BEGIN")
@@ -215,6 +255,14 @@ class Store:
                     if quotes:
                         self._db.executemany(
                             "INSERT OR REPLACE INTO evidence VALUES (?, ?)", quotes
+                        )
+                    if reply_rows:
+                        self._db.executemany(
+                            "INSERT OR IGNORE INTO replies VALUES (?, ?)", list(texts.items())
+                        )
+                        self._db.executemany(
+                            "INSERT OR REPLACE INTO judgment_replies VALUES (?, ?, ?)",
+                            reply_rows,
                         )
                 except BaseException:
                     if self._db.in_transaction:
