@@ -8,11 +8,14 @@ flipped verdicts and the judge calls. The judge is any OpenAI-compatible server 
 --judge-model) or, without --judge-url, the embedded llama.cpp model (--local-model).
 
     python bench/judge_probes.py [--data ../shared/data/healthbench_dev.jsonl] [--limit 30]
-        [--max-criteria K] [--probes master_key,injection,...] [--local-model qwen2.5-coder-1.5b]
+        [--max-criteria K] [--shortest] [--probes master_key,injection,...] [--local-model qwen2.5-coder-1.5b]
         [--judge-url URL --judge-model NAME] [--cache FILE] [--out DIR]
 
-Selection: the first --limit examples of the file, in file order; --max-criteria keeps each
-rubric's first K criteria (to fit a CPU budget; say so when quoting figures).
+Selection: the first --limit examples of the file, in file order; with --shortest, the --limit
+examples whose conversation plus ideal answer is shortest in characters (ties by file order),
+kept in file order; examples without an ideal answer are left out either way (counted).
+--max-criteria keeps each rubric's first K criteria (to fit a CPU budget; say so when quoting
+figures).
 """
 
 from __future__ import annotations
@@ -30,11 +33,22 @@ from rubricate.types import Sample
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "healthbench_dev.jsonl"
 
 
-def load(path: Path, limit: int, max_criteria: int | None) -> list[Sample]:
+def _size(sample: Sample) -> int:
+    return sum(len(m.content) for m in sample.messages) + len(sample.response or "")
+
+
+def load(
+    path: Path, limit: int, max_criteria: int | None, shortest: bool = False
+) -> tuple[list[Sample], int]:
+    """The selected examples, and how many lines were left out for lacking an ideal answer."""
     samples: list[Sample] = []
+    without_ideal = 0
     for item in read_healthbench(path, response_source="ideal"):
         if isinstance(item, Exception):
-            raise item
+            if "ideal_completion" not in str(item):
+                raise item
+            without_ideal += 1
+            continue
         if max_criteria is not None:
             rubric = item.rubric
             item = Sample(
@@ -49,9 +63,13 @@ def load(path: Path, limit: int, max_criteria: int | None) -> list[Sample]:
                 item.metadata,
             )
         samples.append(item)
-        if len(samples) == limit:
+        if not shortest and len(samples) == limit:
             break
-    return samples
+    if shortest:
+        # sorted() is stable, so equal sizes keep file order; then back to file order.
+        chosen = sorted(range(len(samples)), key=lambda i: _size(samples[i]))[:limit]
+        samples = [samples[i] for i in sorted(chosen)]
+    return samples, without_ideal
 
 
 def make_judge(args: argparse.Namespace) -> Judge:
@@ -70,6 +88,9 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--limit", type=int, default=30)
     parser.add_argument("--max-criteria", type=int, default=None)
+    parser.add_argument(
+        "--shortest", action="store_true", help="the --limit shortest examples, not the first"
+    )
     parser.add_argument("--probes", default=",".join(PROBES))
     parser.add_argument("--judge-url", default=None)
     parser.add_argument("--judge-model", default=None)
@@ -80,8 +101,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="Where probes.json goes.")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    samples = load(args.data, args.limit, args.max_criteria)
+    samples, without_ideal = load(args.data, args.limit, args.max_criteria, args.shortest)
     n_criteria = sum(len(s.rubric.criteria) for s in samples)
+    print(
+        f"{len(samples)} examples ({'shortest' if args.shortest else 'first'} with an ideal "
+        f"answer; {without_ideal} lines without one left out), {n_criteria} criteria"
+    )
     judge = make_judge(args)
     started = time.perf_counter()
     report = run_probes(
