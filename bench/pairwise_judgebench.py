@@ -6,7 +6,11 @@ One command, one judge, three ways of judging the same seeded sample of labelled
 - holistic, both orders: the same call plus the swapped one; the net vote decides;
 - criterion-wise, both orders: per order, each criterion of a fixed correctness rubric is
   asked (``RUBRIC`` below: the correct final answer, required, so it vetoes; sound reasoning;
-  answering what was asked); points decide the order, the net vote the pair.
+  answering what was asked); points decide the order, the net vote the pair;
+- criterion-wise, generated rubric (``--modes ... criteria_generated_both_orders``, off by
+  default): the judge first writes a rubric from each prompt (``from-prompt``; an essential
+  hard rule is required, so it vetoes), then compares by it; generation calls and tokens are
+  reported beside the comparison's.
 
 Accuracy follows JudgeBench's rule (a tie or an inconsistent pair is wrong, so chance is
 below 0.5 in both-orders modes). Pair selection: the ``--pool`` shortest labelled pairs
@@ -36,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from rubricate.backends import close_judge
+from rubricate.generate import GeneratingComparer, RubricGenerator
 from rubricate.pairwise import (
     CompareMode,
     CompareOptions,
@@ -100,6 +105,14 @@ class _Mode:
     elapsed_s: float = 0.0
 
 
+MODES = (
+    "holistic_one_order",
+    "holistic_both_orders",
+    "criteria_both_orders",
+    "criteria_generated_both_orders",
+)
+
+
 def _figures(mode: _Mode, base: _Mode | None = None) -> dict[str, Any]:
     figures = mode.tally.figures()
     n = max(figures.n_pairs, 1)
@@ -118,6 +131,20 @@ def _figures(mode: _Mode, base: _Mode | None = None) -> dict[str, Any]:
         "completion_tokens_per_pair": round(sum(c.tokens.completion for c in counts) / n, 1),
         "wall_s_per_pair": round(elapsed / n, 2),
         "by_source": {k: v.accuracy for k, v in mode.tally.by_source().items()},
+        **_generation_figures(mode.comparer, n),
+    }
+
+
+def _generation_figures(comparer: Comparer, n: int) -> dict[str, Any]:
+    generation = comparer.rubric_generation()
+    if generation is None:
+        return {}
+    return {
+        "generated_rubrics": generation.generated,
+        "generation_failures": generation.failed,
+        "generation_calls": generation.calls,
+        "generation_prompt_tokens_per_pair": round(generation.tokens.prompt / n, 1),
+        "generation_completion_tokens_per_pair": round(generation.tokens.completion / n, 1),
     }
 
 
@@ -140,19 +167,31 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         with Store(out / "cache.sqlite") as store:
 
-            def mode(orders: Orders, by: CompareMode, rubric: Rubric | None) -> _Mode:
+            def mode(
+                orders: Orders, by: CompareMode, rubric: Rubric | None, generate: bool = False
+            ) -> _Mode:
                 options = CompareOptions(orders=orders, mode=by, max_tokens=args.max_tokens)
-                comparer = Comparer(
-                    judge, store=store, options=options, concurrency=concurrency, reasks=args.reasks
-                )
+                if generate:
+                    writer = RubricGenerator("from-prompt", judge, store=store)
+                    comparer: Comparer = GeneratingComparer(
+                        judge, writer, store=store, options=options,
+                        concurrency=concurrency, reasks=args.reasks,
+                    )  # fmt: skip
+                else:
+                    comparer = Comparer(
+                        judge, store=store, options=options,
+                        concurrency=concurrency, reasks=args.reasks,
+                    )  # fmt: skip
                 return _Mode(options, rubric, comparer)
 
             # Holistic one-order first: both-orders then finds its first order in the cache.
-            modes = {
-                "holistic_one_order": mode("one", "holistic", None),
-                "holistic_both_orders": mode("both", "holistic", None),
-                "criteria_both_orders": mode("both", "criteria", RUBRIC),
+            every = {
+                "holistic_one_order": lambda: mode("one", "holistic", None),
+                "holistic_both_orders": lambda: mode("both", "holistic", None),
+                "criteria_both_orders": lambda: mode("both", "criteria", RUBRIC),
+                "criteria_generated_both_orders": lambda: mode("both", "criteria", None, True),
             }
+            modes = {name: every[name]() for name in MODES if name in args.modes}
             files = {}
             for name in modes:
                 (out / name).mkdir(exist_ok=True)
@@ -176,11 +215,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 handle.close()
     finally:
         await close_judge(judge)
-    one = modes["holistic_one_order"]
+    one = modes.get("holistic_one_order")
+    first = next(iter(modes.values()))
     return {
         "judge": judge.fingerprint,
         "n_selected": len(pairs),
-        "n_judged": one.tally.figures().n_pairs,
+        "n_judged": first.tally.figures().n_pairs,
         "stopped_by_deadline": stopped_early,
         "pool": args.pool,
         "seed": args.seed,
@@ -212,6 +252,13 @@ def main() -> None:
         type=float,
         default=None,
         help="start no new pair after this many minutes (figures cover the pairs judged)",
+    )
+    parser.add_argument(
+        "--modes",
+        nargs="+",
+        choices=MODES,
+        default=list(MODES[:3]),
+        help="ways of judging to run (default: the first three)",
     )
     parser.add_argument("--out", type=Path, help="also write the figures here (JSON)")
     args = parser.parse_args()

@@ -13,6 +13,12 @@ from rich.table import Table
 
 from rubricate.cli._app import EXIT_BACKEND, app, console, exit_on_error, setup_logging
 from rubricate.cli._bind import bind_settings
+from rubricate.cli._generation import (
+    COMPARE_GENERATION_EXCLUDED,
+    check_generation_flags,
+    generating_comparer,
+    generation_caption,
+)
 from rubricate.cli._options import (
     LimitOption,
     OnInvalid,
@@ -22,6 +28,7 @@ from rubricate.cli._options import (
 )
 from rubricate.errors import ConfigError, InputError
 from rubricate.formats import Format
+from rubricate.generate import Strategy, compare_generating_to_dir
 from rubricate.pairwise import (
     PAIR_FIELDS,
     CompareOptions,
@@ -49,6 +56,12 @@ rubrics that both response files answer. With a rubric the judge compares criter
 criterion and points decide (a required criterion one response fails and the other meets
 decides the pair); without one it compares holistically. Writes OUT/pairs.jsonl and
 OUT/summary.json; re-running costs no judge calls and a killed run resumes.
+
+With --generate-rubric from-prompt (or retrieve, with --bank), each pair without a rubric
+gets one written by the judge from its prompt and is compared by it; an essential hard rule
+is compared as required (veto). Pairs whose data has a rubric keep it. A pair whose rubric
+cannot be generated is an error decision with the reason. The rubrics go to OUT/rubrics.jsonl
+(the `rubricate generate` line format), which --responses-a/-b runs can read back as DATA.
 """
 
 # Grading-only settings have no meaning for a comparison.
@@ -112,11 +125,13 @@ def compare_table(summary: CompareSummary, title: str) -> Table:
         f"{counts.cache_hits}, re-asked {counts.reasked}, failed calls {counts.failed_calls}; "
         f"tokens {tokens.prompt} prompt ({tokens.cached_prompt} cached) / {tokens.completion} completion"
     )
+    if summary.rubric_generation is not None:
+        table.caption += "\n" + generation_caption(summary.rubric_generation)
     return table
 
 
 @app.command(help=COMPARE_HELP)
-@bind_settings("judge", exclude=_NOT_FOR_COMPARE)
+@bind_settings("judge", "generate", exclude=_NOT_FOR_COMPARE + COMPARE_GENERATION_EXCLUDED)
 def compare(
     data: Annotated[
         Path, typer.Argument(help="Pairs JSONL, or prompts+rubrics with --responses-a/-b.")
@@ -147,6 +162,20 @@ def compare(
     format: Annotated[
         Format, typer.Option(help="Format of DATA with --responses-a/-b (as for grade).")
     ] = "auto",
+    generate_rubric: Annotated[
+        Strategy | None,
+        typer.Option(
+            help="Write a rubric for each pair without one with this strategy "
+            "(from-prompt; retrieve with --bank) and compare by it.",
+        ),
+    ] = None,
+    bank: Annotated[
+        Path | None,
+        typer.Option(help="--generate-rubric retrieve: rubric bank, HealthBench-schema JSONL."),
+    ] = None,
+    retrieve_k: Annotated[
+        int, typer.Option(min=1, help="--generate-rubric retrieve: similar prompts to show.")
+    ] = 3,
     on_invalid: OnInvalidOption = "error",
     limit: LimitOption = None,
     quiet: QuietOption = False,
@@ -156,6 +185,7 @@ def compare(
 ) -> None:
     setup_logging(verbose)
     with exit_on_error():
+        check_generation_flags(generate_rubric, by, bank)
         judge = settings.judge
         options = CompareOptions(
             orders=orders,
@@ -181,14 +211,22 @@ def compare(
             "limit": limit,
             "out": str(out.resolve()),
         }
+        generation = None
+        if generate_rubric is not None:
+            generation = (generate_rubric, bank, retrieve_k)
+            config["generate"] = settings.generate.model_dump(mode="json")
+            config["bank"] = str(bank.resolve()) if bank is not None else None
         summary = asyncio.run(
-            _compare(settings, options, _limited(pairs, limit), out, on_invalid, config)
+            _compare(settings, options, _limited(pairs, limit), out, on_invalid, config, generation)
         )
         console.print(compare_table(summary, title=f"rubricate compare — {out}"))
         console.print(f"wrote {out / 'pairs.jsonl'} and {out / 'summary.json'}", highlight=False)
         decisions = summary.n_pairs * (2 if orders == "both" else 1)
         if summary.n_pairs and summary.counts.failed_calls and summary.errors == decisions:
             raise typer.Exit(EXIT_BACKEND)
+        generated = summary.rubric_generation
+        if generated and generated.failed and summary.counts.error_pairs == summary.n_pairs:
+            raise typer.Exit(EXIT_BACKEND)  # no rubric could be written, so nothing was compared
 
 
 async def _compare(
@@ -198,8 +236,15 @@ async def _compare(
     out: Path,
     on_invalid: OnInvalid,
     config: dict[str, Any],
+    generation: tuple[Strategy, Path | None, int] | None = None,
 ) -> CompareSummary:
     async with Session(settings) as session:
+        if generation is not None:
+            strategy, bank, k = generation
+            generating = generating_comparer(session, settings, options, strategy, bank=bank, k=k)
+            return await compare_generating_to_dir(
+                generating, pairs, out, on_invalid=on_invalid, config=config
+            )
         grading = settings.judge.grade_options()
         comparer = Comparer(
             session.judge,

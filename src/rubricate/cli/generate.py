@@ -14,6 +14,7 @@ from rich.table import Table
 
 from rubricate.cli._app import app, console, exit_on_error, setup_logging
 from rubricate.cli._bind import bind_settings
+from rubricate.cli._generation import generate_options
 from rubricate.cli._options import (
     LimitOption,
     OnInvalid,
@@ -24,7 +25,6 @@ from rubricate.cli._options import (
 from rubricate.errors import InputError
 from rubricate.generate import (
     Generated,
-    GenerateOptions,
     GenerationItem,
     GenerationStats,
     RefineOptions,
@@ -119,16 +119,7 @@ def _run(
     setup_logging(run.verbose)
     with exit_on_error():
         judge, generation = settings.judge, settings.generate
-        options = GenerateOptions(
-            min_criteria=generation.min_criteria,
-            max_criteria=generation.max_criteria,
-            reasks=generation.reasks,
-            max_tokens=generation.max_tokens,
-            seed=generation.seed,
-            regenerations=regenerations,
-            # A model on the CPU answers one call at a time; interleaving items only thrashes its cache.
-            concurrency=1 if judge.kind == "local" else judge.concurrency,
-        )
+        options = generate_options(settings, regenerations=regenerations)
         embedder = load_embedder() if generation.embed else None
         bank_path = runner_kwargs.pop("bank_path", None)
         if bank_path is not None:

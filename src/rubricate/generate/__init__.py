@@ -10,6 +10,9 @@ Strategies (see ``RubricGenerator``):
 - ``retrieve``: ``from-prompt`` conditioned on the rubrics of similar prompts (BM25, embeddings);
 - ``nuggets``: atomic information points of reference answers or passages.
 
+``GeneratingComparer`` compares pairs criterion-wise by rubrics written on the fly
+(``from-prompt`` or ``retrieve``) for the pairs whose data carries none.
+
 Example::
 
     from rubricate.generate import generate_rubrics, read_generation_items
@@ -19,6 +22,14 @@ Example::
         print(line.model_dump_json())
 """
 
+from rubricate.generate._compare import (
+    COMPARE_STRATEGIES,
+    GeneratingComparer,
+    check_compare_strategy,
+    compare_generating_to_dir,
+    compare_pairs_generating,
+    with_vetoes,
+)
 from rubricate.generate._dedup import (
     Duplicate,
     Embedder,
@@ -62,6 +73,7 @@ from rubricate.generate._weights import (
 )
 
 __all__ = [
+    "COMPARE_STRATEGIES",
     "IMPORTANCE_POINTS",
     "STRATEGIES",
     "BankEntry",
@@ -70,6 +82,7 @@ __all__ = [
     "GenerateOptions",
     "Generated",
     "GeneratedRubric",
+    "GeneratingComparer",
     "GenerationItem",
     "GenerationResult",
     "GenerationStats",
@@ -83,6 +96,9 @@ __all__ = [
     "RubricItem",
     "Rules",
     "Strategy",
+    "check_compare_strategy",
+    "compare_generating_to_dir",
+    "compare_pairs_generating",
     "correlation_weights",
     "dedup_criteria",
     "generate_rubrics",
@@ -100,4 +116,5 @@ __all__ = [
     "satisfaction_rates",
     "text_similarity",
     "validate_text",
+    "with_vetoes",
 ]

@@ -148,6 +148,14 @@ class RubricGenerator:
         if self.grader is not None:
             stats.take_judge_calls(self.grader.calls.counts)
 
+    async def generate_one(self, item: GenerationItem) -> Generated:
+        """``run_one``, counted in ``stats`` and announced to ``on_item``."""
+        generated = await self.run_one(item)
+        self._account(generated)
+        if self.on_item is not None:
+            self.on_item(generated)
+        return generated
+
     def flush(self) -> None:
         """Write cached generation calls and judgments to the store now."""
         self.writer.calls.flush()
@@ -164,11 +172,7 @@ class RubricGenerator:
             if isinstance(item, InputError):
                 self.stats.skipped_lines += 1
                 return item
-            generated = await self.run_one(item)
-            self._account(generated)
-            if self.on_item is not None:
-                self.on_item(generated)
-            return generated
+            return await self.generate_one(item)
 
         async with aclosing(map_in_order(items, one, window)) as results:
             async for result in results:

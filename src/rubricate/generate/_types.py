@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from rubricate.errors import ConfigError
 from rubricate.results import CallCounts, Tokens
@@ -179,17 +179,31 @@ class GenerationStats(BaseModel):
 
 
 class RubricItem(BaseModel):
-    """One criterion in the HealthBench rubric schema."""
+    """One criterion in the HealthBench rubric schema; ``required`` (a gate, a veto in
+    comparisons) is written only when set, so other lines keep HealthBench's three keys."""
 
     model_config = ConfigDict(extra="forbid")
 
     criterion: str
     points: float
     tags: list[str] = Field(default_factory=list)
+    required: bool = False
 
     @classmethod
     def of(cls, criterion: Criterion) -> RubricItem:
-        return cls(criterion=criterion.text, points=criterion.points, tags=list(criterion.tags))
+        return cls(
+            criterion=criterion.text,
+            points=criterion.points,
+            tags=list(criterion.tags),
+            required=criterion.required,
+        )
+
+    @model_serializer(mode="wrap")
+    def _required_only_when_set(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if not self.required:
+            data.pop("required", None)
+        return data
 
 
 class Provenance(BaseModel):

@@ -43,6 +43,8 @@ from rubricate.pairwise._records import (
     CriterionLine,
     CriterionTrialLine,
     PairLine,
+    RubricGenerationFigures,
+    RubricSource,
     SourceFigures,
     TrialLine,
 )
@@ -98,6 +100,8 @@ __all__ = [
     "ParsedDecision",
     "ParsedRequirement",
     "Position",
+    "RubricGenerationFigures",
+    "RubricSource",
     "SharedText",
     "SourceFigures",
     "TournamentResult",

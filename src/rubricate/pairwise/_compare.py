@@ -37,6 +37,7 @@ from rubricate.pairwise._records import (
     CriterionLine,
     CriterionTrialLine,
     PairLine,
+    RubricGenerationFigures,
     TrialLine,
 )
 from rubricate.pairwise._types import CompareMode, CriterionTrial, Order, Orders, Pair, Trial
@@ -333,6 +334,7 @@ class Comparer:
             correct=None if pair.label is None else judgebench_correct(decisions, pair.label),
             consistent=consistent(decisions),
             criteria=criteria,
+            rubric_source="data" if mode == "criteria" else None,
             judge=self.judge.fingerprint,
             template=template.version,
         )
@@ -361,6 +363,10 @@ class Comparer:
 
     def tokens(self) -> Tokens:
         return replace(self.calls.counts.tokens)  # a copy: the engine's keeps counting
+
+    def rubric_generation(self) -> RubricGenerationFigures | None:
+        """What generating rubrics cost (a comparer that generates none: ``None``)."""
+        return None
 
 
 def _criterion_lines(per_order: list[list[CriterionTrial]]) -> list[CriterionLine]:
@@ -449,6 +455,7 @@ async def compare_to_dir(
             by_source=tally.by_source(),
             counts=comparer.counts(tally, n_skipped),
             tokens=comparer.tokens(),
+            rubric_generation=comparer.rubric_generation(),
             judge=comparer.judge.fingerprint,
             templates=sorted(
                 {comparer.template(m).version for m in tally.modes}  # type: ignore[arg-type]

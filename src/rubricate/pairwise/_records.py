@@ -8,6 +8,8 @@ and ``raw`` reply; ``decisions`` maps them back to the original positions.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from rubricate.pairwise._types import CompareMode, Decision, Order, Orders, Winner
@@ -19,6 +21,8 @@ __all__ = [
     "CriterionLine",
     "CriterionTrialLine",
     "PairLine",
+    "RubricGenerationFigures",
+    "RubricSource",
     "SourceFigures",
     "TrialLine",
 ]
@@ -63,6 +67,11 @@ class CriterionLine(BaseModel):
     preference: Decision | None  # net over the orders, original positions
 
 
+# Where a criterion-wise comparison's rubric came from: the pair's data, or a generator run
+# for a pair that had none (``rubricate compare --generate-rubric``).
+RubricSource = Literal["data", "generated"]
+
+
 class PairLine(BaseModel):
     """One line of pairs.jsonl."""
 
@@ -79,6 +88,7 @@ class PairLine(BaseModel):
     correct: bool | None = None  # JudgeBench's rule; None without a label
     consistent: bool | None = None  # None with one order
     criteria: list[CriterionLine] = Field(default_factory=list)
+    rubric_source: RubricSource | None = None  # None: compared holistically
     judge: str = ""
     template: str = ""
 
@@ -107,6 +117,24 @@ class CompareCounts(BaseModel):
     skipped_lines: int = 0
 
 
+class RubricGenerationFigures(BaseModel):
+    """Rubrics written on the fly for pairs without one, and what writing them cost."""
+
+    strategy: str
+    generator: str  # the generator's fingerprint
+    from_data: int = 0  # pairs compared by the rubric their data carried (no generation)
+    generated: int = 0  # pairs compared by a generated rubric
+    failed: int = 0  # pairs whose generation failed: error decisions, never compared otherwise
+    calls: int = 0  # generation calls sent (re-asks included)
+    cache_hits: int = 0
+    failed_calls: int = 0
+    unparseable_replies: int = 0
+    reasks: int = 0
+    criteria_rejected: int = 0  # by validation (vague, compound, ...)
+    tokens: Tokens = Field(default_factory=Tokens)
+    failures: list[str] = Field(default_factory=list)  # first reasons, for the report
+
+
 class CompareSummary(SourceFigures):
     """summary.json of ``rubricate compare``."""
 
@@ -114,7 +142,8 @@ class CompareSummary(SourceFigures):
     orders: Orders = "both"
     by_source: dict[str, SourceFigures] = Field(default_factory=dict)
     counts: CompareCounts = Field(default_factory=CompareCounts)
-    tokens: Tokens = Field(default_factory=Tokens)
+    tokens: Tokens = Field(default_factory=Tokens)  # the comparison's calls only
+    rubric_generation: RubricGenerationFigures | None = None  # with --generate-rubric
     judge: str = ""
     templates: list[str] = Field(default_factory=list)
     skipped: list[str] = Field(default_factory=list)  # first reasons, for the report
