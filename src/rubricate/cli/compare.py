@@ -104,8 +104,8 @@ def compare_table(summary: CompareSummary, title: str) -> Table:
     jury = summary.jury
     table = Table(title=title, show_header=True, header_style="bold")
     columns = ["", "pairs", "accuracy", "consistency", "first seat", "ties", "errors"]
-    for column in columns + (["agrees with jury"] if jury else []):
-        table.add_column(column, justify="left" if not column else "right")
+    for column in columns + (["vs jury"] if jury else []):
+        table.add_column(column, justify="left" if not column else "right", no_wrap=not column)
     rows: list[tuple[str, SourceFigures]] = [("all", summary)]
     if len(summary.by_source) > 1:
         rows += summary.by_source.items()
