@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from rubricate.errors import InputError
 from rubricate.pairwise import calls_per_group
 from rubricate.rewards.tournament import tournament_reward
 from tests.support.judge_server import JudgeServer
@@ -62,3 +66,31 @@ def test_bounded_opponents_bound_the_calls(tmp_path: Path) -> None:
             reward.close()
         assert server.requests == calls_per_group(8, opponents=2) == 16
     assert rewards[0] == 0.0 and rewards[-1] == 1.0
+
+
+def _shorter_wins(body: dict[str, Any]) -> str:
+    seats = {s: t for _, s, t in _SEAT.findall(body["messages"][1]["content"])}
+    return "[[A>B]]" if len(seats["A"]) < len(seats["B"]) else "[[B>A]]"
+
+
+def test_a_jury_from_the_settings_decides_the_matches(tmp_path: Path) -> None:
+    prompts, completions = ["Say something."] * 3, ["a", "aaa", "aa"]
+    with (
+        JudgeServer(respond=_longer_wins) as longer,
+        JudgeServer(respond=_shorter_wins) as shorter,
+    ):
+        jury = tmp_path / "jury.json"
+        members = [
+            {"url": longer.url, "model": "l", "weight": 2},
+            {"url": shorter.url, "model": "s"},
+        ]
+        jury.write_text(json.dumps({"judges": members, "rule": "weighted"}))
+        reward = tournament_reward(jury=str(jury), cache=str(tmp_path / "c.sqlite"))
+        try:
+            assert reward(prompts, completions) == [0.0, 1.0, 0.5]  # the heavier judge's view
+            assert [longer.requests, shorter.requests] == [6, 6]
+        finally:
+            reward.close()
+        jury.write_text(json.dumps({"judges": members, "rule": "any"}))
+        with pytest.raises(InputError, match="rule 'any' is not usable here"):
+            tournament_reward(jury=str(jury))

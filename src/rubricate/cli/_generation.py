@@ -73,7 +73,10 @@ def generating_comparer(
     bank: Path | None = None,
     k: int = 3,
 ) -> GeneratingComparer:
-    """A comparer writing rubrics with ``strategy``; the session's judge both writes and compares."""
+    """A comparer writing rubrics with ``strategy``.
+
+    The session's judge writes the rubrics; the session's jury, when there is one, compares.
+    """
     embedder = load_embedder() if settings.generate.embed else None
     generator = RubricGenerator(
         strategy,
@@ -86,7 +89,7 @@ def generating_comparer(
     )
     grading = settings.judge.grade_options()
     return GeneratingComparer(
-        session.judge,
+        session.jury or session.judge,
         generator,
         store=session.store,
         options=options,

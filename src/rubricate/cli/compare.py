@@ -31,16 +31,19 @@ from rubricate.formats import Format
 from rubricate.generate import Strategy, compare_generating_to_dir
 from rubricate.pairwise import (
     PAIR_FIELDS,
+    PAIRWISE_RULES,
     CompareOptions,
     Comparer,
     CompareSummary,
+    JuryMemberSummary,
     Orders,
     Pair,
+    SourceFigures,
     compare_to_dir,
     read_pairs,
 )
 from rubricate.session import Session
-from rubricate.settings import Settings
+from rubricate.settings import Settings, read_jury_file
 
 COMPARE_HELP = """Compare two responses per prompt with an LLM judge, in both orders.
 
@@ -62,6 +65,13 @@ gets one written by the judge from its prompt and is compared by it; an essentia
 is compared as required (veto). Pairs whose data has a rubric keep it. A pair whose rubric
 cannot be generated is an error decision with the reason. The rubrics go to OUT/rubrics.jsonl
 (the `rubricate generate` line format), which --responses-a/-b runs can read back as DATA.
+
+With --jury FILE (or the jury setting) every judge of the jury compares every pair and the
+rule decides each order: majority (most votes), weighted (largest weight sum) or unanimous;
+a split jury decides a tie, a judge that gave no decision does not vote, and 'any' is
+refused. pairs.jsonl keeps each judge's decisions and replies under "jury"; summary.json
+adds each judge's own accuracy, consistency and first-seat rate, its agreement with the
+jury, and Fleiss' kappa and Krippendorff's alpha between the judges.
 """
 
 # Grading-only settings have no meaning for a comparison.
@@ -104,13 +114,20 @@ def _fmt(value: float | None) -> str:
 
 
 def compare_table(summary: CompareSummary, title: str) -> Table:
-    """The run's figures, then one row per source."""
+    """The run's figures, then one row per source; with a jury, one row per judge alone."""
+    jury = summary.jury
     table = Table(title=title, show_header=True, header_style="bold")
-    for column in ("", "pairs", "accuracy", "consistency", "first seat", "ties", "errors"):
-        table.add_column(column, justify="left" if not column else "right")
-    rows = [("all", summary), *summary.by_source.items()] if len(summary.by_source) > 1 else []
-    for name, figures in rows or [("all", summary)]:
-        table.add_row(
+    columns = ["", "pairs", "accuracy", "consistency", "first seat", "ties", "errors"]
+    for column in columns + (["vs jury"] if jury else []):
+        table.add_column(column, justify="left" if not column else "right", no_wrap=not column)
+    rows: list[tuple[str, SourceFigures]] = [("all", summary)]
+    if len(summary.by_source) > 1:
+        rows += summary.by_source.items()
+    if jury:
+        rows[0] = (f"jury ({jury.rule})", summary)
+        rows += [(f"judge {member.name or member.judge}", member) for member in jury.members]
+    for name, figures in rows:
+        cells = [
             name,
             str(figures.n_pairs),
             _fmt(figures.accuracy),
@@ -118,7 +135,11 @@ def compare_table(summary: CompareSummary, title: str) -> Table:
             _fmt(figures.first_position_rate),
             str(figures.ties),
             str(figures.errors),
-        )
+        ]
+        if jury:
+            agrees = figures.agreement_with_jury if isinstance(figures, JuryMemberSummary) else None
+            cells.append(_fmt(agrees))
+        table.add_row(*cells)
     counts, tokens = summary.counts, summary.tokens
     table.caption = (
         f"{summary.mode}, orders {summary.orders}; judge calls {counts.judge_calls}, cache hits "
@@ -127,6 +148,11 @@ def compare_table(summary: CompareSummary, title: str) -> Table:
     )
     if summary.rubric_generation is not None:
         table.caption += "\n" + generation_caption(summary.rubric_generation)
+    if jury:
+        table.caption += (
+            f"\njudges' agreement over {jury.trials} trials: Fleiss' kappa "
+            f"{_fmt(jury.fleiss_kappa)}, Krippendorff's alpha {_fmt(jury.krippendorff_alpha)}"
+        )
     return table
 
 
@@ -193,6 +219,9 @@ def compare(
             explain=judge.explain,
             max_tokens=judge.max_tokens or (1024 if judge.explain else 128),
         )
+        if judge.jury is not None:
+            # Checked before any judge is built, so a bad rule is located in its file.
+            read_jury_file(judge.jury, rules=PAIRWISE_RULES)
         fields = parse_pair_fields(field)
         pairs = read_pairs(
             data,
@@ -247,7 +276,7 @@ async def _compare(
             )
         grading = settings.judge.grade_options()
         comparer = Comparer(
-            session.judge,
+            session.jury or session.judge,
             store=session.store,
             options=options,
             concurrency=grading.concurrency,

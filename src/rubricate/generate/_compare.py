@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from rubricate.backends import Judge
-from rubricate.engine import map_in_order, run_sync
+from rubricate.engine import Jury, map_in_order, run_sync
 from rubricate.errors import ConfigError, InputError
 from rubricate.generate._io import record_rubric
 from rubricate.generate._retrieve import RubricBank
@@ -95,7 +95,7 @@ class GeneratingComparer(Comparer):
     """A ``Comparer`` that writes a rubric for each pair without one, then compares by it.
 
     Args:
-        judge: compares the pairs.
+        judge: compares the pairs (a judge, or a jury whose rule decides each order).
         generator: writes the rubrics (a strategy of ``COMPARE_STRATEGIES``); its model may be
             the comparison's judge.
         store, options, concurrency, reasks: as for ``Comparer``; ``options.mode`` may not be
@@ -107,7 +107,7 @@ class GeneratingComparer(Comparer):
 
     def __init__(
         self,
-        judge: Judge,
+        judge: Judge | Jury,
         generator: RubricGenerator,
         *,
         store: Store | None = None,

@@ -2,7 +2,8 @@
 
 Decisions are read from JSON (``{"winner": ...}``) or Arena-Hard tags (``[[A>B]]``), mapped
 back to the original positions, and combined into a net vote; accuracy follows JudgeBench's
-rule (a tie or an inconsistent pair is not correct).
+rule (a tie or an inconsistent pair is not correct). A ``Jury`` in place of the judge
+compares with every member and decides each trial by its rule (see ``jury_decision``).
 """
 
 from rubricate.pairwise._compare import (
@@ -10,16 +11,20 @@ from rubricate.pairwise._compare import (
     CompareOptions,
     Comparer,
     PairReplyCache,
-    compare_pairs,
-    compare_to_dir,
     pair_text_hash,
 )
-from rubricate.pairwise._figures import FigureTally, tally_lines
+from rubricate.pairwise._figures import FigureTally, MemberTally, tally_lines
 from rubricate.pairwise._inputs import (
     PAIR_FIELDS,
     pair_from_judgebench_pair,
     pair_from_record,
     read_pairs,
+)
+from rubricate.pairwise._jury import (
+    PAIRWISE_RULES,
+    check_pairwise_rule,
+    jury_decision,
+    jury_trial,
 )
 from rubricate.pairwise._parse import (
     ParsedDecision,
@@ -42,12 +47,16 @@ from rubricate.pairwise._records import (
     CompareSummary,
     CriterionLine,
     CriterionTrialLine,
+    JuryMemberLine,
+    JuryMemberSummary,
+    JurySummary,
     PairLine,
     RubricGenerationFigures,
     RubricSource,
     SourceFigures,
     TrialLine,
 )
+from rubricate.pairwise._run import compare_pairs, compare_to_dir, jury_summary
 from rubricate.pairwise._tournament import (
     TournamentResult,
     calls_per_group,
@@ -78,6 +87,7 @@ from rubricate.pairwise._votes import (
 )
 
 __all__ = [
+    "PAIRWISE_RULES",
     "PAIR_FIELDS",
     "REQUIREMENT_PREFIX",
     "WINNER_PREFIX",
@@ -92,6 +102,10 @@ __all__ = [
     "CriterionTrialLine",
     "Decision",
     "FigureTally",
+    "JuryMemberLine",
+    "JuryMemberSummary",
+    "JurySummary",
+    "MemberTally",
     "Order",
     "Orders",
     "Pair",
@@ -111,6 +125,7 @@ __all__ = [
     "build_criterion_request",
     "build_holistic_request",
     "calls_per_group",
+    "check_pairwise_rule",
     "chose_first",
     "compare_pairs",
     "compare_to_dir",
@@ -118,6 +133,9 @@ __all__ = [
     "criteria_decision",
     "flip",
     "judgebench_correct",
+    "jury_decision",
+    "jury_summary",
+    "jury_trial",
     "load_pairwise_template",
     "net_vote",
     "pair_from_judgebench_pair",

@@ -1,4 +1,4 @@
-"""The compare stage: pairs -> judge calls in one or both orders -> pairs.jsonl and summary.json.
+"""The compare stage: pairs -> judge (or jury) calls in one or both orders -> pairs.jsonl lines.
 
 Every judge call goes through the shared ``CallEngine``: cached (an accepted reply is kept
 in the store and read again on a hit), deduplicated while in flight, limited to the
@@ -14,14 +14,14 @@ import json
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 from rubricate.backends import Judge
-from rubricate.engine import CallEngine, Reask, map_in_order, run_sync
+from rubricate.engine import CallEngine, Jury, Reask, map_in_order
 from rubricate.errors import BackendError, ConfigError, InputError
 from rubricate.judge import PromptTemplate
 from rubricate.pairwise._figures import FigureTally
+from rubricate.pairwise._jury import check_pairwise_rule, jury_trial
 from rubricate.pairwise._parse import parse_decision, parse_requirement
 from rubricate.pairwise._prompt import (
     SharedText,
@@ -33,9 +33,9 @@ from rubricate.pairwise._prompt import (
 )
 from rubricate.pairwise._records import (
     CompareCounts,
-    CompareSummary,
     CriterionLine,
     CriterionTrialLine,
+    JuryMemberLine,
     PairLine,
     RubricGenerationFigures,
     TrialLine,
@@ -52,20 +52,10 @@ from rubricate.pairwise._votes import (
 )
 from rubricate.results import CallCounts, Tokens
 from rubricate.rubric import Criterion
-from rubricate.runs import OnInvalid, RunWriter
 from rubricate.store import Store, judgment_key
 from rubricate.types import JudgeReply, JudgeRequest
-from rubricate.version import __version__
 
-__all__ = [
-    "Answer",
-    "CompareOptions",
-    "Comparer",
-    "PairReplyCache",
-    "compare_pairs",
-    "compare_to_dir",
-    "pair_text_hash",
-]
+__all__ = ["Answer", "CompareOptions", "Comparer", "PairReplyCache", "pair_text_hash"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,20 +133,43 @@ def pair_text_hash(pair: Pair, first: str, second: str) -> str:
     return digest.hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class _Seat:
+    """One judge of a comparison with its own call engine (and, in a jury, its vote)."""
+
+    judge: Judge
+    calls: CallEngine[Answer]
+    weight: float = 1.0
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """One judge's trials of a pair (every order) and, criterion-wise, its criteria."""
+
+    trials: list[Trial]
+    criteria: list[CriterionLine]
+
+
 class Comparer:
-    """Compares pairs with one judge through a ``CallEngine``.
+    """Compares pairs with one judge, or a jury, through ``CallEngine``s.
 
     Args:
-        judge: the judge backend.
+        judge: the judge backend, or a ``Jury`` whose members each judge every trial (each
+            through its own engine: its fingerprint in every cache key, its own slots and
+            counts) and whose rule decides it (see ``rubricate.pairwise`` juries).
         store: where accepted replies persist (``None``: nothing kept between runs).
         options: see ``CompareOptions``.
-        concurrency: judge calls on the wire at once.
+        concurrency: judge calls on the wire at once (per jury member).
         reasks: how many times an unparseable reply is asked again before an ``error``.
+
+    Raises:
+        ConfigError: a jury rule a comparison cannot use (``any``).
     """
 
     def __init__(
         self,
-        judge: Judge,
+        judge: Judge | Jury,
         *,
         store: Store | None = None,
         options: CompareOptions | None = None,
@@ -166,13 +179,43 @@ class Comparer:
         self.judge = judge
         self.store = store
         self.options = options or CompareOptions()
-        self.calls: CallEngine[Answer] = CallEngine(
-            judge,
-            cache=PairReplyCache(store) if store is not None else None,
-            concurrency=concurrency,
-            reasks=reasks,
-            counts=CallCounts(),
-        )
+
+        def seat(member: Judge, weight: float = 1.0, name: str = "") -> _Seat:
+            calls: CallEngine[Answer] = CallEngine(
+                member,
+                cache=PairReplyCache(store) if store is not None else None,
+                concurrency=concurrency,
+                reasks=reasks,
+                counts=CallCounts(),
+            )
+            return _Seat(member, calls, weight, name)
+
+        self.jury: Jury | None = None
+        self.seats: tuple[_Seat, ...]
+        if isinstance(judge, Jury):
+            check_pairwise_rule(judge.rule)
+            self.jury = judge
+            self.seats = tuple(seat(m.judge, m.weight, m.label) for m in judge.members)
+        else:
+            self.seats = (seat(judge),)
+
+    @property
+    def fingerprint(self) -> str:
+        """The judge's fingerprint, or the jury's (rule, members and weights)."""
+        return self.judge.fingerprint
+
+    @property
+    def calls(self) -> CallEngine[Answer]:
+        """The judge's call engine (a jury's first member's; ``call_counts`` sums them all)."""
+        return self.seats[0].calls
+
+    @property
+    def call_counts(self) -> CallCounts:
+        """The calls so far, summed over a jury's members (a copy)."""
+        total = CallCounts()
+        for seat in self.seats:
+            total = total + seat.calls.counts
+        return total
 
     @property
     def orders(self) -> tuple[Order, ...]:
@@ -190,12 +233,14 @@ class Comparer:
 
     def flush(self) -> None:
         """Write accepted replies still waiting for the group commit."""
-        self.calls.flush()
+        for seat in self.seats:
+            seat.calls.flush()
 
     # --- one request ---------------------------------------------------------------
 
     async def _answer(
         self,
+        seat: _Seat,
         key: str,
         request: JudgeRequest,
         usable: Callable[[str], bool],
@@ -214,34 +259,39 @@ class Comparer:
                 return Reask(current[0])
 
             try:
-                await self.calls.ask(request, read)
+                await seat.calls.ask(request, read)
             except BackendError as error:
                 return Answer(last[0], usable=False, error=f"failed_call: {error}")
             if not accepted[0]:
                 return Answer(last[0], usable=False, error="unparseable")
             return Answer(last[0], usable=True)
 
-        return await self.calls.once(key, make)
+        return await seat.calls.once(key, make)
 
     def _key(
-        self, template: PromptTemplate, request: JudgeRequest, kind: str, text_hash: str
+        self,
+        seat: _Seat,
+        template: PromptTemplate,
+        request: JudgeRequest,
+        kind: str,
+        text_hash: str,
     ) -> str:
         # The request's own sampling settings (none by default) complete the judge's fingerprint.
         sampling = request.sampling()
-        judge = self.judge.fingerprint
+        judge = seat.judge.fingerprint
         if sampling:
             judge += "|" + json.dumps(sampling, sort_keys=True)
         return judgment_key(judge, template.version, kind, text_hash, "pairwise")
 
     # --- holistic ------------------------------------------------------------------
 
-    async def _holistic_trial(self, pair: Pair, order: Order) -> Trial:
+    async def _holistic_trial(self, seat: _Seat, pair: Pair, order: Order) -> Trial:
         template = self.template("holistic")
         shared = render_pair(pair, *pair.shown(order))
         request = build_holistic_request(template, shared, max_tokens=self.options.max_tokens)
-        key = self._key(template, request, "holistic", pair_text_hash(pair, *shared.shown))
+        key = self._key(seat, template, request, "holistic", pair_text_hash(pair, *shared.shown))
         answer = await self._answer(
-            key, request, lambda text: parse_decision(text, shared.shown) is not None
+            seat, key, request, lambda text: parse_decision(text, shared.shown) is not None
         )
         parsed = parse_decision(answer.raw, shared.shown) if answer.usable else None
         if parsed is None:
@@ -251,17 +301,17 @@ class Comparer:
     # --- criterion-wise ------------------------------------------------------------
 
     async def _criterion_trial(
-        self, pair: Pair, shared: SharedText, order: Order, criterion: Criterion
+        self, seat: _Seat, pair: Pair, shared: SharedText, order: Order, criterion: Criterion
     ) -> CriterionTrial:
         template = self.template("criteria")
         request = build_criterion_request(
             template, shared, criterion, max_tokens=self.options.max_tokens
         )
         kind = f"criterion:{criterion.fingerprint}:{'required' if criterion.required else 'any'}"
-        key = self._key(template, request, kind, pair_text_hash(pair, *shared.shown))
+        key = self._key(seat, template, request, kind, pair_text_hash(pair, *shared.shown))
         if criterion.required:
             answer = await self._answer(
-                key, request, lambda text: parse_requirement(text, shared.shown) is not None
+                seat, key, request, lambda text: parse_requirement(text, shared.shown) is not None
             )
             met = parse_requirement(answer.raw, shared.shown) if answer.usable else None
             if met is not None:
@@ -271,7 +321,7 @@ class Comparer:
                 )  # fmt: skip
         else:
             answer = await self._answer(
-                key, request, lambda text: parse_decision(text, shared.shown) is not None
+                seat, key, request, lambda text: parse_decision(text, shared.shown) is not None
             )
             parsed = parse_decision(answer.raw, shared.shown) if answer.usable else None
             if parsed is not None:
@@ -282,61 +332,69 @@ class Comparer:
             criterion, order, None, raw=answer.raw, error=answer.error or "unparseable"
         )
 
-    async def _criteria_order(self, pair: Pair, order: Order) -> list[CriterionTrial]:
+    async def _criteria_order(self, seat: _Seat, pair: Pair, order: Order) -> list[CriterionTrial]:
         criteria = pair.rubric.criteria if pair.rubric is not None else ()
         shared = render_pair(pair, *pair.shown(order))
         return list(
-            await asyncio.gather(*(self._criterion_trial(pair, shared, order, c) for c in criteria))
+            await asyncio.gather(
+                *(self._criterion_trial(seat, pair, shared, order, c) for c in criteria)
+            )
         )
 
     # --- a pair --------------------------------------------------------------------
 
-    async def compare_pair(self, pair: Pair) -> PairLine:
-        """Compare one pair in every order and return its ``pairs.jsonl`` line."""
-        mode = self.mode_of(pair)
-        template = self.template(mode)
-        criteria: list[CriterionLine] = []
+    async def _outcome(self, seat: _Seat, pair: Pair, mode: CompareMode) -> _Outcome:
+        """One judge's trials of ``pair`` in every order."""
         if mode == "holistic":
-            trials = list(
-                await asyncio.gather(*(self._holistic_trial(pair, o) for o in self.orders))
+            trials = await asyncio.gather(
+                *(self._holistic_trial(seat, pair, o) for o in self.orders)
             )
+            return _Outcome(list(trials), [])
+        per_order = list(
+            await asyncio.gather(*(self._criteria_order(seat, pair, o) for o in self.orders))
+        )
+        trials = [
+            _criteria_trial(order, answers)
+            for order, answers in zip(self.orders, per_order, strict=True)
+        ]
+        return _Outcome(trials, _criterion_lines(per_order))
+
+    async def compare_pair(self, pair: Pair) -> PairLine:
+        """Compare one pair in every order and return its ``pairs.jsonl`` line.
+
+        With a jury, every member compares it and the jury's rule decides each order; the
+        members' own comparisons are kept in the line's ``jury``.
+        """
+        mode = self.mode_of(pair)
+        outcomes = list(await asyncio.gather(*(self._outcome(s, pair, mode) for s in self.seats)))
+        members: list[JuryMemberLine] | None = None
+        if self.jury is None:
+            outcome = outcomes[0]
         else:
-            per_order = list(
-                await asyncio.gather(*(self._criteria_order(pair, o) for o in self.orders))
-            )
-            trials = [
-                Trial(order, criteria_decision(answers), cached=all(a.cached for a in answers))
-                for order, answers in zip(self.orders, per_order, strict=True)
+            weights = [seat.weight for seat in self.seats]
+            per_order = zip(*(o.trials for o in outcomes), strict=True)
+            outcome = _Outcome([jury_trial(self.jury.rule, t, weights) for t in per_order], [])
+            members = [
+                JuryMemberLine(
+                    judge=seat.judge.fingerprint,
+                    name=seat.name,
+                    weight=seat.weight,
+                    **_decided(pair, own.trials, replies=mode == "holistic"),
+                    criteria=own.criteria,
+                )
+                for seat, own in zip(self.seats, outcomes, strict=True)
             ]
-            criteria = _criterion_lines(per_order)
-        decisions = [to_original(t.decision, t.order) for t in trials]
         return PairLine(
             pair_id=pair.id,
             source=pair.source or "",
             label=pair.label,
             mode=mode,
-            judgments=[
-                TrialLine(
-                    order=t.order,
-                    decision=t.decision,
-                    strong=t.strong,
-                    raw=t.raw if mode == "holistic" else None,
-                    error=t.error
-                    if mode == "holistic"
-                    else (None if t.decision is not None else "every criterion errored"),
-                    cached=t.cached,
-                )
-                for t in trials
-            ],
-            decisions=decisions,
-            net_vote=net_vote(decisions),
-            preference=preference(decisions),
-            correct=None if pair.label is None else judgebench_correct(decisions, pair.label),
-            consistent=consistent(decisions),
-            criteria=criteria,
+            **_decided(pair, outcome.trials, replies=members is None and mode == "holistic"),
+            criteria=outcome.criteria,
+            judge=self.fingerprint,
+            template=self.template(mode).version,
+            jury=members,
             rubric_source="data" if mode == "criteria" else None,
-            judge=self.judge.fingerprint,
-            template=template.version,
         )
 
     async def iter_compare(self, pairs: Iterable[Pair]) -> AsyncIterator[PairLine]:
@@ -348,25 +406,51 @@ class Comparer:
                 yield line
 
     def counts(self, tally: FigureTally, skipped: int = 0) -> CompareCounts:
-        calls = self.calls.counts
-        return CompareCounts(
-            judge_calls=calls.calls,
-            cache_hits=calls.cache_hits,
-            failed_calls=calls.failed_calls,
-            unparseable_replies=calls.unparseable_replies,
-            reasked=calls.reasked,
-            deduplicated=calls.deduplicated,
+        return CompareCounts.from_calls(
+            self.call_counts,
             error_pairs=tally.error_pairs,
             criterion_errors=tally.criterion_errors,
             skipped_lines=skipped,
         )
 
-    def tokens(self) -> Tokens:
-        return replace(self.calls.counts.tokens)  # a copy: the engine's keeps counting
-
     def rubric_generation(self) -> RubricGenerationFigures | None:
         """What generating rubrics cost (a comparer that generates none: ``None``)."""
         return None
+
+    def tokens(self) -> Tokens:
+        return replace(self.call_counts.tokens)  # a copy: the engines' keep counting
+
+
+def _criteria_trial(order: Order, answers: list[CriterionTrial]) -> Trial:
+    decision = criteria_decision(answers)
+    error = None if decision is not None else "every criterion errored"
+    return Trial(order, decision, error=error, cached=all(a.cached for a in answers))
+
+
+def _decided(pair: Pair, trials: list[Trial], *, replies: bool) -> dict[str, Any]:
+    """The fields a pair line and a jury member's line share: trials and what they decide.
+
+    ``replies``: the trials hold a judge's own reply (holistic), kept as ``raw``.
+    """
+    decisions = [to_original(t.decision, t.order) for t in trials]
+    return {
+        "judgments": [
+            TrialLine(
+                order=t.order,
+                decision=t.decision,
+                strong=t.strong,
+                raw=t.raw if replies else None,
+                error=t.error,
+                cached=t.cached,
+            )
+            for t in trials
+        ],
+        "decisions": decisions,
+        "net_vote": net_vote(decisions),
+        "preference": preference(decisions),
+        "correct": None if pair.label is None else judgebench_correct(decisions, pair.label),
+        "consistent": consistent(decisions),
+    }
 
 
 def _criterion_lines(per_order: list[list[CriterionTrial]]) -> list[CriterionLine]:
@@ -398,87 +482,3 @@ def _criterion_lines(per_order: list[list[CriterionTrial]]) -> list[CriterionLin
             )
         )
     return lines
-
-
-_MAX_SKIP_REASONS = 20
-
-
-async def compare_to_dir(
-    comparer: Comparer,
-    pairs: Iterable[Pair | InputError],
-    out_dir: str | Path,
-    *,
-    on_invalid: OnInvalid = "error",
-    config: dict[str, Any] | None = None,
-) -> CompareSummary:
-    """Compare ``pairs`` into ``out_dir`` (``pairs.jsonl``, ``summary.json``); return the summary.
-
-    A bad input record (an ``InputError`` in ``pairs``) stops the run, or with
-    ``on_invalid="skip"`` is counted in ``counts.skipped_lines``. A killed run leaves
-    ``pairs.jsonl.partial``; running it again asks the judge only what it had not answered.
-    """
-    out = Path(out_dir)
-    tally = FigureTally()
-    skipped: list[str] = []
-    n_skipped = 0
-
-    def valid(items: Iterable[Pair | InputError], run: RunWriter) -> Iterable[Pair]:
-        nonlocal n_skipped
-        for item in items:
-            if isinstance(item, InputError):
-                run.skip(str(item))
-                n_skipped += 1
-                if len(skipped) < _MAX_SKIP_REASONS:
-                    skipped.append(str(item))
-                continue
-            yield item
-
-    run_config = {"stage": "compare", "options": repr(comparer.options), **(config or {})}
-    with RunWriter(
-        out / "pairs.jsonl",
-        out / "summary.json",
-        store=comparer.store,
-        config=run_config,
-        on_invalid=on_invalid,
-    ) as run:
-        try:
-            async for line in comparer.iter_compare(valid(pairs, run)):
-                run.write(line.model_dump_json())
-                tally.add(line)
-        finally:
-            comparer.flush()
-        figures = tally.figures()
-        summary = CompareSummary(
-            **figures.model_dump(),
-            mode=tally.mode,
-            orders=comparer.options.orders,
-            by_source=tally.by_source(),
-            counts=comparer.counts(tally, n_skipped),
-            tokens=comparer.tokens(),
-            rubric_generation=comparer.rubric_generation(),
-            judge=comparer.judge.fingerprint,
-            templates=sorted(
-                {comparer.template(m).version for m in tally.modes}  # type: ignore[arg-type]
-            ),
-            skipped=skipped,
-            elapsed_s=run.elapsed_s,
-            rubricate_version=__version__,
-        )
-        run.complete(summary.model_dump(mode="json"))
-    return summary
-
-
-def compare_pairs(
-    pairs: Iterable[Pair | InputError],
-    judge: Judge,
-    out_dir: str | Path,
-    *,
-    store: Store | None = None,
-    options: CompareOptions | None = None,
-    concurrency: int = 16,
-    reasks: int = 2,
-    on_invalid: OnInvalid = "error",
-) -> CompareSummary:
-    """``compare_to_dir`` from synchronous code with a new ``Comparer``."""
-    comparer = Comparer(judge, store=store, options=options, concurrency=concurrency, reasks=reasks)
-    return run_sync(compare_to_dir(comparer, pairs, out_dir, on_invalid=on_invalid))

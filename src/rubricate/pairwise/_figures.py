@@ -1,13 +1,21 @@
-"""Run figures from pairs.jsonl lines: accuracy, consistency, first-position rate, ties (pure)."""
+"""Run figures from pairs.jsonl lines: accuracy, consistency, first-position rate, ties (pure).
+
+With a jury, each member's own figures are tallied too, and the members' agreement over
+trials (a pair in one order; decisions as ``A``, ``B`` or ``tie`` in the original positions).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rubricate.pairwise._records import PairLine, SourceFigures
+from rubricate.jury import AgreementTally
+from rubricate.pairwise._records import JuryMemberLine, PairLine, SourceFigures
+from rubricate.pairwise._types import Decision
 from rubricate.pairwise._votes import chose_first
 
-__all__ = ["FigureTally", "tally_lines"]
+__all__ = ["FigureTally", "MemberTally", "tally_lines"]
+
+_CATEGORY: dict[Decision, str] = {"A>B": "A", "B>A": "B", "A=B": "tie"}
 
 
 @dataclass(slots=True)
@@ -22,9 +30,9 @@ class _Tally:
     ties: int = 0
     errors: int = 0
 
-    def add(self, line: PairLine) -> None:
+    def add(self, line: PairLine | JuryMemberLine, label: Decision | None) -> None:
         self.n_pairs += 1
-        if line.label is not None:
+        if label is not None:
             self.n_labelled += 1
             self.correct += bool(line.correct)
         if line.consistent is not None:
@@ -52,11 +60,38 @@ class _Tally:
 
 
 @dataclass(slots=True)
+class MemberTally:
+    """One jury member's figures, as if it had judged alone."""
+
+    tally: _Tally = field(default_factory=_Tally)
+    error_pairs: int = 0
+    criterion_errors: int = 0
+
+    def add(self, line: JuryMemberLine, label: Decision | None) -> None:
+        self.tally.add(line, label)
+        self.error_pairs += line.preference is None
+        self.criterion_errors += _criterion_errors(line)
+
+    def figures(self) -> SourceFigures:
+        return self.tally.figures()
+
+
+def _criterion_errors(line: PairLine | JuryMemberLine) -> int:
+    return sum(trial.winner is None for criterion in line.criteria for trial in criterion.trials)
+
+
+def _category(decision: Decision | None) -> str | None:
+    return None if decision is None else _CATEGORY[decision]
+
+
+@dataclass(slots=True)
 class FigureTally:
     """Counts kept per pair (integers only: flat memory at any size), overall and per source.
 
     ``first_position_rate`` counts decisions that chose a seat: ties and errors choose
-    neither and are left out of it.
+    neither and are left out of it. A jury's members are tallied by fingerprint in
+    ``members``, their agreement in ``agreement``; a member's criterion errors count in
+    ``criterion_errors`` (a jury line has no criteria of its own).
     """
 
     overall: _Tally = field(default_factory=_Tally)
@@ -64,15 +99,22 @@ class FigureTally:
     error_pairs: int = 0
     criterion_errors: int = 0
     modes: set[str] = field(default_factory=set)
+    members: dict[str, MemberTally] = field(default_factory=dict)
+    agreement: AgreementTally = field(default_factory=AgreementTally)
 
     def add(self, line: PairLine) -> None:
-        self.overall.add(line)
-        self.sources.setdefault(line.source or "", _Tally()).add(line)
+        self.overall.add(line, line.label)
+        self.sources.setdefault(line.source or "", _Tally()).add(line, line.label)
         self.error_pairs += line.preference is None
-        self.criterion_errors += sum(
-            trial.winner is None for criterion in line.criteria for trial in criterion.trials
-        )
+        self.criterion_errors += _criterion_errors(line)
         self.modes.add(line.mode)
+        for member in line.jury or ():
+            self.members.setdefault(member.judge, MemberTally()).add(member, line.label)
+            self.criterion_errors += _criterion_errors(member)
+        if line.jury:
+            for index, decision in enumerate(line.decisions):
+                ratings = {m.judge: _category(m.decisions[index]) for m in line.jury}
+                self.agreement.add(ratings, _category(decision))
 
     def figures(self) -> SourceFigures:
         return self.overall.figures()

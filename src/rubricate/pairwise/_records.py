@@ -4,22 +4,28 @@ A ``pairs.jsonl`` line is the shape ``rubricate meta-eval pairwise`` reads (Judg
 output line plus rubricate's fields): ``judgments`` holds one trial per order with its
 ``decision`` in the positions the judge saw, ``order`` (``AB``: response_a shown first)
 and ``raw`` reply; ``decisions`` maps them back to the original positions.
+
+With a jury, those fields are the jury's and ``jury`` holds each member's own comparison
+(what that judge alone would have written); without one, ``jury`` is left out entirely.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from rubricate.pairwise._types import CompareMode, Decision, Order, Orders, Winner
-from rubricate.results import Tokens
+from rubricate.results import CallCounts, Tokens
 
 __all__ = [
     "CompareCounts",
     "CompareSummary",
     "CriterionLine",
     "CriterionTrialLine",
+    "JuryMemberLine",
+    "JuryMemberSummary",
+    "JurySummary",
     "PairLine",
     "RubricGenerationFigures",
     "RubricSource",
@@ -72,6 +78,30 @@ class CriterionLine(BaseModel):
 RubricSource = Literal["data", "generated"]
 
 
+class JuryMemberLine(BaseModel):
+    """One jury member's own comparison of a pair (its decisions, replies and criteria)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    judge: str  # the member's fingerprint: its cache key
+    name: str = ""
+    weight: float = 1.0
+    judgments: list[TrialLine]
+    decisions: list[Decision | None]  # original positions, in trial order
+    net_vote: int
+    preference: Decision | None
+    correct: bool | None = None
+    consistent: bool | None = None
+    criteria: list[CriterionLine] = Field(default_factory=list)
+
+
+def _drop_absent_jury(data: dict[str, Any], jury: object) -> dict[str, Any]:
+    # A run without a jury writes exactly the lines and summary it wrote before juries.
+    if jury is None:
+        data.pop("jury", None)
+    return data
+
+
 class PairLine(BaseModel):
     """One line of pairs.jsonl."""
 
@@ -91,6 +121,11 @@ class PairLine(BaseModel):
     rubric_source: RubricSource | None = None  # None: compared holistically
     judge: str = ""
     template: str = ""
+    jury: list[JuryMemberLine] | None = None  # each member's comparison, when a jury decided
+
+    @model_serializer(mode="wrap")
+    def _serialize(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _drop_absent_jury(handler(self), self.jury)
 
 
 class SourceFigures(BaseModel):
@@ -115,6 +150,55 @@ class CompareCounts(BaseModel):
     error_pairs: int = 0  # pairs where no order gave a decision
     criterion_errors: int = 0  # criterion-wise: criterion answers without a decision
     skipped_lines: int = 0
+
+    @classmethod
+    def from_calls(
+        cls,
+        calls: CallCounts,
+        *,
+        error_pairs: int = 0,
+        criterion_errors: int = 0,
+        skipped_lines: int = 0,
+    ) -> CompareCounts:
+        """The call engine's counts with the run's own."""
+        return cls(
+            judge_calls=calls.calls,
+            cache_hits=calls.cache_hits,
+            failed_calls=calls.failed_calls,
+            unparseable_replies=calls.unparseable_replies,
+            reasked=calls.reasked,
+            deduplicated=calls.deduplicated,
+            error_pairs=error_pairs,
+            criterion_errors=criterion_errors,
+            skipped_lines=skipped_lines,
+        )
+
+
+class JuryMemberSummary(SourceFigures):
+    """One jury member's figures over the run, as if it had judged alone, and its calls."""
+
+    judge: str  # fingerprint
+    name: str = ""
+    weight: float = 1.0
+    agreement_with_jury: float | None = None  # share of trials both decided where they agree
+    decided: int = 0  # trials (pair x order) this member decided
+    counts: CompareCounts = Field(default_factory=CompareCounts)
+    tokens: Tokens = Field(default_factory=Tokens)
+
+
+class JurySummary(BaseModel):
+    """summary.json ``jury``: the rule, agreement between members and each member alone.
+
+    Agreement is over trials (a pair in one order), each member's decision in the original
+    positions as ``A``, ``B`` or ``tie``; a member that did not decide a trial is missing
+    from it (Fleiss' kappa uses only trials every member decided).
+    """
+
+    rule: str
+    trials: int = 0
+    fleiss_kappa: float | None = None
+    krippendorff_alpha: float | None = None
+    members: list[JuryMemberSummary] = Field(default_factory=list)
 
 
 class RubricGenerationFigures(BaseModel):
@@ -149,3 +233,8 @@ class CompareSummary(SourceFigures):
     skipped: list[str] = Field(default_factory=list)  # first reasons, for the report
     elapsed_s: float | None = None
     rubricate_version: str = ""
+    jury: JurySummary | None = None
+
+    @model_serializer(mode="wrap")
+    def _serialize(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _drop_absent_jury(handler(self), self.jury)

@@ -27,11 +27,12 @@ from typing import Any
 
 from rubricate.engine import LoopThread
 from rubricate.errors import ConfigError, InputError
-from rubricate.pairwise import CompareOptions, Comparer, Orders, tournament
+from rubricate.pairwise import PAIRWISE_RULES, CompareOptions, Comparer, Orders, tournament
 from rubricate.rewards._inputs import completion_text, messages_of, parse_rubric
 from rubricate.rewards._settings import reward_settings
 from rubricate.rubric import Rubric
 from rubricate.session import Session
+from rubricate.settings import read_jury_file
 from rubricate.types import Message
 
 __all__ = ["TournamentReward", "tournament_reward"]
@@ -48,7 +49,8 @@ class TournamentReward:
         seed: schedules are seeded by this and the prompt.
         name: the name TRL logs the reward under.
         settings: judge settings as for ``rubric_reward`` (``judge_url``, ``judge_model``,
-            ``cache``, ``concurrency``, ...).
+            ``cache``, ``concurrency``, ``jury`` ...). With a jury every member judges every
+            match and the rule decides each order (majority, weighted or unanimous).
     """
 
     def __init__(
@@ -60,7 +62,10 @@ class TournamentReward:
         name: str = "tournament_reward",
         **settings: Any,
     ) -> None:
-        reward_settings(settings)  # fail at construction on a bad setting, not at step 1
+        # Fail at construction on a bad setting (or a jury rule a match cannot use), not at step 1.
+        judge_settings, _ = reward_settings(settings)
+        if judge_settings.jury is not None:
+            read_jury_file(judge_settings.jury, rules=PAIRWISE_RULES)
         if opponents is not None and opponents < 1:
             raise ConfigError("opponents must be at least 1 (or None for a round robin)")
         self.options = CompareOptions(orders=orders)
@@ -80,7 +85,7 @@ class TournamentReward:
         judge_settings, _ = reward_settings(self.settings)
         self._session = Session(judge_settings)
         self._comparer = Comparer(
-            self._session.judge,
+            self._session.jury or self._session.judge,
             store=self._session.store,
             options=self.options,
             concurrency=judge_settings.concurrency,

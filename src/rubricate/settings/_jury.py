@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Collection
 from pathlib import Path
 from typing import Literal
 
@@ -46,7 +47,9 @@ class JuryMemberSpec(BaseModel):
     local_model: str | None = Field(
         default=None, description="Embedded judge: a GGUF path or a known model name."
     )
-    weight: float = Field(default=1.0, gt=0, allow_inf_nan=False, description="Vote weight.")
+    weight: float = Field(
+        default=1.0, gt=0, allow_inf_nan=False, strict=True, description="Vote weight (> 0)."
+    )
     name: str | None = Field(default=None, description="Label in reports (default: the model).")
 
     @model_validator(mode="after")
@@ -99,8 +102,13 @@ def _line_of(text: str, location: tuple[int | str, ...]) -> int | None:
     return None
 
 
-def read_jury_file(path: str | Path) -> JuryFile:
-    """Read and check a jury file; a bad one raises ``InputError`` naming file, line and field."""
+def read_jury_file(path: str | Path, *, rules: Collection[str] | None = None) -> JuryFile:
+    """Read and check a jury file; a bad one raises ``InputError`` naming file, line and field.
+
+    Two entries for the same judge (same URLs and model, or same local model) or with the
+    same name are refused: the second would copy the first's cached votes, or hide it in
+    reports. ``rules`` narrows the rules a stage accepts (a comparison has no ``any``).
+    """
     name = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -116,10 +124,35 @@ def read_jury_file(path: str | Path) -> JuryFile:
     if not isinstance(data, dict):
         raise InputError('expected an object {"judges": [...], "rule": ...}', file=name, line=1)
     try:
-        return JuryFile.model_validate(data)
+        jury = JuryFile.model_validate(data)
     except ValidationError as error:
         first = error.errors()[0]
         location = tuple(first["loc"])
         field = ".".join(str(p) for p in location) or None
         message = first["msg"].removeprefix("Value error, ")
         raise InputError(message, file=name, line=_line_of(text, location), field=field) from error
+    seen: dict[tuple[object, ...], int] = {}
+    for index, judge in enumerate(jury.judges):
+        identities: list[tuple[object, ...]] = [
+            ("judge", tuple(sorted(judge.all_urls)), judge.model, judge.local_model)
+        ]
+        if judge.name:
+            identities.append(("name", judge.name))
+        for identity in identities:
+            if identity in seen:
+                what = "name" if identity[0] == "name" else "judge"
+                raise InputError(
+                    f"the same {what} as judges.{seen[identity]}",
+                    file=name,
+                    line=_line_of(text, ("judges", index, *(["name"] if what == "name" else []))),
+                    field=f"judges.{index}" + (".name" if what == "name" else ""),
+                )
+            seen[identity] = index
+    if rules is not None and jury.rule not in rules:
+        raise InputError(
+            f"rule '{jury.rule}' is not usable here (expected one of {', '.join(rules)})",
+            file=name,
+            line=_line_of(text, ("rule",)),
+            field="rule",
+        )
+    return jury
