@@ -47,6 +47,7 @@ from rubricate.pairwise._records import (
     TrialLine,
 )
 from rubricate.pairwise._tournament import (
+    Standing,
     TournamentResult,
     calls_per_group,
     plan_matches,
@@ -100,6 +101,7 @@ __all__ = [
     "Position",
     "SharedText",
     "SourceFigures",
+    "Standing",
     "TournamentResult",
     "Trial",
     "TrialLine",
