@@ -268,3 +268,16 @@ def test_hostile_bodies_get_a_4xx_naming_the_field(
     if field:
         assert f"'{field}'" in error["message"]
     assert calls == 0
+
+
+def test_duplicate_completions_share_a_reward_and_their_identical_judgments(serve: Serve) -> None:
+    with JudgeServer(respond=_longer_wins) as judge:
+        server = serve(judge.url)
+        reply = _play(server, {"groups": [_group(["same", "same", "much longer"])]})
+        calls = judge.requests
+    group = reply.json()["groups"][0]
+    assert group["rewards"] == [0.25, 0.25, 1.0]
+    # "same" v "same" reads alike in both orders, and so do both "same" v "much longer":
+    # of the six judgments planned, three are made and three shared with an identical one.
+    assert group["judge_calls_planned"] == 6 and group["judge_calls"] == calls == 3
+    assert group["deduplicated"] + group["cache_hits"] == 3

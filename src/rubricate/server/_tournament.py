@@ -251,6 +251,7 @@ def _group_reply(outcome: GroupOutcome) -> dict[str, Any]:
         "judge_calls_planned": outcome.plan.calls_planned,
         "judge_calls": counts.calls,
         "cache_hits": counts.cache_hits,
+        "deduplicated": counts.deduplicated,
         "failed_calls": counts.failed_calls,
         "unparseable_replies": counts.unparseable_replies,
         "reasked": counts.reasked,
