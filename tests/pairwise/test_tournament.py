@@ -9,7 +9,14 @@ import pytest
 
 from rubricate.backends import ScriptedJudge
 from rubricate.errors import ConfigError
-from rubricate.pairwise import CompareOptions, Comparer, calls_per_group, plan_matches, tournament
+from rubricate.pairwise import (
+    CompareOptions,
+    Comparer,
+    Standing,
+    calls_per_group,
+    plan_matches,
+    tournament,
+)
 from rubricate.types import JudgeRequest, Message
 from tests.pairwise.conftest import shown
 
@@ -84,3 +91,21 @@ def test_a_completion_without_any_decision_has_no_reward() -> None:
     judge = ScriptedJudge(reply=lambda request: "no idea")
     result = asyncio.run(tournament(Comparer(judge, reasks=0), PROMPT, ["a", "b"]))
     assert result.rewards == (None, None)
+
+
+def test_standings_count_every_decision_and_give_the_reward() -> None:
+    judge = ScriptedJudge(reply=lambda request: "[[A=B]]" if "2" in shown(request) else "[[A>B]]")
+    result = asyncio.run(tournament(Comparer(judge), PROMPT, ["1", "2", "3"]))
+    # "2" ties both its matches in both orders; "1" vs "3" is a seat-bias draw (one win each).
+    assert result.standings == (
+        Standing(wins=1, ties=2, losses=1),
+        Standing(ties=4),
+        Standing(wins=1, ties=2, losses=1),
+    )
+    assert result.rewards == tuple(s.reward for s in result.standings) == (0.5, 0.5, 0.5)
+    failed = asyncio.run(
+        tournament(Comparer(ScriptedJudge(reply=lambda r: "?"), reasks=0), PROMPT, ["a", "b", "c"])
+    )
+    assert failed.standings == (Standing(errors=4),) * 3
+    assert all(s.reward is None and s.decisions == 0 for s in failed.standings)
+    assert Standing(wins=3, ties=1).reward == 3.5 / 4

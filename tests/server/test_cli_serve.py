@@ -115,6 +115,9 @@ def test_help_names_the_queue_and_every_endpoint() -> None:
     for named in ("--max-queued", "--docs", "--axis-fill", "/verify", "/aggregate_metrics"):
         assert named in text
     assert "wait in a bounded line of --max-queued criteria" in text
+    for named in ("/v1/tournament", "--tournament-max-group", "--tournament-opponents"):
+        assert named in text
+    assert "G(G-1)/2 for a round robin, or G x ceil(K/2)" in text
     # verl's reward-worker budget is no server option
     assert "--num-workers" not in text and "--total-concurrency" not in text
 
@@ -193,3 +196,21 @@ def test_max_queued_from_the_flag_or_environment_bounds_the_line(
         flags = [*_judge_flags(judge.url, tmp_path / "other"), *pending]
         waited = second_request(_built_app(monkeypatch, *flags), gate, wait_in_line=True)
     assert waited.status_code == 200
+
+
+def test_tournament_flags_reach_the_app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    flags = ["--tournament-max-group", "3", "--tournament-opponents", "1"]
+    with JudgeServer(respond=lambda body: "[[A>B]]") as judge:
+        application = _built_app(monkeypatch, *_judge_flags(judge.url, tmp_path), *flags)
+        with LiveServer(application) as server:
+            url = f"{server.url}/v1/tournament"
+            group = {"prompt": "Hi", "completions": ["a", "b", "c"]}
+            played = httpx.post(url, json={"groups": [group]}, timeout=30)
+            too_many = httpx.post(
+                url, json={"groups": [{**group, "completions": ["a"] * 4}]}, timeout=30
+            )
+    assert played.status_code == 200, played.text
+    assert played.json()["opponents"] == 1 and played.json()["groups"][0]["judge_calls"] == 6
+    assert too_many.status_code == 422
+    assert too_many.json()["error"]["field"] == "groups[0].completions"

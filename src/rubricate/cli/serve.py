@@ -24,8 +24,24 @@ rubric as JSON, or the id of a rubric in the file given with --rubrics. NeMo Gym
 server is a resources server (POST /verify, POST /aggregate_metrics).
 
 Endpoints: POST /get_reward, POST /verify, POST /aggregate_metrics, POST /v1/grade,
-POST /v1/reward, GET /healthz, GET /metrics; with --docs also GET /docs and GET /openapi.json
-(behind --api-key like every endpoint but /healthz).
+POST /v1/reward, POST /v1/tournament, GET /healthz, GET /metrics; with --docs also GET /docs
+and GET /openapi.json (behind --api-key like every endpoint but /healthz).
+
+POST /v1/tournament rewards whole GRPO groups by win rate inside each group:
+
+    curl -s http://HOST:5000/v1/tournament -H 'content-type: application/json' -d '{"groups":
+      [{"prompt": "Name a prime.", "completions": ["2", "9", "7 (it is prime)"]}],
+      "opponents": 2, "orders": "both", "seed": 0}'
+
+Each group (2 to --tournament-max-group completions; optional "rubric" or "rubric_id" makes
+the matches criterion-wise) plays matches in both orders (or "one"); a completion's reward is
+(wins + ties/2) / decisions in [0, 1], null with a reason when none came back. Judge calls
+per group of G with nothing cached = matches x orders (2 or 1) x criteria (1 without a
+rubric), where matches = G(G-1)/2 for a round robin, or G x ceil(K/2) with "opponents": K
+(default --tournament-opponents; K <= G-1; a round robin once 2 x ceil(K/2) >= G-1) on a ring
+shuffled by "seed" and the prompt. So a round robin in both orders costs G(G-1) calls. Each
+group's reply states judge_calls_planned, judge_calls, cache_hits and errors; a repeated
+request is served from the cache; planned calls count as criteria against --max-pending.
 
 One process holds one judge pool and one cache, shared by every request; identical pending
 judgments are made once. At most --max-pending criteria are admitted at once. Beyond it,
@@ -71,11 +87,13 @@ def serve(verbose: VerboseOption = False, *, settings: Settings) -> None:
             max_queued=options.max_queued,
             axis_fill=settings.reward.axis_fill,
             monitoring=split_monitoring(settings),
+            tournament_max_group=options.tournament_max_group,
+            tournament_opponents=options.tournament_opponents,
         )
         application = create_app(server_settings)
         console.print(
             f"rubricate reward server on http://{options.host}:{options.port} "
-            "(POST /get_reward, /verify, /v1/grade, /v1/reward)",
+            "(POST /get_reward, /verify, /v1/grade, /v1/reward, /v1/tournament)",
             highlight=False,
         )
         run_server(application, host=options.host, port=options.port, verbose=verbose)

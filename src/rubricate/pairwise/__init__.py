@@ -58,6 +58,7 @@ from rubricate.pairwise._records import (
 )
 from rubricate.pairwise._run import compare_pairs, compare_to_dir, jury_summary
 from rubricate.pairwise._tournament import (
+    Standing,
     TournamentResult,
     calls_per_group,
     plan_matches,
@@ -118,6 +119,7 @@ __all__ = [
     "RubricSource",
     "SharedText",
     "SourceFigures",
+    "Standing",
     "TournamentResult",
     "Trial",
     "TrialLine",

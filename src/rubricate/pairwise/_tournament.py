@@ -27,6 +27,7 @@ from rubricate.rubric import Rubric
 from rubricate.types import Message
 
 __all__ = [
+    "Standing",
     "TournamentResult",
     "calls_per_group",
     "plan_matches",
@@ -69,6 +70,32 @@ def calls_per_group(
 
 
 @dataclass(frozen=True, slots=True)
+class Standing:
+    """One completion's record in its group's tournament, counted in decisions (one per order
+    of every match it played).
+
+    Attributes:
+        wins / ties / losses: decisions that came back.
+        errors: decisions that did not (every call failed or every reply was unparseable).
+    """
+
+    wins: int = 0
+    ties: int = 0
+    losses: int = 0
+    errors: int = 0
+
+    @property
+    def decisions(self) -> int:
+        return self.wins + self.ties + self.losses
+
+    @property
+    def reward(self) -> float | None:
+        """``(wins + ties / 2) / decisions`` in [0, 1]; ``None`` when no decision came back."""
+        decided = self.decisions
+        return (self.wins + self.ties / 2) / decided if decided else None
+
+
+@dataclass(frozen=True, slots=True)
 class TournamentResult:
     """A group's rewards and how they were reached.
 
@@ -78,11 +105,13 @@ class TournamentResult:
             decisions came back (every call an error).
         matches: the ``(i, j)`` pairs played.
         lines: each match's comparison, ``pairs.jsonl``-shaped (response_a = completion i).
+        standings: per completion, the wins, ties, losses and errors its reward comes from.
     """
 
     rewards: tuple[float | None, ...]
     matches: tuple[tuple[int, int], ...]
     lines: tuple[PairLine, ...]
+    standings: tuple[Standing, ...]
 
     @property
     def judge_decisions(self) -> int:
@@ -119,20 +148,19 @@ async def tournament(
         for i, j in matches
     ]
     lines = await asyncio.gather(*(comparer.compare_pair(pair) for pair in pairs))
-    points = [0.0] * len(completions)
-    decided = [0] * len(completions)
+    tally = [[0, 0, 0, 0] for _ in completions]  # wins, ties, losses, errors
     for (i, j), line in zip(matches, lines, strict=True):
         for decision in line.decisions:
             if decision is None:
-                continue
-            decided[i] += 1
-            decided[j] += 1
-            if decision == "A>B":
-                points[i] += 1.0
-            elif decision == "B>A":
-                points[j] += 1.0
+                tally[i][3] += 1
+                tally[j][3] += 1
+            elif decision == "A=B":
+                tally[i][1] += 1
+                tally[j][1] += 1
             else:
-                points[i] += 0.5
-                points[j] += 0.5
-    rewards = tuple(p / n if n else None for p, n in zip(points, decided, strict=True))
-    return TournamentResult(rewards, matches, tuple(lines))
+                winner, loser = (i, j) if decision == "A>B" else (j, i)
+                tally[winner][0] += 1
+                tally[loser][2] += 1
+    standings = tuple(Standing(*counts) for counts in tally)
+    rewards = tuple(s.reward for s in standings)
+    return TournamentResult(rewards, matches, tuple(lines), standings)

@@ -1,8 +1,8 @@
 """The HTTP reward server behind ``rubricate serve`` (needs the ``server`` extra: FastAPI, uvicorn).
 
 Endpoints: ``POST /get_reward`` (OpenRLHF), ``POST /verify`` and ``POST /aggregate_metrics``
-(NeMo Gym), ``POST /v1/grade``, ``POST /v1/reward``, ``GET /healthz``, ``GET /metrics``
-(Prometheus text).
+(NeMo Gym), ``POST /v1/grade``, ``POST /v1/reward``, ``POST /v1/tournament`` (GRPO groups
+rewarded by win rate), ``GET /healthz``, ``GET /metrics`` (Prometheus text).
 """
 
 from rubricate.server._app import ServerSettings, create_app

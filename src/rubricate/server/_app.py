@@ -1,8 +1,10 @@
-"""The reward server: OpenRLHF's ``/get_reward``, native ``/v1/grade`` and ``/v1/reward``, health, metrics.
+"""The reward server: OpenRLHF's ``/get_reward``, native ``/v1/grade``, ``/v1/reward`` and
+``/v1/tournament``, health, metrics.
 
 Every request goes through one ``RewardEngine`` (one judge pool, one cache, one Grader whose
 in-flight table makes identical pending judgments once across requests). Admission is bounded
-in criteria: beyond ``max_pending`` the server answers 503 with ``Retry-After``.
+in criteria (a tournament's planned judge calls count as criteria): beyond ``max_pending`` the
+server answers 503 with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -61,6 +63,13 @@ from rubricate.server._requests import (
     read_body,
     validate,
 )
+from rubricate.server._tournament import (
+    nothing_decided,
+    plan_tournaments,
+    play_tournaments,
+    register_tournament_metrics,
+    tournament_reply,
+)
 from rubricate.server._tuning import relax_gc
 from rubricate.settings import JudgeSettings
 from rubricate.types import Sample
@@ -69,6 +78,8 @@ from rubricate.version import __version__
 __all__ = ["ServerSettings", "create_app"]
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 DEADLINE_HEADER = "x-rubricate-deadline"
 SHUTDOWN_GRACE_S = 10.0
@@ -93,6 +104,9 @@ class ServerSettings:
             ``RUBRICATE_SERVER_MAX_QUEUED`` or 4 × ``max_pending``.
         axis_fill: ``/verify``'s reward component of an axis the rubric lacks.
         monitoring: the reward-hacking monitors (gold judge on a share of samples; window).
+        tournament_max_group: most completions in one ``/v1/tournament`` group.
+        tournament_opponents: ``/v1/tournament``'s matches per completion when a request
+            names none (``None``: round robin).
     """
 
     judge: JudgeSettings = field(default_factory=JudgeSettings)
@@ -106,6 +120,8 @@ class ServerSettings:
     max_queued: int | None = None
     axis_fill: float = 0.0
     monitoring: Monitoring = field(default_factory=Monitoring)
+    tournament_max_group: int = 64
+    tournament_opponents: int | None = None
 
 
 class _State:
@@ -120,7 +136,7 @@ class _State:
             self.admission, queue_capacity(settings.max_pending, settings.max_queued)
         )
         self.metrics = _metrics(self)
-        self.tasks: set[asyncio.Future[list[SampleResult]]] = set()
+        self.tasks: set[asyncio.Future[Any]] = set()
         self.in_flight = 0
 
     @property
@@ -237,6 +253,7 @@ def _metrics(state: _State) -> Metrics:
         "Judge servers counted as down (circuit breaker open or probing).",
         lambda: sum(1 for b in state.breakers() if b.state != "closed"),
     )
+    register_tournament_metrics(metrics)
     return metrics
 
 
@@ -265,24 +282,29 @@ def _deadline(request: Request, limit: float) -> float:
     return max(0.001, min(limit, value))
 
 
-async def _grade(
-    state: _State, samples: Sequence[Sample], deadline: float, *, queue: bool = False
-) -> list[SampleResult]:
-    """Grade under admission control (``queue``: wait in line rather than 503); the work
-    outlives a request that times out."""
+async def _admitted(
+    state: _State,
+    units: int,
+    work: Callable[[], Awaitable[T]],
+    deadline: float,
+    *,
+    queue: bool = False,
+    what: str = "criteria",
+) -> T:
+    """``work`` run under admission control as ``units`` of ``--max-pending`` (``queue``: wait
+    in line rather than 503); the work outlives a request that times out."""
     engine = state.engine
     down = _judge_down(state.breakers(), probing=False)
     if down is not None:
         state.metrics.inc("rejected_total", reason="judge_down")
         raise down
-    units = sum(len(s.rubric.criteria) for s in samples)
     admission = state.admission
     if not admission.fits(units):
         state.metrics.inc("rejected_total", reason="too_large")
         raise ServerError(
             413,
-            "too_many_criteria",
-            f"request holds {units} criteria; this server admits at most {admission.capacity} at once (--max-pending)",
+            f"too_many_{what.replace(' ', '_')}",
+            f"request holds {units} {what}; this server admits at most {admission.capacity} at once (--max-pending)",
         )
     admitted = state.queue.try_now(units) if queue else admission.try_acquire(units)
     if not admitted and queue:
@@ -304,19 +326,19 @@ async def _grade(
             f"{admission.pending} criteria pending; retry in {wait}s",
             headers={"Retry-After": str(wait)},
         )
-    task = asyncio.ensure_future(engine.grade(samples))
+    task: asyncio.Future[T] = asyncio.ensure_future(work())
     state.tasks.add(task)
 
-    def finished(done: asyncio.Future[list[SampleResult]]) -> None:
+    def finished(done: asyncio.Future[T]) -> None:
         state.tasks.discard(done)
         admission.release(units)
         state.queue.wake()
         if not done.cancelled() and done.exception() is not None:
-            logger.error("grading failed: %r", done.exception())
+            logger.error("admitted work failed: %r", done.exception())
 
     task.add_done_callback(finished)
     try:
-        results = await asyncio.wait_for(asyncio.shield(task), deadline)
+        return await asyncio.wait_for(asyncio.shield(task), deadline)
     except asyncio.TimeoutError:
         state.metrics.inc("rejected_total", reason="deadline")
         later = (
@@ -327,15 +349,28 @@ async def _grade(
         raise ServerError(
             504, "deadline_exceeded", f"rewards not ready within {deadline:g}s; {later}"
         ) from None
+
+
+def _refuse_when_judge_down(state: _State) -> None:
+    """When nothing was judged because the judge is down, say so (503) rather than hand back
+    fallback rewards that look like grades."""
+    down = _judge_down(state.breakers(), probing=True)
+    if down is not None:
+        state.metrics.inc("rejected_total", reason="judge_down")
+        raise down
+
+
+async def _grade(
+    state: _State, samples: Sequence[Sample], deadline: float, *, queue: bool = False
+) -> list[SampleResult]:
+    """Grade under admission control, one unit per criterion."""
+    engine = state.engine
+    units = sum(len(s.rubric.criteria) for s in samples)
+    results = await _admitted(state, units, partial(engine.grade, samples), deadline, queue=queue)
     state.metrics.inc("samples_total", len(results))
     state.metrics.inc("ungradable_samples_total", sum(1 for r in results if r.score is None))
     if all(v.verdict == "error" for r in results for v in r.verdicts):
-        # Nothing was judged: when that is because the judge is down, say so rather than
-        # hand back fallback rewards that look like grades.
-        down = _judge_down(state.breakers(), probing=True)
-        if down is not None:
-            state.metrics.inc("rejected_total", reason="judge_down")
-            raise down
+        _refuse_when_judge_down(state)
     return results
 
 
@@ -349,7 +384,6 @@ def _gold_logs(outcomes: Sequence[RewardOutcome]) -> dict[str, list[float]]:
 
 
 Handler = Callable[[Request, _State], Awaitable[Response]]
-T = TypeVar("T")
 
 
 def _refuse_when_full(state: _State, *, queue: bool) -> None:
@@ -523,6 +557,34 @@ def create_app(
         )
         return JSONResponse(aggregate_metrics(body.verify_responses))
 
+    async def play_groups(request: Request, state: _State) -> Response:
+        plan = await _parsed_body(
+            request,
+            state,
+            partial(
+                plan_tournaments,
+                book=state.book,
+                max_group=settings.tournament_max_group,
+                default_opponents=settings.tournament_opponents,
+            ),
+        )
+        engine = state.engine
+        options = engine.session.options  # a local judge's concurrency is 1, as for grading
+        play = partial(
+            play_tournaments,
+            plan,
+            engine.judge,
+            engine.store,
+            options.concurrency,
+            options.reasks,
+            state.metrics,
+        )
+        deadline = _deadline(request, settings.deadline_s)
+        outcomes = await _admitted(state, plan.calls_planned, play, deadline, what="judge calls")
+        if nothing_decided(outcomes):
+            _refuse_when_judge_down(state)
+        return JSONResponse(tournament_reply(plan, outcomes, engine.judge.fingerprint))
+
     async def healthz(request: Request, state: _State) -> Response:
         ready = state.engine_or_none is not None
         body: dict[str, Any] = {"status": "ok" if ready else "starting", "version": __version__}
@@ -552,6 +614,7 @@ def create_app(
     app.add_api_route("/get_reward", route("/get_reward", get_reward), methods=["POST"])
     app.add_api_route("/v1/grade", route("/v1/grade", grade), methods=["POST"])
     app.add_api_route("/v1/reward", route("/v1/reward", reward), methods=["POST"])
+    app.add_api_route("/v1/tournament", route("/v1/tournament", play_groups), methods=["POST"])
     app.add_api_route("/verify", route("/verify", verify), methods=["POST"])
     app.add_api_route(
         "/aggregate_metrics", route("/aggregate_metrics", aggregate), methods=["POST"]

@@ -27,6 +27,8 @@ __all__ = [
     "openrlhf_samples",
     "read_body",
     "read_json",
+    "request_messages",
+    "request_rubric",
     "response_after_prompt",
     "validate",
 ]
@@ -323,25 +325,43 @@ def openrlhf_samples(request: GetRewardRequest, book: RubricBook) -> list[Sample
     return samples
 
 
+def request_messages(prompt: str | list[dict[str, Any]], field: str) -> tuple[Message, ...]:
+    """The chat messages of a request's ``prompt`` (a string or ``{role, content}`` list), or 422."""
+    return _as_input(partial(messages_of, prompt, field))
+
+
+def request_rubric(
+    rubric: list[Any] | dict[str, Any] | str | None,
+    rubric_id: str | None,
+    base: str,
+    book: RubricBook,
+    name: str,
+) -> Rubric | None:
+    """The rubric an item of ``base`` gives inline or names by ``rubric_id`` (``None`` for
+    neither); a bad rubric or an unknown id is a 422 naming the field."""
+    if rubric is not None:
+        items = _strict_json_text(rubric, f"{base}.rubric")
+        return _as_input(partial(parse_rubric, items, f"{base}.rubric", name))
+    if rubric_id is None:
+        return None
+    if rubric_id not in book.entries:
+        field = f"{base}.rubric_id"
+        raise ServerError(422, "invalid_input", f"field '{field}': unknown rubric id", field=field)
+    return book.entries[rubric_id][0]
+
+
 def native_samples(request: SamplesRequest, book: RubricBook) -> tuple[list[Sample], list[str]]:
     """Samples and group keys of a ``/v1/grade`` or ``/v1/reward`` request."""
     samples, groups = [], []
     for index, item in enumerate(request.samples):
         base = f"samples[{index}]"
-        messages = _as_input(partial(messages_of, item.prompt, f"{base}.prompt"))
-        if item.rubric is not None:
-            items = _strict_json_text(item.rubric, f"{base}.rubric")
-            rubric = _as_input(partial(parse_rubric, items, f"{base}.rubric", item.id or base))
-        elif item.rubric_id is not None and item.rubric_id in book.entries:
-            rubric = book.entries[item.rubric_id][0]
-        else:
-            field = f"{base}.rubric_id" if item.rubric_id is not None else f"{base}.rubric"
-            message = (
-                "unknown rubric id"
-                if item.rubric_id is not None
-                else "give a rubric or a rubric_id"
+        messages = request_messages(item.prompt, f"{base}.prompt")
+        rubric = request_rubric(item.rubric, item.rubric_id, base, book, item.id or base)
+        if rubric is None:
+            field = f"{base}.rubric"
+            raise ServerError(
+                422, "invalid_input", f"field '{field}': give a rubric or a rubric_id", field=field
             )
-            raise ServerError(422, "invalid_input", f"field '{field}': {message}", field=field)
         key = group_key(messages, rubric)
         samples.append(Sample(item.id or f"s{index}", messages, rubric, item.response, {}))
         groups.append(item.group or key)

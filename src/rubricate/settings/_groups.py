@@ -390,6 +390,18 @@ class ServeSettings(_Group):
         default=False,
         description="Serve /docs and /openapi.json (behind the API key, like all but /healthz).",
     )
+    tournament_max_group: int = Field(
+        default=64,
+        ge=2,
+        le=1024,
+        description="Most completions in one POST /v1/tournament group (422 beyond).",
+    )
+    tournament_opponents: int | None = Field(
+        default=None,
+        ge=1,
+        description="POST /v1/tournament: matches per completion when a request names none "
+        "(default: round robin).",
+    )
 
 
 class GenerateSettings(_Group):
