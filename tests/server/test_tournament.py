@@ -281,3 +281,33 @@ def test_duplicate_completions_share_a_reward_and_their_identical_judgments(serv
     # of the six judgments planned, three are made and three shared with an identical one.
     assert group["judge_calls_planned"] == 6 and group["judge_calls"] == calls == 3
     assert group["deduplicated"] + group["cache_hits"] == 3
+
+
+def _first_seat(body: dict[str, Any]) -> str:
+    return "[[A>B]]"
+
+
+def test_a_jury_server_plays_every_member_and_the_majority_decides(tmp_path: Path) -> None:
+    # Two judges rank by length, one always picks the first seat: the majority ranks by length,
+    # and every member is asked every order of every match.
+    with (
+        JudgeServer(respond=_longer_wins) as a,
+        JudgeServer(respond=_longer_wins) as b,
+        JudgeServer(respond=_first_seat) as biased,
+    ):
+        jury = tmp_path / "jury.json"
+        members = [{"url": s.url, "model": f"m{i}"} for i, s in enumerate((a, b, biased))]
+        jury.write_text(json.dumps({"judges": members, "rule": "majority"}))
+        settings = JudgeSettings(jury=jury, cache=tmp_path / "c.sqlite", max_retries=0)
+        with LiveServer(create_app(ServerSettings(judge=settings))) as server:
+            reply = _play(server, {"groups": [_group()]})
+        calls = [a.requests, b.requests, biased.requests]
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    size = len(COMPLETIONS)
+    assert calls == [size * (size - 1)] * 3
+    (group,) = body["groups"]
+    assert group["judge_calls"] == 3 * size * (size - 1) and group["errors"] == 0
+    by_length = sorted(range(size), key=lambda i: len(COMPLETIONS[i]))
+    assert [group["rewards"][i] for i in by_length] == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert body["judge"].startswith("jury:majority[")

@@ -573,7 +573,7 @@ def create_app(
         play = partial(
             play_tournaments,
             plan,
-            engine.judge,
+            engine.grader.jury or engine.judge,
             engine.store,
             options.concurrency,
             options.reasks,
@@ -583,7 +583,9 @@ def create_app(
         outcomes = await _admitted(state, plan.calls_planned, play, deadline, what="judge calls")
         if nothing_decided(outcomes):
             _refuse_when_judge_down(state)
-        return JSONResponse(tournament_reply(plan, outcomes, engine.judge.fingerprint))
+        return JSONResponse(
+            tournament_reply(plan, outcomes, (engine.grader.jury or engine.judge).fingerprint)
+        )
 
     async def healthz(request: Request, state: _State) -> Response:
         ready = state.engine_or_none is not None

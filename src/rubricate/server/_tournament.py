@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from rubricate.backends import Judge
+from rubricate.engine import Jury
 from rubricate.pairwise import (
     CompareOptions,
     Comparer,
@@ -156,14 +157,17 @@ class GroupOutcome:
 
 async def play_tournaments(
     plan: TournamentPlan,
-    judge: Judge,
+    judge: Judge | Jury,
     store: Store | None,
     concurrency: int,
     reasks: int,
     metrics: Metrics,
 ) -> list[GroupOutcome]:
     """Every group's tournament, groups at once; accepted replies go to ``store`` and the
-    groups are counted in ``metrics`` (also when the request waiting for them timed out)."""
+    groups are counted in ``metrics`` (also when the request waiting for them timed out).
+
+    With a jury, every member judges every match and the jury's rule decides each order.
+    """
     options = CompareOptions(orders=plan.orders)
 
     async def play(group: GroupPlan) -> GroupOutcome:
@@ -182,7 +186,7 @@ async def play_tournaments(
             )
         finally:
             comparer.flush()
-        return GroupOutcome(group, result, comparer.calls.counts)
+        return GroupOutcome(group, result, comparer.call_counts)
 
     outcomes = list(await asyncio.gather(*(play(g) for g in plan.groups)))
     _count(metrics, outcomes)
