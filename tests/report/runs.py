@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from typer.testing import CliRunner
 
@@ -81,13 +83,21 @@ def lenient_judge(_id: str, text: str, message: str) -> str:
     return "not_met" if "aspirin" in text else "met"
 
 
-def grade_run(tmp: Path, name: str, decide, *extra: str, exit_code: int = 0) -> tuple[Path, str]:
+def grade_run(
+    tmp: Path,
+    name: str,
+    decide,
+    *extra: str,
+    exit_code: int = 0,
+    respond: Callable[[dict[str, Any]], str] | None = None,
+) -> tuple[Path, str]:
     """Grade the dataset into ``tmp/name`` (with log-probabilities) and return it with the output;
-    the command must end with ``exit_code`` (3: no sample could be scored)."""
+    the command must end with ``exit_code`` (3: no sample could be scored). ``respond``, when
+    given, writes the judge's whole reply (see ``JudgeServer``)."""
     data = tmp / "data.jsonl"
     if not data.exists():
         dataset(data)
-    with JudgeServer(decide=decide) as server:
+    with JudgeServer(decide=decide, respond=respond) as server:
         done = CliRunner().invoke(
             app,
             [

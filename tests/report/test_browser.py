@@ -153,6 +153,9 @@ def test_report_in_headless_chromium(runs, browser: Browser, tmp_path: Path) -> 
     assert detail.locator("tr:has(.pitfall) td:nth-child(3)").get_attribute("class") == "v-good"
     assert "My child has a fever" in detail.inner_text()  # the conversation, from the data
     assert "Answer 4: give 15 mg/kg paracetamol" in detail.inner_text()  # and the response
+    # Graded without --evidence: no evidence column, no filter for it.
+    assert page.locator("#criteria-detail th", has_text="evidence").count() == 0
+    assert page.locator("#unverified").count() == 0
 
     # Tables sort when their header is clicked.
     header = page.locator("table.criteria th", has_text="met rate")

@@ -2,9 +2,11 @@
 
 from rubricate.report._analysis import (
     CriterionRow,
+    EvidenceCounts,
     GroupRow,
     calibration_bins,
     criterion_rows,
+    evidence_counts,
     group_rows,
     sample_tag_scores,
 )
@@ -16,6 +18,7 @@ from rubricate.report._page import build_report, write_report
 __all__ = [
     "Comparison",
     "CriterionRow",
+    "EvidenceCounts",
     "FlipRow",
     "GroupRow",
     "LabelCheck",
@@ -25,6 +28,7 @@ __all__ = [
     "check_labels",
     "compare_runs",
     "criterion_rows",
+    "evidence_counts",
     "group_rows",
     "load_run",
     "read_prices",

@@ -3,7 +3,8 @@
 Nothing here scores a verdict itself: per-sample scores are the recorded ones, tag scores come
 from ``scoring.score_sample``, means and intervals from ``scoring.summarize`` (clipped mean,
 seeded bootstrap: the same numbers as summary.json), criterion values from
-``scoring.criterion_value`` and correlations from ``meta.pearson``.
+``scoring.criterion_value``, correlations from ``meta.pearson`` and the support of each
+quoted verdict from ``judge.evidence_status``.
 """
 
 from __future__ import annotations
@@ -14,17 +15,21 @@ from typing import Any
 
 import numpy as np
 
+from rubricate.judge import evidence_status
 from rubricate.meta import pearson, sample_tags
-from rubricate.results import SampleResult
+from rubricate.results import SampleResult, VerdictRecord
 from rubricate.runs import result_rubric
 from rubricate.scoring import METHODS, Method, criterion_value, score_sample, summarize
-from rubricate.types import Verdict
+from rubricate.types import Quote, Verdict
 
 __all__ = [
     "CriterionRow",
+    "EvidenceCounts",
     "GroupRow",
     "calibration_bins",
     "criterion_rows",
+    "evidence_counts",
+    "evidence_support",
     "group_rows",
     "result_verdicts",
     "sample_tag_scores",
@@ -64,11 +69,56 @@ class CriterionRow:
         return all(p < 0 for p in self.points)
 
 
+@dataclass(frozen=True, slots=True)
+class EvidenceCounts:
+    """How the met verdicts of a run graded with ``--evidence`` were supported.
+
+    ``verified``, ``unverified`` and ``missing`` count as summary.json's ``evidence_*``
+    counts do: by the judge's own label, before ``--evidence strict`` overrode any.
+    ``downgraded`` counts the verdicts ``strict`` turned from met to not_met.
+    """
+
+    verified: int
+    unverified: int
+    missing: int
+    downgraded: int
+
+
 def result_verdicts(result: SampleResult) -> dict[str, Verdict]:
     return {
         r.criterion_id: Verdict(r.criterion_id, r.verdict, r.probability, r.level, r.explanation)
         for r in result.verdicts
     }
+
+
+def evidence_support(record: VerdictRecord) -> str | None:
+    """``judge.evidence_status`` of a stored verdict, by the judge's own label (``judged``
+    when ``--evidence strict`` overrode it): ``verified``, ``unverified``, ``missing`` or
+    ``None`` (not a met, or evidence not asked for)."""
+    if record.evidence is None:
+        return None
+    quotes = tuple(Quote(q.quote, q.found) for q in record.evidence)
+    label = record.judged or record.verdict
+    return evidence_status(Verdict(record.criterion_id, label, evidence=quotes))
+
+
+def evidence_counts(results: Iterable[SampleResult]) -> EvidenceCounts | None:
+    """The support of every met verdict in ``results``; ``None`` when no verdict carries
+    evidence (the run did not ask for it)."""
+    tally = {"verified": 0, "unverified": 0, "missing": 0}
+    asked = False
+    downgraded = 0
+    for result in results:
+        for record in result.verdicts:
+            if record.evidence is None:
+                continue
+            asked = True
+            status = evidence_support(record)
+            if status is not None:
+                tally[status] += 1
+            if record.judged is not None and record.judged != record.verdict:
+                downgraded += 1
+    return EvidenceCounts(**tally, downgraded=downgraded) if asked else None
 
 
 def sample_tag_scores(result: SampleResult) -> dict[str, float]:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rubricate.meta import sample_tags
+from rubricate.report._analysis import evidence_support
 from rubricate.report._labels import check_labels, labels_section
 from rubricate.report._load import RunData, load_run, read_prices
 from rubricate.report._sections import (
@@ -56,6 +57,7 @@ def _sample_data(run: RunData, samples: Mapping[str, Sample]) -> dict[str, Any]:
     from ``samples`` (the data the run was graded from, when the caller has it).
     """
     texts: dict[str, int] = {}
+    evidence = any(r.evidence is not None for result in run.results for r in result.verdicts)
 
     def intern(text: str) -> int:
         return texts.setdefault(text, len(texts))
@@ -99,7 +101,23 @@ def _sample_data(run: RunData, samples: Mapping[str, Sample]) -> dict[str, Any]:
         )
         if result.raw_replies is not None:
             _add_replies(rows[-1], result)
-    return {"texts": list(texts), "samples": rows}
+        if evidence:
+            _add_evidence(rows[-1], result)
+    return {"texts": list(texts), "samples": rows, "evidence": evidence}
+
+
+def _add_evidence(row: dict[str, Any], result: SampleResult) -> None:
+    """Per criterion (``e``): its quotes as (text, found in the response), ``None`` when none
+    were asked for; the judge's label when ``--evidence strict`` overrode it; and the
+    support of a met (``verified``, ``unverified``, ``missing``, else ``None``)."""
+    row["e"] = [
+        [
+            [[q.quote, q.found] for q in r.evidence] if r.evidence is not None else None,
+            r.judged,
+            evidence_support(r),
+        ]
+        for r in result.verdicts
+    ]
 
 
 def _add_replies(row: dict[str, Any], result: SampleResult) -> None:

@@ -14,6 +14,7 @@ from rubricate.report._analysis import (
     GroupRow,
     calibration_bins,
     criterion_rows,
+    evidence_counts,
     group_rows,
     sample_tag_scores,
 )
@@ -103,6 +104,32 @@ def _replies_fact(run: RunData) -> str:
     return text
 
 
+_EVIDENCE_KEYS = ("evidence_verified", "evidence_unverified", "evidence_missing")
+
+
+def _evidence_fact(run: RunData) -> str | None:
+    """The support of the run's met verdicts, from summary.json (else counted from the
+    results); ``None`` when the run did not ask for evidence."""
+    recount = evidence_counts(run.results)
+    if recount is None:
+        return None
+    counted = (recount.verified, recount.unverified, recount.missing)
+    summary = run.summary.get("counts") or {}
+    stated = tuple(summary.get(key) for key in _EVIDENCE_KEYS)
+    known = all(isinstance(n, int) and not isinstance(n, bool) for n in stated)
+    shown = stated if known else counted
+    text = "verified {:,} / unverified {:,} / missing {:,}".format(*shown)
+    if not known:
+        text += " (counted from the results: summary.json has no evidence counts)"
+    elif stated != counted:
+        # A summary.json from another pass over the lines (a resumed run, `rubricate score`)
+        # may not match them; both are shown so neither is taken on trust.
+        text += " (summary.json; the results lines count {:,} / {:,} / {:,})".format(*counted)
+    if recount.downgraded:
+        text += f"; {recount.downgraded:,} met downgraded to not_met (--evidence strict)"
+    return text
+
+
 def header_section(run: RunData, prices: dict[str, dict[str, float]] | None) -> str:
     summary = run.summary
     judges = sorted({r.judge for r in run.results if r.judge} | {summary.get("judge") or ""} - {""})
@@ -156,6 +183,9 @@ def header_section(run: RunData, prices: dict[str, dict[str, float]] | None) -> 
         costs = [_cost(tokens, _judge_model(j), prices) for j in judges or [""]]
         facts.append(("judge cost (--prices)", ", ".join(c or "no price" for c in costs)))
     facts.append(("judge replies", _replies_fact(run)))
+    evidence = _evidence_fact(run)
+    if evidence is not None:
+        facts.append(("evidence of met verdicts", evidence))
     if summary.get("elapsed_s") is not None:
         facts.append(("elapsed", f"{summary['elapsed_s']:.1f} s"))
     facts.append(("written by", f"rubricate {summary.get('rubricate_version') or '?'}"))

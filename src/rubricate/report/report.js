@@ -38,6 +38,50 @@
     return JSON.parse(await new Response(stream).text());
   }
 
+  // An element whose text is set as text: judge quotes and responses are hostile data.
+  function el(tag, cls, text) {
+    const node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  // A criterion's quotes, each marked found in the response or not; "no evidence" for a met
+  // without any; and the judge's own label when --evidence strict overrode it.
+  function fillEvidence(td, [quotes, judged, support]) {
+    if (judged) td.append(el("div", "downgraded", `downgraded: the judge said ${judged}, without a verified quote (--evidence strict)`));
+    if (quotes === null) return;
+    quotes.forEach(([text, found]) => {
+      const quote = el("div", "quote " + (found ? "verified" : "unverified"));
+      quote.append(el("span", "quote-state", found ? "verified" : "unverified"), " ", el("q", null, text));
+      td.append(quote);
+    });
+    if (support === "missing") td.append(el("span", "no-evidence", "no evidence"));
+  }
+
+  // The response as text, verified quotes marked where they appear verbatim (case and
+  // whitespace aside). A quote found only by the fuzzy match stays unmarked: its place in
+  // the response is not known here, and a guessed mark would claim more than was checked.
+  function fillResponse(pre, text, quotes) {
+    const ranges = [];
+    quotes.forEach((quote) => quote.split(/\.\.\.+|…/).forEach((part) => {
+      const words = part.replace(/^[\s"'“”‘’]+|[\s"'“”‘’]+$/g, "").split(/\s+/).filter(Boolean);
+      if (words.join(" ").length < 3) return;
+      const pattern = new RegExp(words.map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("\\s+"), "gi");
+      for (const m of text.matchAll(pattern)) ranges.push([m.index, m.index + m[0].length]);
+    }));
+    ranges.sort((a, b) => a[0] - b[0]);
+    let at = 0;
+    for (const [start, end] of ranges) {
+      if (end <= at) continue;
+      const from = Math.max(start, at);
+      if (from > at) pre.append(text.slice(at, from));
+      pre.append(el("mark", "evidence-mark", text.slice(from, end)));
+      at = end;
+    }
+    pre.append(text.slice(at));
+  }
+
   // A criterion "failed" when a positive one was not met or a pitfall was; those come first.
   function failed(v) {
     const label = v[2], points = v[1];
@@ -57,6 +101,7 @@
       <label>axis <select id="axis"><option value="">(any)</option>${axes.map((a) => `<option>${esc(a)}</option>`).join("")}</select></label>
       <label><input id="gate" type="checkbox"> failed gate</label>
       <label><input id="ungradable" type="checkbox"> ungradable</label>
+      ${data.evidence ? '<label title="a met verdict without a quote found in the response"><input id="unverified" type="checkbox"> unverified evidence</label>' : ""}
       <label>sort <select id="sort">
         <option value="score-asc">score ↑</option><option value="score-desc">score ↓</option>
         <option value="axis-asc">axis score ↑</option><option value="axis-desc">axis score ↓</option>
@@ -70,7 +115,9 @@
       s.i = i;
       s.errors = s.v.filter((v) => v[2] === "error" || v[2] === "cannot_assess").length;
       s.met = s.v.filter((v) => v[2] === "met").length;
-      s.haystack = [s.id, ...s.tags, ...s.v.map((v) => data.texts[v[0]] + " " + (v[5] || ""))].join("\n").toLowerCase();
+      const quotes = s.e ? s.e.flatMap((e) => (e[0] || []).map((q) => q[0])) : [];
+      s.haystack = [s.id, ...s.tags, ...s.v.map((v) => data.texts[v[0]] + " " + (v[5] || "")), ...quotes].join("\n").toLowerCase();
+      s.unverified = !!s.e && s.e.some((e) => e[2] === "unverified" || e[2] === "missing");
     });
     const LIMIT = 1000;
     function update() {
@@ -85,7 +132,8 @@
         (s.score === null ? lo === -Infinity && hi === Infinity : s.score >= lo && s.score <= hi) &&
         (!axis || (axis in s.axes && s.axes[axis] !== null)) &&
         (!$("gate").checked || s.gates.length > 0) &&
-        (!$("ungradable").checked || s.score === null));
+        (!$("ungradable").checked || s.score === null) &&
+        (!data.evidence || !$("unverified").checked || s.unverified));
       const key = { score: (s) => s.score, axis: (s) => val(s) ?? s.score, errors: (s) => s.errors, id: (s) => s.id }[by];
       list.sort((a, b) => {
         const x = key(a), y = key(b);
@@ -109,7 +157,7 @@
       const conversation = s.messages
         ? s.messages.map((m) => `<p><b>${esc(m.role)}</b></p><pre>${esc(m.content)}</pre>`).join("")
         : "<p class='note'>The conversation is not stored in this run's results.</p>";
-      const response = s.response !== null ? `<pre>${esc(s.response)}</pre>` : "<p class='note'>The response is not stored in this run's results.</p>";
+      const response = s.response !== null ? '<pre id="response-text"></pre>' : "<p class='note'>The response is not stored in this run's results.</p>";
       // The judge's raw replies, when the run kept them: collapsed, shown as escaped text.
       const replies = s.r || null;
       const replyText = (pos) => {
@@ -129,15 +177,22 @@
         (s.gates.length ? ` · <b>gate failed</b>: ${esc(s.gates.join(", "))}` : "") + `</p>` +
         `<h4>Conversation</h4>${conversation}<h4>Response</h4>${response}<h4>Criteria (failed first)</h4>` +
         `<table id="criteria-detail"><thead><tr><th>criterion</th><th class="num">points</th><th>verdict</th>` +
-        `<th class="num">P(met)</th><th>tags</th><th>explanation</th>${replies ? "<th>judge reply</th>" : ""}</tr></thead><tbody>` +
-        criteria.map(([v]) => `<tr class="criterion-row${failed(v) === 0 ? " bad" : ""}">` +
+        `<th class="num">P(met)</th><th>tags</th><th>explanation</th>${data.evidence ? "<th>evidence</th>" : ""}${replies ? "<th>judge reply</th>" : ""}</tr></thead><tbody>` +
+        criteria.map(([v, k]) => `<tr class="criterion-row${failed(v) === 0 ? " bad" : ""}">` +
           `<td>${v[1] < 0 ? '<span class="pitfall">pitfall</span> ' : ""}${v[6] ? '<span class="required">required</span> ' : ""}${esc(data.texts[v[0]])}</td>` +
-          `<td class="num">${v[1]}</td><td class="${["v-bad", "v-unknown", "v-good"][failed(v)]}">${esc(v[2])}${v[4] !== null ? " (level " + v[4] + ")" : ""}</td>` +
-          `<td class="num">${fmt(v[3], 2)}</td><td>${esc(data.texts[v[7]])}</td><td>${esc(v[5] || "")}</td>${replyCell(v)}</tr>`).join("") +
+          `<td class="num">${v[1]}</td><td class="${["v-bad", "v-unknown", "v-good"][failed(v)]}">${esc(v[2])}${v[4] !== null ? " (level " + v[4] + ")" : ""}` +
+          `${s.e && s.e[k][1] ? ` <span class="downgraded">(judge: ${esc(s.e[k][1])})</span>` : ""}</td>` +
+          `<td class="num">${fmt(v[3], 2)}</td><td>${esc(data.texts[v[7]])}</td><td>${esc(v[5] || "")}</td>` +
+          `${data.evidence ? `<td class="evidence" data-k="${k}"></td>` : ""}${replyCell(v)}</tr>`).join("") +
         `</tbody></table>`;
+      if (s.response !== null) {
+        const verified = s.e ? s.e.flatMap((e) => (e[0] || []).filter((q) => q[1]).map((q) => q[0])) : [];
+        fillResponse($("response-text"), s.response, verified);
+      }
+      if (s.e) d.querySelectorAll("td.evidence").forEach((td) => fillEvidence(td, s.e[Number(td.dataset.k)]));
     }
     ["q", "min", "max"].forEach((id) => $(id).addEventListener("input", update));
-    ["axis", "gate", "ungradable", "sort"].forEach((id) => $(id).addEventListener("change", update));
+    ["axis", "gate", "ungradable", "sort", ...(data.evidence ? ["unverified"] : [])].forEach((id) => $(id).addEventListener("change", update));
     $("sample-rows").tBodies[0].addEventListener("click", (e) => {
       const tr = e.target.closest("tr");
       if (tr) open(Number(tr.dataset.i));
