@@ -154,6 +154,30 @@ def test_bad_input_names_file_line_and_field(tmp_path: Path) -> None:
     assert summary["n_pairs"] == 1 and summary["counts"]["skipped_lines"] == 1
 
 
+def test_a_pair_id_given_twice_stops_the_run_or_is_skipped(tmp_path: Path) -> None:
+    first = JUDGEBENCH.read_text(encoding="utf-8").splitlines()[0]
+    twice = tmp_path / "twice.jsonl"
+    # The same id on a different pair: its line in pairs.jsonl would shadow the first's.
+    twice.write_text(f"{first}\n{first.replace('391', '392')}\n", encoding="utf-8")
+    with JudgeServer(respond=_knows_the_answers) as server:
+        result = runner.invoke(app, _args(server, twice, tmp_path))
+        assert result.exit_code == 2, result.output
+        said = " ".join(result.output.split())
+        assert (
+            f"error (invalid_input): {twice}:2, field 'pair_id': "
+            "pair id 'jb-0001' appears twice (lines 1 and 2)" in said
+        )
+        assert "Traceback" not in result.output
+        skipped = runner.invoke(app, _args(server, twice, tmp_path, "--on-invalid", "skip"))
+        assert skipped.exit_code == 0, skipped.output
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["n_pairs"] == 1 and summary["counts"]["skipped_lines"] == 1
+    assert any("appears twice (lines 1 and 2)" in reason for reason in summary["skipped"])
+    lines = (tmp_path / "run" / "pairs.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["pair_id"] for line in lines] == ["jb-0001"]
+    assert summary["accuracy"] == 1.0  # the first pair was compared: its A is right
+
+
 def test_bad_field_mapping_is_a_usage_error(tmp_path: Path) -> None:
     with JudgeServer(respond=_knows_the_answers) as server:
         result = runner.invoke(app, _args(server, JUDGEBENCH, tmp_path, "--field", "answer=x"))

@@ -9,6 +9,8 @@ from typer.testing import CliRunner
 
 from rubricate.cli import app
 from tests.helpers import healthbench_line, write_jsonl
+from tests.report.runs import grade_run, strict_judge
+from tests.report.test_evidence import quoting as quotes
 from tests.support.judge_server import JudgeServer
 
 runner = CliRunner()
@@ -67,3 +69,27 @@ def test_an_unknown_evidence_mode_is_a_located_error(tmp_path) -> None:
     )  # fmt: skip
     assert result.exit_code != 0
     assert "evidence" in result.output and "Traceback" not in result.output
+
+
+def test_score_recounts_the_evidence_of_a_strict_run_from_its_results(tmp_path) -> None:
+    """A run graded with --evidence strict, its summary deleted: `rubricate score` recomputes
+    the same summary from results.jsonl, evidence counts included."""
+    run, _ = grade_run(tmp_path, "quoted", strict_judge, "--evidence", "strict", respond=quotes)
+    graded = json.loads((run / "summary.json").read_text())
+    evidence = ("evidence_verified", "evidence_unverified", "evidence_missing")
+    assert [graded["counts"][key] for key in evidence] == [16, 6, 1]
+    (run / "summary.json").unlink()
+    rescored = runner.invoke(
+        app, ["score", str(run / "results.jsonl"), "--max-error-rate", "1", "--quiet"]
+    )
+    assert rescored.exit_code == 0, rescored.output
+    again = json.loads((run / "summary.json").read_text())
+    assert [again["counts"][key] for key in evidence] == [16, 6, 1]
+    # What the judge's calls cost is not on the lines (nor how long they took); the rest is.
+    calls = ("judge_calls", "unparseable_replies", "reasked")
+    assert all(graded["counts"][key] for key in calls)
+    for summary in (graded, again):
+        del summary["elapsed_s"], summary["tokens"]
+        for key in calls:
+            del summary["counts"][key]
+    assert again == graded

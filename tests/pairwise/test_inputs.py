@@ -128,3 +128,50 @@ def test_two_response_files_joined_on_sample_id(tmp_path: Path) -> None:
     assert str(model_b) in str(second)
     with pytest.raises(ConfigError, match="both response files"):
         read_pairs(data, responses_a=model_a)
+
+
+def _twice(item: object, path: Path, field: str, noun: str, ident: str) -> None:
+    assert isinstance(item, InputError)
+    assert (item.file, item.line, item.field) == (str(path), 3, field)
+    assert item.reason == f"{noun} id '{ident}' appears twice (lines 1 and 3)"
+
+
+def test_a_judgebench_pair_id_given_twice_is_refused(tmp_path: Path) -> None:
+    line = {"pair_id": "jb-1", "question": "q", "response_A": "a", "response_B": "b"}
+    path = _write(tmp_path / "jb.jsonl", [line, {**line, "pair_id": "jb-2"}, line])
+    first, second, third = read_pairs(path)
+    assert not isinstance(first, InputError) and not isinstance(second, InputError)
+    _twice(third, path, "pair_id", "pair", "jb-1")
+
+
+def test_a_mapped_pair_id_given_twice_names_the_field_it_came_from(tmp_path: Path) -> None:
+    line = {"uid": 7, "prompt": "q", "chosen": "a", "rejected": "b"}
+    path = _write(tmp_path / "pairs.jsonl", [line, {**line, "uid": 8}, {**line, "prompt": "r"}])
+    *_, third = read_pairs(path)
+    _twice(third, path, "uid", "pair", "7")
+    mapped = _write(
+        tmp_path / "mapped.jsonl",
+        [
+            {"meta": {"key": "k"}, **line},
+            {"meta": {"key": "j"}, **line},
+            {"meta": {"key": "k"}, **line},
+        ],
+    )
+    *_, third = read_pairs(mapped, fields={"id": "meta.key"})
+    _twice(third, mapped, "meta.key", "pair", "k")
+
+
+def test_a_sample_id_given_twice_in_a_joined_pair_is_refused(tmp_path: Path) -> None:
+    row = {"id": "s1", "prompt": "Name a prime.", "rubric": ["Names a prime number."]}
+    data = _write(tmp_path / "data.jsonl", [row, {**row, "id": "s2"}, row])
+    responses = [{"sample_id": "s1", "response": "7"}, {"sample_id": "s2", "response": "5"}]
+    model_a = _write(tmp_path / "a.jsonl", responses)
+    model_b = _write(tmp_path / "b.jsonl", responses)
+    *_, third = read_pairs(data, responses_a=model_a, responses_b=model_b)
+    _twice(third, data, "id", "sample", "s1")
+
+    # In a response file it stops the read: which of the two responses is meant is unknown.
+    twice = _write(tmp_path / "twice.jsonl", [*responses, responses[0]])
+    with pytest.raises(InputError) as raised:
+        list(read_pairs(data, responses_a=model_a, responses_b=twice))
+    _twice(raised.value, twice, "sample_id", "sample", "s1")

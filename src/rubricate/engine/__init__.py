@@ -2,6 +2,7 @@
 streams, the sync bridge."""
 
 from rubricate.engine._calls import Cache, CallEngine, Claim, JudgmentCache, Reask, TextCache
+from rubricate.engine._evidence import evidence_support
 from rubricate.engine._grader import (
     Constrain,
     EvidenceMode,
@@ -32,6 +33,7 @@ __all__ = [
     "Respond",
     "SkippedSample",
     "TextCache",
+    "evidence_support",
     "map_in_order",
     "run_sync",
 ]

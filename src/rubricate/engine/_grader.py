@@ -17,6 +17,7 @@ from typing import Any, Literal
 from rubricate.backends import Judge
 from rubricate.calibrate import CalibrationFile, JudgeCalibration
 from rubricate.engine._calls import CallEngine, JudgmentCache, Reask
+from rubricate.engine._evidence import evidence_support
 from rubricate.engine._jury import Jury
 from rubricate.engine._ordered import map_in_order
 from rubricate.errors import BackendError, ConfigError, InputError, VerdictError
@@ -25,7 +26,6 @@ from rubricate.judge import (
     Mode,
     build_request,
     check_evidence,
-    evidence_status,
     load_template,
     parse_group_reply,
     parse_single_reply,
@@ -506,13 +506,17 @@ class Grader:
         counts.add_scored(
             scored.n_criteria, scored.n_errors, scored.n_cannot_assess, bool(scored.gate_failed)
         )
-        return self._result(sample, verdicts, scored, judged)
+        result = self._result(sample, verdicts, scored, judged)
+        # Counted from the stored records, as ``rubricate score`` recounts them.
+        for record in result.verdicts:
+            counts.add_evidence(evidence_support(record))
+        return result
 
     def _weigh_evidence(
         self, sample: Sample, verdicts: dict[str, Verdict]
     ) -> tuple[dict[str, Verdict], dict[str, str]]:
-        """Check every quote against the response (cached verdicts keep only the quotes),
-        count the support of each met, and under ``strict`` drop the unsupported ones."""
+        """Check every quote against the response (cached verdicts keep only the quotes)
+        and under ``strict`` drop the unsupported mets."""
         response = sample.response or ""
         strict = self.options.evidence == "strict"
         checked: dict[str, Verdict] = {}
@@ -521,7 +525,6 @@ class Grader:
             verdict = verdicts[criterion.id]
             if verdict.evidence is not None:
                 verdict = check_evidence(verdict, response)
-            self.scored.add_evidence(evidence_status(verdict))
             if strict:
                 kept = require_evidence(verdict, criterion)
                 if kept.label != verdict.label:

@@ -13,6 +13,7 @@ from rubricate.formats._records import (
     read_jsonl_as,
     read_jsonl_numbered,
     rubric_from,
+    unique_ids,
     unique_samples,
 )
 from rubricate.formats._strict import (
@@ -97,5 +98,6 @@ __all__ = [
     "sample_from_writingbench",
     "strict_number",
     "strict_string",
+    "unique_ids",
     "unique_samples",
 ]

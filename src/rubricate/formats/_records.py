@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from pydantic import ValidationError
 
@@ -30,6 +30,7 @@ __all__ = [
     "read_jsonl_as",
     "read_jsonl_numbered",
     "rubric_from",
+    "unique_ids",
     "unique_samples",
 ]
 
@@ -123,25 +124,42 @@ def read_jsonl_as(
             yield convert_record(convert, record, number, file=name, line=number)
 
 
+class _Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+_Item = TypeVar("_Item", bound=_Identified)
+
+
+def unique_ids(
+    items: Iterable[tuple[int, _Item | InputError, str]], file: str, noun: str
+) -> Iterator[_Item | InputError]:
+    """The items of ``items`` (line, item, the field its id came from); an id seen before
+    becomes an ``InputError`` naming that field and both lines (a run keys its lines by id,
+    so the second would be graded or compared again, or shadow the first)."""
+    first_line: dict[str, int] = {}
+    for number, item, field in items:
+        if not isinstance(item, InputError):
+            earlier = first_line.get(item.id)
+            if earlier is not None:
+                item = InputError(
+                    f"{noun} id '{item.id}' appears twice (lines {earlier} and {number})",
+                    file=file,
+                    line=number,
+                    field=field,
+                )
+            else:
+                first_line[item.id] = number
+        yield item
+
+
 def unique_samples(
     items: Iterator[tuple[int, Sample | InputError]], file: str
 ) -> Iterator[Sample | InputError]:
     """The samples of ``items``; a sample id seen before becomes an ``InputError`` naming
     both lines (it would otherwise be graded twice and counted twice)."""
-    first_line: dict[str, int] = {}
-    for number, item in items:
-        if isinstance(item, Sample):
-            earlier = first_line.get(item.id)
-            if earlier is not None:
-                item = InputError(
-                    f"sample id '{item.id}' appears twice (lines {earlier} and {number})",
-                    file=file,
-                    line=number,
-                    field="id",
-                )
-            else:
-                first_line[item.id] = number
-        yield item
+    return unique_ids(((number, item, "id") for number, item in items), file, "sample")
 
 
 def read_jsonl_numbered(

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rubricate.errors import InputError
-from rubricate.formats._records import read_jsonl_as
+from rubricate.formats._records import read_jsonl_numbered, unique_ids
 
 __all__ = ["JudgePair", "PairLabel", "pair_from_judgebench", "read_judgebench"]
 
@@ -68,5 +68,9 @@ def pair_from_judgebench(record: Mapping[str, Any]) -> JudgePair:
 
 
 def read_judgebench(path: str | Path) -> Iterator[JudgePair | InputError]:
-    """Pairs of a JudgeBench JSONL file; a bad line yields an ``InputError`` naming it."""
-    yield from read_jsonl_as(path, lambda record, _: pair_from_judgebench(record))
+    """Pairs of a JudgeBench JSONL file; a bad line, or a ``pair_id`` given twice, yields an
+    ``InputError`` naming it."""
+    numbered = read_jsonl_numbered(path, lambda record, _: pair_from_judgebench(record))
+    yield from unique_ids(
+        ((number, item, "pair_id") for number, item in numbered), str(path), "pair"
+    )

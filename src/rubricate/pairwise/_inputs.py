@@ -14,12 +14,13 @@ from rubricate.formats import (
     get_path,
     iter_jsonl,
     messages_from,
-    read_jsonl_as,
+    read_jsonl_numbered,
     read_judgebench,
     read_responses,
     read_samples,
     rubric_from,
     rubric_items_from,
+    unique_ids,
 )
 from rubricate.pairwise._types import Decision, Pair
 from rubricate.types import Message
@@ -133,11 +134,13 @@ def read_pairs(
     responses_b: str | Path | None = None,
     data_format: Format = "auto",
 ) -> Iterator[Pair | InputError]:
-    """Pairs of ``path``, lazily; a bad record yields an ``InputError`` naming file, line, field.
+    """Pairs of ``path``, lazily; a bad record, or a pair id seen before (a run keys its
+    lines by id), yields an ``InputError`` naming file, line, field.
 
     - With ``responses_a`` and ``responses_b`` (JSONL ``{sample_id, response}``), ``path``
       holds the prompts and rubrics (any format ``rubricate grade`` reads) and each sample
-      becomes the pair (its response in A's file, in B's file).
+      becomes the pair (its response in A's file, in B's file). A sample id twice in a
+      response file raises ``InputError`` (which response is meant cannot be known).
     - Otherwise each line is a pair: JudgeBench's fields, or those ``fields`` names.
     """
     source = Path(path)
@@ -160,9 +163,20 @@ def read_pairs(
             item if isinstance(item, InputError) else pair_from_judgebench_pair(item)
             for item in read_judgebench(source)
         )
-    return read_jsonl_as(
-        source,
-        lambda record, number: pair_from_record(record, fields, fallback_id=f"line-{number}"),
+    id_paths = (fields["id"],) if fields and "id" in fields else PAIR_FIELDS["id"]
+
+    def with_id_field(record: dict[str, Any], number: int) -> tuple[Pair, str]:
+        found = _first(record, id_paths)
+        pair = pair_from_record(record, fields, fallback_id=f"line-{number}")
+        return pair, found[0] if found is not None else id_paths[0]
+
+    return unique_ids(
+        (
+            (number, item, "id") if isinstance(item, InputError) else (number, *item)
+            for number, item in read_jsonl_numbered(source, with_id_field)
+        ),
+        str(source),
+        "pair",
     )
 
 

@@ -4,7 +4,7 @@ Nothing here scores a verdict itself: per-sample scores are the recorded ones, t
 from ``scoring.score_sample``, means and intervals from ``scoring.summarize`` (clipped mean,
 seeded bootstrap: the same numbers as summary.json), criterion values from
 ``scoring.criterion_value``, correlations from ``meta.pearson`` and the support of each
-quoted verdict from ``judge.evidence_status``.
+quoted verdict from ``engine.evidence_support`` (as grading counts it).
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from rubricate.judge import evidence_status
+from rubricate.engine import evidence_support
 from rubricate.meta import pearson, sample_tags
-from rubricate.results import SampleResult, VerdictRecord
+from rubricate.results import SampleResult
 from rubricate.runs import result_rubric
 from rubricate.scoring import METHODS, Method, criterion_value, score_sample, summarize
-from rubricate.types import Quote, Verdict
+from rubricate.types import Verdict
 
 __all__ = [
     "CriterionRow",
@@ -29,7 +29,6 @@ __all__ = [
     "calibration_bins",
     "criterion_rows",
     "evidence_counts",
-    "evidence_support",
     "group_rows",
     "result_verdicts",
     "sample_tag_scores",
@@ -89,17 +88,6 @@ def result_verdicts(result: SampleResult) -> dict[str, Verdict]:
         r.criterion_id: Verdict(r.criterion_id, r.verdict, r.probability, r.level, r.explanation)
         for r in result.verdicts
     }
-
-
-def evidence_support(record: VerdictRecord) -> str | None:
-    """``judge.evidence_status`` of a stored verdict, by the judge's own label (``judged``
-    when ``--evidence strict`` overrode it): ``verified``, ``unverified``, ``missing`` or
-    ``None`` (not a met, or evidence not asked for)."""
-    if record.evidence is None:
-        return None
-    quotes = tuple(Quote(q.quote, q.found) for q in record.evidence)
-    label = record.judged or record.verdict
-    return evidence_status(Verdict(record.criterion_id, label, evidence=quotes))
 
 
 def evidence_counts(results: Iterable[SampleResult]) -> EvidenceCounts | None:

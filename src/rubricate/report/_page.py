@@ -16,8 +16,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from rubricate.engine import evidence_support
 from rubricate.meta import sample_tags
-from rubricate.report._analysis import evidence_support
 from rubricate.report._labels import check_labels, labels_section
 from rubricate.report._load import RunData, load_run, read_prices
 from rubricate.report._sections import (

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from rubricate.engine import evidence_support
 from rubricate.errors import InputError
 from rubricate.results import RESPONSE_CHARS, Counts, RunSummary, SampleResult, Tokens
 from rubricate.rubric import Criterion, Rubric, Scale
@@ -74,10 +75,12 @@ def rescore_results(
     """Recompute every score and the whole summary from stored verdicts, with no judge call.
 
     The same functions as grading compute it (``score_sample``, ``RunAccumulator``): sample
-    and axis scores, clusters, native scores, themes and, with ``length_penalty``, the
-    length-adjusted score from each line's ``metadata.response_chars`` (or, for a line
-    without it, ``lengths[sample_id]``, e.g. from the graded responses file; the re-scored
-    line then records it).
+    and axis scores, clusters, native scores, themes, the evidence counts
+    (``engine.evidence_support``), the judge and template when every line names the same,
+    and, with ``length_penalty``, the length-adjusted score from each line's
+    ``metadata.response_chars`` (or, for a line without it, ``lengths[sample_id]``, e.g.
+    from the graded responses file; the re-scored line then records it). The judge's calls
+    and tokens are not on the lines: ``rubricate score`` keeps them from the old summary.
 
     Returns the summary and how many lines were edited by hand (their rubric no longer
     matches the recorded fingerprint; the new fingerprint is written). A sample id seen
@@ -89,6 +92,8 @@ def rescore_results(
     seen: dict[str, str] = {}
     edited = 0
     chosen: str | None = method
+    judges: set[str] = set()
+    templates: set[str] = set()
     out = open(write_to, "w", encoding="utf-8") if write_to is not None else None  # noqa: SIM115
     try:
         for path in paths:
@@ -102,6 +107,8 @@ def rescore_results(
                         field="sample_id",
                     )
                 seen[result.sample_id] = f"{path}:{number}"
+                judges.add(result.judge)
+                templates.add(result.template)
                 chosen = chosen or result.method
                 try:
                     updated, scored = _rescored(result, chosen, soft, length_penalty, lengths)
@@ -116,14 +123,22 @@ def rescore_results(
                     scored.n_cannot_assess,
                     bool(scored.gate_failed),
                 )
+                for record in updated.verdicts:
+                    counts.add_evidence(evidence_support(record))
                 edited += updated.rubric_fingerprint != result.rubric_fingerprint
                 if out is not None:
                     out.write(updated.model_dump_json() + "\n")
     finally:
         if out is not None:
             out.close()
+    # Each line names its judge and template; lines of several name none for the run.
     summary = accumulator.summary(
-        method=chosen or "healthbench", counts=counts, tokens=Tokens(), seed=seed
+        method=chosen or "healthbench",
+        counts=counts,
+        tokens=Tokens(),
+        seed=seed,
+        judge=judges.pop() if len(judges) == 1 else "",
+        template=templates.pop() if len(templates) == 1 else "",
     )
     return summary, edited
 
