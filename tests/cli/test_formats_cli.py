@@ -265,6 +265,37 @@ def test_prbench_normalized_and_clipped_points(tmp_path: Path) -> None:
     assert summary["score"] == pytest.approx(clipped_mean(clipped))
 
 
+def test_prbench_task_given_twice_exits_2_before_any_judge_call_or_is_skipped(
+    tmp_path: Path,
+) -> None:
+    first, second = (DATA / "prbench" / "prbench_sample.jsonl").read_text("utf-8").splitlines()
+    path = write_jsonl(tmp_path / "twice.jsonl", [first, second, first])
+    answers = responses_file(tmp_path, "task", [r["task"] for r in _records(path)[:2]])
+    out = tmp_path / "run"
+    args = ["grade", str(path), "--format", "prbench", "--responses", str(answers),
+            "--out", str(out), "--cache", str(tmp_path / "c.sqlite"), "-q"]  # fmt: skip
+    with JudgeServer(respond=answering(lambda t: {"criteria_met": True})) as server:
+        result = runner.invoke(app, [*args, "--judge-url", server.url, "--judge-model", "stub"])
+        assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
+        assert "Traceback" not in result.output
+        assert flat(
+            f"{path}:3, field 'task': sample id 'prb-legal-001' appears twice (lines 1 and 3)"
+        ) in flat(result.output)
+        assert server.requests == 0 and not (out / "summary.json").exists()
+        skipped = runner.invoke(
+            app, [*args, "--judge-url", server.url, "--judge-model", "stub", "--on-invalid", "skip"]
+        )
+        assert skipped.exit_code == 0, skipped.output
+    summary = json.loads((out / "summary.json").read_text("utf-8"))
+    assert summary["n_samples"] == 2 and summary["counts"]["skipped_lines"] == 1
+    assert any("appears twice (lines 1 and 3)" in reason for reason in summary["skipped"])
+    lines = (out / "results.jsonl").read_text("utf-8").splitlines()
+    assert sorted(json.loads(line)["sample_id"] for line in lines) == [
+        "prb-fin-002",
+        "prb-legal-001",
+    ]
+
+
 def test_researchrubrics_compliance(tmp_path: Path) -> None:
     path = DATA / "researchrubrics" / "researchrubrics_sample.jsonl"
     records = _records(path)

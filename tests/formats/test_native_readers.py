@@ -139,6 +139,60 @@ def test_researchqa_array_items_are_located_by_position(tmp_path: Path) -> None:
     assert isinstance(second, InputError) and second.line == 2 and second.field == "rubric"
 
 
+# Each native reader, its sample file and the field its sample id comes from.
+NATIVE_IDS = [
+    ("writingbench", DATA / "writingbench" / "writingbench_sample.jsonl", "index"),
+    ("drb2", DATA / "drb2" / "tasks_and_rubrics_sample.jsonl", "idx"),
+    ("prbench", DATA / "prbench" / "prbench_sample.jsonl", "task"),
+    ("researchrubrics", DATA / "researchrubrics" / "researchrubrics_sample.jsonl", "sample_id"),
+    ("healthbench", DATA / "healthbench" / "healthbench_sample.jsonl", "prompt_id"),
+]
+
+
+@pytest.mark.parametrize(("fmt", "source", "field"), NATIVE_IDS, ids=[c[0] for c in NATIVE_IDS])
+def test_native_jsonl_readers_refuse_an_id_given_twice(
+    tmp_path: Path, fmt: str, source: Path, field: str
+) -> None:
+    first, second = source.read_text("utf-8").splitlines()[:2]
+    path = write_jsonl(tmp_path / "twice.jsonl", [first, second, first])
+    for chosen in (fmt, "auto"):  # named or detected, the same reader refuses it
+        items = list(read_samples(path, format=chosen))  # type: ignore[arg-type]
+        assert [type(item) for item in items] == [Sample, Sample, InputError], chosen
+        error = items[2]
+        assert isinstance(error, InputError)
+        ident = json.loads(first)[field]
+        assert (error.file, error.line, error.field) == (str(path), 3, field)
+        assert error.reason == f"sample id '{ident}' appears twice (lines 1 and 3)"
+        assert str(error).startswith(f"{path}:3, field '{field}': ")
+
+
+def test_writingbench_index_as_number_and_as_string_is_one_id(tmp_path: Path) -> None:
+    # Both become sample id "9001": results and --responses would not tell them apart.
+    record = json.loads(NATIVE_IDS[0][1].read_text("utf-8").splitlines()[0])
+    path = write_jsonl(tmp_path / "twice.jsonl", [record, {**record, "index": "9001"}])
+    _, error = read_samples(path, format="writingbench")
+    assert isinstance(error, InputError) and error.field == "index" and error.line == 2
+    assert error.reason == "sample id '9001' appears twice (lines 1 and 2)"
+
+
+def test_researchqa_refuses_an_id_given_twice_by_array_position_or_line(tmp_path: Path) -> None:
+    records = json.loads((DATA / "researchqa" / "researchqa_sample.json").read_text("utf-8"))
+    # The same id on different content: the second would shadow the first's results.
+    again = {**records[1], "id": records[0]["id"]}
+    array = tmp_path / "twice.json"
+    array.write_text(json.dumps([records[0], records[1], again]), encoding="utf-8")
+    items = list(read_samples(array))
+    assert [type(item) for item in items] == [Sample, Sample, InputError]
+    error = items[2]
+    assert isinstance(error, InputError)
+    assert (error.file, error.line, error.field) == (str(array), 3, "id")
+    assert error.reason == "sample id 'rq-0001' appears twice (items 1 and 3)"
+    jsonl = write_jsonl(tmp_path / "twice.jsonl", [records[0], again])
+    _, error = read_samples(jsonl, format="researchqa")
+    assert isinstance(error, InputError) and (error.line, error.field) == (2, "id")
+    assert error.reason == "sample id 'rq-0001' appears twice (lines 1 and 2)"
+
+
 def test_generic_mapping_reaches_inside_criteria(tmp_path: Path) -> None:
     path = write_jsonl(
         tmp_path / "g.jsonl",

@@ -133,18 +133,24 @@ _Item = TypeVar("_Item", bound=_Identified)
 
 
 def unique_ids(
-    items: Iterable[tuple[int, _Item | InputError, str]], file: str, noun: str
+    items: Iterable[tuple[int, _Item | InputError, str]],
+    file: str,
+    noun: str,
+    *,
+    positions: str = "lines",
 ) -> Iterator[_Item | InputError]:
     """The items of ``items`` (line, item, the field its id came from); an id seen before
     becomes an ``InputError`` naming that field and both lines (a run keys its lines by id,
-    so the second would be graded or compared again, or shadow the first)."""
+    so the second would be graded or compared again, or shadow the first). ``positions``
+    names what the numbers count in the message: ``items`` for a JSON array's 1-based
+    positions, which its reader passes as ``line``."""
     first_line: dict[str, int] = {}
     for number, item, field in items:
         if not isinstance(item, InputError):
             earlier = first_line.get(item.id)
             if earlier is not None:
                 item = InputError(
-                    f"{noun} id '{item.id}' appears twice (lines {earlier} and {number})",
+                    f"{noun} id '{item.id}' appears twice ({positions} {earlier} and {number})",
                     file=file,
                     line=number,
                     field=field,
@@ -155,11 +161,18 @@ def unique_ids(
 
 
 def unique_samples(
-    items: Iterator[tuple[int, Sample | InputError]], file: str
+    items: Iterable[tuple[int, Sample | InputError]],
+    file: str,
+    field: str = "id",
+    *,
+    positions: str = "lines",
 ) -> Iterator[Sample | InputError]:
     """The samples of ``items``; a sample id seen before becomes an ``InputError`` naming
-    both lines (it would otherwise be graded twice and counted twice)."""
-    return unique_ids(((number, item, "id") for number, item in items), file, "sample")
+    ``field`` (the format's own id field) and both positions (it would otherwise be graded
+    twice and counted twice)."""
+    return unique_ids(
+        ((number, item, field) for number, item in items), file, "sample", positions=positions
+    )
 
 
 def read_jsonl_numbered(

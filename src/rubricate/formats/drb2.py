@@ -19,7 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from rubricate.errors import InputError
-from rubricate.formats._records import get_path, messages_from, read_jsonl_as
+from rubricate.formats._records import (
+    get_path,
+    messages_from,
+    read_jsonl_numbered,
+    unique_samples,
+)
 from rubricate.rubric import Criterion, Rubric, Scale, derive_criterion_id
 from rubricate.types import Sample
 
@@ -116,5 +121,7 @@ def sample_from_drb2(record: Mapping[str, Any]) -> Sample:
 
 
 def read_drb2(path: str | Path) -> Iterator[Sample | InputError]:
-    """Samples of a DRB-II tasks file; a bad line yields an ``InputError`` naming it."""
-    yield from read_jsonl_as(path, lambda record, _: sample_from_drb2(record))
+    """Samples of a DRB-II tasks file; a bad line, or an ``idx`` given twice, yields an
+    ``InputError`` naming it."""
+    numbered = read_jsonl_numbered(path, lambda record, _: sample_from_drb2(record))
+    yield from unique_samples(numbered, str(path), "idx")

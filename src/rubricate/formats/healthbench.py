@@ -70,4 +70,4 @@ def read_healthbench(
     numbered = read_jsonl_numbered(
         path, lambda record, _: sample_from_healthbench(record, response_source=response_source)
     )
-    yield from unique_samples(numbered, str(path))
+    yield from unique_samples(numbered, str(path), "prompt_id")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rubricate.errors import InputError
-from rubricate.formats._records import read_jsonl_as
+from rubricate.formats._records import read_jsonl_numbered, unique_samples
 from rubricate.rubric import Criterion, Rubric
 from rubricate.types import Message, Sample
 
@@ -111,5 +111,7 @@ def sample_from_prbench(record: Mapping[str, Any]) -> Sample:
 
 
 def read_prbench(path: str | Path) -> Iterator[Sample | InputError]:
-    """Samples of a PRBench JSONL file; a bad line yields an ``InputError`` naming it."""
-    yield from read_jsonl_as(path, lambda record, _: sample_from_prbench(record))
+    """Samples of a PRBench JSONL file; a bad line, or a ``task`` given twice, yields an
+    ``InputError`` naming it."""
+    numbered = read_jsonl_numbered(path, lambda record, _: sample_from_prbench(record))
+    yield from unique_samples(numbered, str(path), "task")

@@ -16,7 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from rubricate.errors import InputError
-from rubricate.formats._records import convert_record, messages_from, read_jsonl_as
+from rubricate.formats._records import (
+    convert_record,
+    messages_from,
+    read_jsonl_numbered,
+    unique_samples,
+)
 from rubricate.rubric import Criterion, Rubric, Scale
 from rubricate.types import Sample
 
@@ -80,12 +85,20 @@ def sample_from_researchqa(record: Mapping[str, Any]) -> Sample:
 
 
 def read_researchqa(path: str | Path) -> Iterator[Sample | InputError]:
-    """Samples of a ResearchQA JSON array (or JSONL) file; a bad item yields an ``InputError``
-    naming its position (``line`` is the item's 1-based index in an array file)."""
+    """Samples of a ResearchQA JSON array (or JSONL) file; a bad item, or an ``id`` given
+    twice, yields an ``InputError`` naming its position (``line`` is the item's 1-based index
+    in an array file)."""
     name = str(path)
     if name.endswith(".jsonl"):
-        yield from read_jsonl_as(path, lambda record, _: sample_from_researchqa(record))
+        numbered = read_jsonl_numbered(path, lambda record, _: sample_from_researchqa(record))
+        yield from unique_samples(numbered, name, "id")
         return
+    # An array has no lines to name: the message counts items, as its other errors do.
+    yield from unique_samples(_array_items(path), name, "id", positions="items")
+
+
+def _array_items(path: str | Path) -> Iterator[tuple[int, Sample | InputError]]:
+    name = str(path)
     try:
         with open(path, encoding="utf-8") as handle:
             data = json.load(handle)
@@ -99,8 +112,10 @@ def read_researchqa(path: str | Path) -> Iterator[Sample | InputError]:
         raise InputError("expected a JSON array of ResearchQA items", file=name)
     for number, record in enumerate(data, start=1):
         if not isinstance(record, dict):
-            yield InputError(
-                f"item {number}: expected a JSON object, got {type(record).__name__}", file=name
+            kind = type(record).__name__
+            yield (
+                number,
+                InputError(f"item {number}: expected a JSON object, got {kind}", file=name),
             )
             continue
-        yield convert_record(sample_from_researchqa, record, file=name, line=number)
+        yield number, convert_record(sample_from_researchqa, record, file=name, line=number)

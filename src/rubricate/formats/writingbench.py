@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rubricate.errors import InputError
-from rubricate.formats._records import messages_from, read_jsonl_as
+from rubricate.formats._records import messages_from, read_jsonl_numbered, unique_samples
 from rubricate.rubric import Criterion, Rubric, Scale
 from rubricate.types import Sample
 
@@ -82,5 +82,7 @@ def sample_from_writingbench(record: Mapping[str, Any]) -> Sample:
 
 
 def read_writingbench(path: str | Path) -> Iterator[Sample | InputError]:
-    """Samples of a WritingBench JSONL file; a bad line yields an ``InputError`` naming it."""
-    yield from read_jsonl_as(path, lambda record, _: sample_from_writingbench(record))
+    """Samples of a WritingBench JSONL file; a bad line, or an ``index`` given twice, yields
+    an ``InputError`` naming it."""
+    numbered = read_jsonl_numbered(path, lambda record, _: sample_from_writingbench(record))
+    yield from unique_samples(numbered, str(path), "index")
