@@ -66,11 +66,30 @@ def make_samples(n: int, k: int) -> list[Sample]:
 
 
 _MET, _NOT_MET = '{"verdict": "met"}', '{"verdict": "not_met"}'
+# Grouped replies by the ids asked for: every sample asks for the same groups, so the judge's
+# own cost stays near nothing, as in per-criterion mode.
+_GROUPED: dict[tuple[str, ...], str] = {}
+
+
+def _label(criterion_id: str) -> str:
+    return "met" if len(criterion_id) % 2 else "not_met"
 
 
 def instant_reply(request) -> str:
-    """Answer at once, varied by criterion so scores are not constant."""
-    return _MET if len(request.criterion_ids[0]) % 2 else _NOT_MET
+    """Answer at once in the format asked for, varied by criterion so scores are not constant.
+
+    A grouped request gets a grouped reply: answered in the per-criterion format, every
+    grouped call would be unparseable, re-asked twice and end in error verdicts (what this
+    benchmark measured in grouped mode until 2026-12-02).
+    """
+    ids = request.criterion_ids
+    if len(ids) == 1:
+        return _MET if _label(ids[0]) == "met" else _NOT_MET
+    reply = _GROUPED.get(ids)
+    if reply is None:
+        verdicts = [{"id": i, "verdict": _label(i)} for i in ids]
+        reply = _GROUPED[ids] = json.dumps({"verdicts": verdicts})
+    return reply
 
 
 async def engine_run(samples: list[Sample], mode: str, workdir: Path) -> tuple[float, float, int]:
@@ -82,7 +101,14 @@ async def engine_run(samples: list[Sample], mode: str, workdir: Path) -> tuple[f
     summary = await grade_to_dir(grader, samples, workdir / "run")
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     store.close()
-    return wall, cpu, summary.counts.criteria
+    counts = summary.counts
+    if counts.errors or counts.unparseable_replies:
+        # Figures of a run whose verdicts failed would measure the failure path.
+        raise SystemExit(
+            f"the engine run is not clean: {counts.errors} error verdicts, "
+            f"{counts.unparseable_replies} unparseable replies"
+        )
+    return wall, cpu, counts.criteria
 
 
 async def baseline_run(samples: list[Sample], mode: str) -> tuple[float, float, int]:
