@@ -161,7 +161,7 @@ class Criterion(BaseModel):
     @_cached
     def axes(self) -> tuple[str, ...]:
         """Axis names from ``axis:NAME`` tags."""
-        return tuple(t[5:] for t in self.tags if t.startswith("axis:"))
+        return tuple([t[5:] for t in self.tags if t.startswith("axis:")])
 
     @_cached
     def fingerprint(self) -> str:
@@ -238,4 +238,4 @@ class Rubric(BaseModel):
     @_cached
     def axes(self) -> tuple[str, ...]:
         """Axis names in order of first appearance."""
-        return tuple(dict.fromkeys(a for c in self.criteria for a in c.axes))
+        return tuple(dict.fromkeys([a for c in self.criteria for a in c.axes]))
