@@ -9,8 +9,8 @@ One command measures this checkout's engine and the one at each ``--against`` (a
 unpacked from the repository with ``git archive`` into a temporary folder; give it more than
 once to measure several). Each runs in its own child process, in alternating rounds; the best
 and the median round of each are reported, and each old engine's results.jsonl is compared
-with the new one's byte for byte (when they differ, the fields one side lacks are named and
-the rest compared). The share of the engine's CPU time spent in the garbage collector is shown
+with the new one's byte for byte (when they differ, the fields one side lacks, at any depth,
+are named and the rest compared). The share of the engine's CPU time spent in the garbage collector is shown
 beside each figure; ``--freeze-samples`` keeps collections from walking the prebuilt samples.
 
     python bench/engine_overhead.py [--against REV ...] [--samples 2000] [--criteria 12]
@@ -184,6 +184,27 @@ def measure(args: argparse.Namespace) -> dict[str, object]:
     }
 
 
+def shared_fields(left: object, right: object, path: str, one_side: dict[str, set[str]]) -> bool:
+    """Whether ``left`` and ``right`` agree on every field both have, in the same order, at
+    any depth (list items compared pairwise); fields only one side has are noted by path
+    (``verdicts[].judged``) in ``one_side["old"]`` or ``one_side["new"]``."""
+    if isinstance(left, dict) and isinstance(right, dict):
+        for key in left.keys() - right.keys():
+            one_side["old"].add(f"{path}{key}")
+        for key in right.keys() - left.keys():
+            one_side["new"].add(f"{path}{key}")
+        order = [k for k in left if k in right]
+        if order != [k for k in right if k in left]:
+            return False
+        return all(shared_fields(left[k], right[k], f"{path}{k}.", one_side) for k in order)
+    if isinstance(left, list) and isinstance(right, list):
+        return len(left) == len(right) and all(
+            shared_fields(a, b, f"{path.rstrip('.')}[].", one_side)
+            for a, b in zip(left, right, strict=True)
+        )
+    return type(left) is type(right) and left == right
+
+
 def compare_results(old: Path, new: Path) -> str:
     """``identical`` (byte for byte), or what differs between two results.jsonl files."""
     if old.read_bytes() == new.read_bytes():
@@ -192,19 +213,12 @@ def compare_results(old: Path, new: Path) -> str:
     new_lines = new.read_text("utf-8").splitlines()
     if len(old_lines) != len(new_lines):
         return f"DIFFERENT: {len(old_lines)} lines against {len(new_lines)}"
-    only_old: set[str] = set()
-    only_new: set[str] = set()
+    one_side: dict[str, set[str]] = {"old": set(), "new": set()}
     for number, (a, b) in enumerate(zip(old_lines, new_lines, strict=True), start=1):
-        left, right = json.loads(a), json.loads(b)
-        only_old |= left.keys() - right.keys()
-        only_new |= right.keys() - left.keys()
-        shared = left.keys() & right.keys()
-        if [(k, left[k]) for k in left if k in shared] != [
-            (k, right[k]) for k in right if k in shared
-        ]:
+        if not shared_fields(json.loads(a), json.loads(b), "", one_side):
             return f"DIFFERENT from line {number} on"
-    lacks = ", ".join(sorted(only_new)) or "-"
-    extra = ", ".join(sorted(only_old)) or "-"
+    lacks = ", ".join(sorted(one_side["new"])) or "-"
+    extra = ", ".join(sorted(one_side["old"])) or "-"
     return f"equal in every shared field, in order; only new writes: {lacks}; only old: {extra}"
 
 
