@@ -168,6 +168,12 @@ LEVELS = Criterion(
         (BINARY, Verdict("c", "partial"), "partial"),
         (BINARY, Verdict("c", "met", probability=-1.0), "outside [0, 1]"),
         (BINARY, Verdict("c", "met", probability=float("nan")), "outside [0, 1]"),
+        # The common binary met / not_met is checked on a shorter path: its edges.
+        (BINARY, Verdict("c", "not_met", probability=float("inf")), "outside [0, 1]"),
+        (BINARY, Verdict("c", "met", probability=1.0000000000000002), "outside [0, 1]"),
+        (BINARY, Verdict("c", "met", probability="0.5"), "outside [0, 1]"),  # type: ignore[arg-type]
+        (BINARY, Verdict("c", "met", level=1), "given for a binary criterion"),
+        (BINARY, Verdict("c", "not_met", level=0), "given for a binary criterion"),
         (LEVELS, Verdict("o", "met", level=99), "level 99"),
         (LEVELS, Verdict("o", "partial", level=-3), "level -3"),
         (LEVELS, Verdict("o", "met"), "level None"),

@@ -104,3 +104,42 @@ def test_a_copy_with_changed_fields_recomputes_what_was_cached() -> None:
     # A plain copy describes the same fields, so it keeps what was computed.
     same = rubric.model_copy()
     assert same.__dict__["fingerprint"] is before[0] and same.axes == before[1]
+
+
+def _first_formula(criterion: Criterion) -> str:
+    """The fingerprint as first defined (one join over every part), before its shortcut for
+    criteria without levels."""
+    import hashlib
+
+    parts = (
+        criterion.text,
+        criterion.scale.kind,
+        *criterion.scale.levels,
+        *(f"{v:g}" for v in criterion.scale.values),
+        "pitfall" if criterion.is_pitfall else "",
+    )
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+
+
+def test_every_kind_of_criterion_keeps_its_first_fingerprint() -> None:
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    text = st.text(min_size=1).filter(str.strip)
+    scales = st.sampled_from(
+        [
+            Scale(),
+            Scale(kind="ternary"),
+            Scale(kind="blocking"),
+            Scale(kind="ordinal", levels=("a", "b\x1fc")),
+            Scale(kind="ordinal", levels=("poor", "ok", "good"), values=(-1.5, 0.0, 1e20)),
+        ]
+    )
+    points = st.floats(min_value=-1e9, max_value=1e9, allow_nan=False)
+
+    @given(text=text, scale=scales, points=points)
+    def check(text: str, scale: Scale, points: float) -> None:
+        criterion = Criterion(id="x", text=text, points=points, scale=scale)
+        assert criterion.fingerprint == _first_formula(criterion)
+
+    check()

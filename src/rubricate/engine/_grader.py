@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import aclosing
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -20,6 +20,7 @@ from rubricate.engine._calls import CallEngine, JudgmentCache, Reask
 from rubricate.engine._evidence import evidence_support
 from rubricate.engine._jury import Jury
 from rubricate.engine._ordered import map_in_order
+from rubricate.engine._pacing import paced_collector
 from rubricate.errors import BackendError, ConfigError, InputError, VerdictError
 from rubricate.judge import (
     SCHEMA_VERSION,
@@ -220,71 +221,34 @@ class Grader:
 
     # --- judging ----------------------------------------------------------------
 
-    async def _decide(self, shared: str, criteria: Sequence[Criterion]) -> dict[str, Verdict]:
-        """Verdicts for ``criteria`` from one call, re-asking for what the reply left out."""
-        options = self.options
-        evidence = options.evidence != "off"
-        remaining = list(criteria)
-        verdicts: dict[str, Verdict] = {}
-        last_raw = ""
-        # The reply that decided each criterion, when replies are kept (a grouped reply
-        # decides several: they share one ``RawReply``).
-        kept: dict[str, RawReply] | None = {} if options.keep_replies else None
-        replies_read = 0
-
-        def read(reply: JudgeReply) -> Reask | None:
-            nonlocal remaining, last_raw, replies_read
-            last_raw = reply.text
-            raw = RawReply(reply.text, replies_read) if kept is not None else None
-            replies_read += 1
-            if len(remaining) == 1:
-                try:
-                    verdicts[remaining[0].id] = parse_single_reply(
-                        reply.text,
-                        remaining[0],
-                        reply.probabilities,
-                        shown=shared,
-                        evidence=evidence,
-                    )
-                    if kept is not None and raw is not None:
-                        kept[remaining[0].id] = raw
-                    return None
-                except VerdictError:
-                    pass
-            else:
-                found, _ = parse_group_reply(reply.text, remaining, shown=shared, evidence=evidence)
-                verdicts.update(found)
-                if kept is not None and raw is not None:
-                    kept.update(dict.fromkeys(found, raw))
-                remaining = [c for c in remaining if c.id not in found]
-                if not remaining:
-                    return None
-            ids = ", ".join(c.id for c in remaining)
-            history = (Message("assistant", reply.text), Message("user", _REASK.format(ids=ids)))
-            follow_up = self._request(shared, remaining)
-            return Reask(
-                replace(follow_up, messages=follow_up.messages + history, answer_prefix=""),
-                items=len(remaining),
-            )
-
+    async def _decide(
+        self, shared: str, criteria: list[Criterion], keys: list[str]
+    ) -> dict[str, Verdict]:
+        """Verdicts for ``criteria`` (claimed under ``keys``) from one call, re-asking for what
+        the reply left out; then cached, and handed to anyone waiting on them."""
+        reader = _UnitReader(self, shared, criteria)
         failure: BackendError | None = None
         try:
-            await self.calls.ask(self._request(shared, remaining), read)
+            await self.calls.ask(self._request(shared, criteria), reader.read)
         except BackendError as error:
-            logger.warning("judge call failed for %d criteria: %s", len(remaining), error)
+            logger.warning("judge call failed for %d criteria: %s", len(reader.remaining), error)
             failure = error
+        except BaseException as error:
+            self.calls.release(keys, error)
+            raise
+        verdicts, kept = reader.verdicts, reader.kept
         if len(verdicts) < len(criteria):
             reason = (
                 f"judge call failed: {failure}"
                 if failure is not None
-                else f"no valid verdict after {options.reasks + 1} attempts; last reply: "
-                f"{last_raw[:300]!r}"
+                else f"no valid verdict after {self.options.reasks + 1} attempts; last reply: "
+                f"{reader.last_raw[:300]!r}"
             )
             # An error keeps the last reply it could not use, or says no reply came.
             unused = (
-                RawReply(None, replies_read, "failed_call")
+                RawReply(None, reader.replies_read, "failed_call")
                 if failure is not None
-                else RawReply(last_raw, max(replies_read - 1, 0))
+                else RawReply(reader.last_raw, max(reader.replies_read - 1, 0))
             )
             for criterion in criteria:
                 if criterion.id not in verdicts:
@@ -292,7 +256,11 @@ class Grader:
                     if kept is not None:
                         kept[criterion.id] = unused
         if kept is not None:
-            return {cid: replace(v, reply=kept.get(cid)) for cid, v in verdicts.items()}
+            verdicts = {cid: replace(v, reply=kept.get(cid)) for cid, v in verdicts.items()}
+        self.calls.settle(zip(keys, [verdicts[c.id] for c in criteria], strict=True))
+        self.criteria_decided += len(criteria)
+        if self.on_progress is not None:
+            self.on_progress(self)
         return verdicts
 
     def _request(self, shared: str, criteria: list[Criterion]) -> JudgeRequest:
@@ -310,21 +278,6 @@ class Grader:
             want_probabilities=options.probabilities,
             reply_schema=schema,
         )
-
-    async def _judge_unit(
-        self, shared: str, unit: list[tuple[Criterion, str]]
-    ) -> dict[str, Verdict]:
-        """Decide one call's criteria, cache the verdicts and wake anyone waiting on them."""
-        try:
-            verdicts = await self._decide(shared, [c for c, _ in unit])
-        except BaseException as error:
-            self.calls.release((key for _, key in unit), error)
-            raise
-        self.calls.settle((key, verdicts[c.id]) for c, key in unit)
-        self.criteria_decided += len(unit)
-        if self.on_progress is not None:
-            self.on_progress(self)
-        return verdicts
 
     async def verdicts_for(self, sample: Sample) -> dict[str, Verdict]:
         """Verdicts on every criterion of ``sample`` (which must have a response)."""
@@ -362,13 +315,14 @@ class Grader:
         criteria = sample.rubric.criteria
         conversation = sample.conversation_hash()
         judge_fp, version, mode = self.judge.fingerprint, self.template.version, self._mode_tag
-        keys = [
-            judgment_key(judge_fp, version, c.fingerprint, conversation, mode) for c in criteria
-        ]
+        keys = []
+        for criterion in criteria:  # a loop: a comprehension would put its names in cells
+            keys.append(judgment_key(judge_fp, version, criterion.fingerprint, conversation, mode))
         claim = self.calls.claim(keys)
         hits, waits = claim.hits, claim.waits
         verdicts: dict[str, Verdict] = {}
-        misses: list[tuple[Criterion, str]] = []
+        missed: list[Criterion] = []
+        missed_keys: list[str] = []
         waiting: list[tuple[Criterion, asyncio.Future[Verdict]]] = []
         # A key this sample holds twice is claimed once and waited on for its second place.
         owned = set(claim.misses) if waits else None
@@ -377,22 +331,26 @@ class Grader:
             if hit is not None:
                 verdicts[criterion.id] = replace(hit, criterion_id=criterion.id)
             elif owned is None:
-                misses.append((criterion, key))
+                missed.append(criterion)
+                missed_keys.append(key)
             elif key in owned:
                 owned.discard(key)
-                misses.append((criterion, key))
+                missed.append(criterion)
+                missed_keys.append(key)
             else:
                 waiting.append((criterion, waits[key]))
         self.criteria_decided += len(verdicts)
-        if misses:
+        if missed:
             shared = render_shared(sample)
             size = self._unit_size
-            units = [misses[i : i + size] for i in range(0, len(misses), size)]
             # All but the first unit run as tasks; the first runs in this task meanwhile.
             spawn = asyncio.get_running_loop().create_task
-            tasks = [spawn(self._judge_unit(shared, u)) for u in units[1:]]
+            decide = self._decide
+            tasks = []
+            for i in range(size, len(missed), size):
+                tasks.append(spawn(decide(shared, missed[i : i + size], missed_keys[i : i + size])))
             try:
-                verdicts.update(await self._judge_unit(shared, units[0]))
+                verdicts.update(await decide(shared, missed[:size], missed_keys[:size]))
                 for task in tasks:
                     verdicts.update(await task)
             finally:
@@ -421,17 +379,19 @@ class Grader:
         judged: dict[str, str],
     ) -> SampleResult:
         # One validation of plain data in pydantic-core costs a third of building each
-        # record with ``model_construct`` in Python.
+        # record with ``model_construct`` in Python. Tags go in as the tuple they are: the
+        # list field takes it as a list, without a copy made here first.
         records: list[dict[str, Any]] = []
         replies = _ReplyTable() if self.options.keep_replies else None
         for criterion in sample.rubric.criteria:
             verdict = verdicts[criterion.id]
+            votes, quotes = verdict.votes, verdict.evidence
             records.append(
                 {
                     "criterion_id": criterion.id,
                     "criterion": criterion.text,
                     "points": criterion.points,
-                    "tags": list(criterion.tags),
+                    "tags": criterion.tags,
                     "required": criterion.required,
                     "scale": None if criterion.scale.kind == "binary" else criterion.scale,
                     "verdict": verdict.label,
@@ -447,13 +407,14 @@ class Grader:
                             "level": v.level,
                             "weight": v.weight,
                         }
-                        for v in verdict.votes
+                        for v in votes
                     ]
-                    or None,
+                    if votes
+                    else None,
                     "evidence": None
-                    if verdict.evidence is None
-                    else [{"quote": q.text, "found": q.found} for q in verdict.evidence],
-                    "judged": judged.get(criterion.id),
+                    if quotes is None
+                    else [{"quote": q.text, "found": q.found} for q in quotes],
+                    "judged": judged.get(criterion.id) if judged else None,
                 }
             )
             if replies is not None:
@@ -552,7 +513,9 @@ class Grader:
         ``PolicySampler.respond``); it runs per sample inside the same window.
         A bad record (an ``InputError`` item) or a sample that cannot get a response is
         yielded as ``SkippedSample``; the caller decides whether that stops the run.
-        At most ``options.window`` samples are in flight, so memory stays flat.
+        At most ``options.window`` samples are in flight, so memory stays flat. While it
+        runs, the garbage collector examines its middle generation less often
+        (``engine._pacing``: fewer full collections walking the caller's own objects).
         """
         window = self.options.window or (
             # One call at a time: finish a sample before starting the next, so a judge that
@@ -566,9 +529,10 @@ class Grader:
             return self._graded_or_skipped(item, respond)
 
         try:
-            async with aclosing(map_in_order(samples, start, window)) as results:
-                async for result in results:
-                    yield result
+            with paced_collector():
+                async with aclosing(map_in_order(samples, start, window)) as results:
+                    async for result in results:
+                        yield result
         finally:
             self.flush()
 
@@ -595,6 +559,58 @@ class _ReplyTable:
                 {"text": reply.text, "reasks": reply.reasks, "missing": reply.missing}
             )
         return position
+
+
+class _UnitReader:
+    """Reads the replies to one call's criteria (a ``Reader`` for ``CallEngine.ask``): the
+    verdicts found so far, what is still missing, and the last reply's text."""
+
+    __slots__ = ("grader", "kept", "last_raw", "remaining", "replies_read", "shared", "verdicts")
+
+    def __init__(self, grader: Grader, shared: str, criteria: list[Criterion]) -> None:
+        self.grader = grader
+        self.shared = shared
+        self.remaining = criteria
+        self.verdicts: dict[str, Verdict] = {}
+        self.last_raw = ""
+        # The reply that decided each criterion, when replies are kept (a grouped reply
+        # decides several: they share one ``RawReply``).
+        self.kept: dict[str, RawReply] | None = {} if grader.options.keep_replies else None
+        self.replies_read = 0
+
+    def read(self, reply: JudgeReply) -> Reask | None:
+        self.last_raw = text = reply.text
+        kept = self.kept
+        raw = RawReply(text, self.replies_read) if kept is not None else None
+        self.replies_read += 1
+        remaining, shared = self.remaining, self.shared
+        evidence = self.grader.options.evidence != "off"
+        if len(remaining) == 1:
+            criterion = remaining[0]
+            try:
+                self.verdicts[criterion.id] = parse_single_reply(
+                    text, criterion, reply.probabilities, shown=shared, evidence=evidence
+                )
+                if kept is not None and raw is not None:
+                    kept[criterion.id] = raw
+                return None
+            except VerdictError:
+                pass
+        else:
+            found, _ = parse_group_reply(text, remaining, shown=shared, evidence=evidence)
+            self.verdicts.update(found)
+            if kept is not None and raw is not None:
+                kept.update(dict.fromkeys(found, raw))
+            remaining = self.remaining = [c for c in remaining if c.id not in found]
+            if not remaining:
+                return None
+        ids = ", ".join(c.id for c in remaining)
+        history = (Message("assistant", text), Message("user", _REASK.format(ids=ids)))
+        follow_up = self.grader._request(shared, remaining)
+        return Reask(
+            replace(follow_up, messages=follow_up.messages + history, answer_prefix=""),
+            items=len(remaining),
+        )
 
 
 def _done(value: SkippedSample) -> asyncio.Future[SampleResult | SkippedSample]:

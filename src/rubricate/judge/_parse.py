@@ -23,6 +23,7 @@ from typing import Any
 
 from rubricate.errors import VerdictError
 from rubricate.judge._evidence import read_quotes
+from rubricate.judge._lean import lean_verdict
 from rubricate.rubric import Criterion
 from rubricate.types import Verdict
 
@@ -330,7 +331,7 @@ def parse_single_reply(
     quotes = () if evidence else None
     canonical = _CANONICAL.get(text.strip())
     if canonical is not None and criterion.scale.kind != "ordinal":
-        return Verdict(criterion.id, canonical, probability=p_met, evidence=quotes)
+        return lean_verdict(criterion.id, canonical, p_met, quotes)
     found: list[Verdict] = []
     for value in (item.value for item in _located_values(text, shown)):
         candidates: list[Mapping[str, Any]] = []

@@ -15,6 +15,7 @@ from importlib import resources
 from string import Template
 from typing import Literal
 
+from rubricate.judge._lean import lean_request
 from rubricate.rubric import Criterion
 from rubricate.types import JudgeRequest, Message, Sample
 
@@ -224,7 +225,7 @@ def build_request(
         tail = "Criteria:\n" + "\n".join(_criterion_block(c) for c in criteria) + "\n"
         ids = tuple(c.id for c in criteria)
         binary_only = False
-    return JudgeRequest(
+    return lean_request(
         (_system_message(template.system), Message("user", shared + tail)),
         ids,
         max_tokens,
@@ -235,8 +236,6 @@ def build_request(
         if binary_only and "explain" not in template.name and "evidence" not in template.name
         else "",
         len(shared),
-        None,
-        None,
         reply_schema,
     )
 

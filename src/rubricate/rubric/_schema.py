@@ -161,7 +161,7 @@ class Criterion(BaseModel):
     @_cached
     def axes(self) -> tuple[str, ...]:
         """Axis names from ``axis:NAME`` tags."""
-        return tuple(t[5:] for t in self.tags if t.startswith("axis:"))
+        return tuple([t[5:] for t in self.tags if t.startswith("axis:")])
 
     @_cached
     def fingerprint(self) -> str:
@@ -169,14 +169,20 @@ class Criterion(BaseModel):
 
         Changing only the points re-scores without re-judging.
         """
-        parts = (
-            self.text,
-            self.scale.kind,
-            *self.scale.levels,
-            *(f"{v:g}" for v in self.scale.values),
-            "pitfall" if self.is_pitfall else "",
-        )
-        return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+        scale = self.scale
+        polarity = "pitfall" if self.points < 0 else ""
+        if scale.levels or scale.values:
+            parts = (
+                self.text,
+                scale.kind,
+                *scale.levels,
+                *[f"{v:g}" for v in scale.values],
+                polarity,
+            )
+            text = "\x1f".join(parts)
+        else:  # most criteria: the same text, joined without a tuple
+            text = f"{self.text}\x1f{scale.kind}\x1f{polarity}"
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class Rubric(BaseModel):
@@ -238,4 +244,4 @@ class Rubric(BaseModel):
     @_cached
     def axes(self) -> tuple[str, ...]:
         """Axis names in order of first appearance."""
-        return tuple(dict.fromkeys(a for c in self.criteria for a in c.axes))
+        return tuple(dict.fromkeys([a for c in self.criteria for a in c.axes]))
