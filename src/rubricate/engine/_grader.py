@@ -468,9 +468,10 @@ class Grader:
             scored.n_criteria, scored.n_errors, scored.n_cannot_assess, bool(scored.gate_failed)
         )
         result = self._result(sample, verdicts, scored, judged)
-        # Counted from the stored records, as ``rubricate score`` recounts them.
-        for record in result.verdicts:
-            counts.add_evidence(evidence_support(record))
+        if self.options.evidence != "off":
+            # Counted from the stored records, as ``rubricate score`` recounts them.
+            for record in result.verdicts:
+                counts.add_evidence(evidence_support(record))
         return result
 
     def _weigh_evidence(
