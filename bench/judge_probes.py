@@ -117,6 +117,10 @@ def main() -> None:
         mode=args.mode,
         seed=args.seed,
         store=args.cache,
+        # One call at a time, as `rubricate grade` runs a local judge: its KV cache then keeps
+        # each sample's conversation and response for the next criterion (concurrent calls
+        # would interleave samples and re-read them every call).
+        grade_options=None if args.judge_url else {"concurrency": 1},
     )
     elapsed = time.perf_counter() - started
     print(
