@@ -83,7 +83,7 @@ def test_a_rubric_first_reply_under_the_grammar_names_exactly_the_asked_ids(
     request = build_rubric_first_request(
         template,
         render_conversation(SAMPLE),
-        render_response(SAMPLE),
+        render_response(SAMPLE, intro=False),
         criteria,
         max_tokens=80,
         reply_schema=schema,

@@ -52,6 +52,7 @@ def group() -> list[Sample]:
     return [Sample(f"s{i}", messages, RUBRIC, text) for i, text in enumerate(RESPONSES)]
 
 
+ASK = "Decide every criterion above for this final response; reply with the JSON object only.\n"
 _RESPONSE = re.compile(r"<(response-[0-9a-f]+)>\n(.*?)\n</\1>", re.DOTALL)
 
 
@@ -87,7 +88,7 @@ def test_every_response_of_a_group_shares_everything_before_the_response() -> No
     chunk = RUBRIC.criteria[:3]
     requests = [
         build_rubric_first_request(
-            template, render_conversation(s), render_response(s), chunk, max_tokens=64
+            template, render_conversation(s), render_response(s, intro=False), chunk, max_tokens=64
         )
         for s in (first, second)
     ]
@@ -95,16 +96,17 @@ def test_every_response_of_a_group_shares_everything_before_the_response() -> No
     common = next(i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y)
     head = a[: requests[0].shared_prefix_chars]
     # The common text covers the conversation and every criterion, and ends where the
-    # response's introduction starts (its delimiter is derived from the response).
+    # response's delimiter starts (a code derived from the response).
     assert requests[0].shared_prefix_chars == requests[1].shared_prefix_chars
     assert b.startswith(head) and common >= len(head)
-    assert a[len(head) :].startswith("The final response to grade is between <response-")
+    assert common < len(head) + len("<response-") + 16
+    assert a[len(head) :].startswith("<response-")
     assert render_conversation(first) in head and all(c.text in head for c in chunk)
     assert RESPONSES[0] not in head
     assert requests[0].messages[0] == requests[1].messages[0]
     assert prefix_key(requests[0]) == prefix_key(requests[1])
-    # After the response, the ids to answer.
-    assert a.rstrip().endswith("criterion id: c0, c1, c2.")
+    # After the response, only the request to answer.
+    assert a.endswith(f"{RESPONSES[0]}\n</{a[len(head) + 1 : len(head) + 26]}>\n\n" + ASK)
 
 
 def test_rubric_first_gives_the_same_verdicts_as_response_first() -> None:
@@ -252,8 +254,8 @@ def test_rubric_first_is_refused_with_per_criterion_mode() -> None:
         GradeOptions(layout="rubric-first")
     with pytest.raises(ConfigError, match="unknown layout"):
         GradeOptions(mode="grouped", layout="sideways")  # type: ignore[arg-type]
-    with pytest.raises(ConfigError, match="needs mode 'grouped'"):
-        JudgeSettings(layout="rubric-first").grade_options()
+    with pytest.raises(ValueError, match="needs mode 'grouped'"):
+        JudgeSettings(layout="rubric-first")
 
 
 def test_rubric_first_is_refused_with_a_truncating_local_judge() -> None:
@@ -271,6 +273,7 @@ def test_the_layout_comes_from_flags_the_environment_and_files(
         monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     assert Settings.load().judge.layout == "response-first"
+    monkeypatch.setenv("RUBRICATE_MODE", "grouped")
     monkeypatch.setenv("RUBRICATE_LAYOUT", "rubric-first")
     settings = Settings.load()
     assert settings.judge.layout == "rubric-first"
@@ -278,6 +281,7 @@ def test_the_layout_comes_from_flags_the_environment_and_files(
     flagged = Settings.load({"judge": {"layout": "response-first"}})
     assert flagged.source_of("judge.layout") == "flag --layout"
     monkeypatch.delenv("RUBRICATE_LAYOUT")
+    monkeypatch.delenv("RUBRICATE_MODE")
     config = tmp_path / "r.toml"
     config.write_text('[judge]\nmode = "grouped"\nlayout = "rubric-first"\n', encoding="utf-8")
     loaded = Settings.load(config_file=config)
@@ -286,3 +290,7 @@ def test_the_layout_comes_from_flags_the_environment_and_files(
     bad.write_text('[judge]\nlayout = "sideways"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"judge.layout.*bad.toml:2"):
         Settings.load(config_file=bad)
+    # Refused with per-criterion mode, naming where the layout was set.
+    monkeypatch.setenv("RUBRICATE_LAYOUT", "rubric-first")
+    with pytest.raises(ConfigError, match=r"'judge.layout' \(env RUBRICATE_LAYOUT\).*grouped"):
+        Settings.load()

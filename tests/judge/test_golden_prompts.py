@@ -104,7 +104,7 @@ def test_rubric_first_prompt_matches_golden_file(name: str) -> None:
     request = build_rubric_first_request(
         template,
         render_conversation(SAMPLE),
-        render_response(SAMPLE),
+        render_response(SAMPLE, intro=False),
         (ACCURATE, PITFALL, ORDINAL, TERNARY),
         max_tokens=64,
     )

@@ -8,7 +8,7 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 from pydantic.fields import FieldInfo
 
 from rubricate.engine import GradeOptions
@@ -205,6 +205,17 @@ class JudgeSettings(_Group):
     )
 
     _split_urls = field_validator("judge_urls", mode="before")(_comma_list)
+
+    @field_validator("layout")
+    @classmethod
+    def _layout_needs_grouped_mode(cls, layout: str, info: ValidationInfo) -> str:
+        # Checked here, not only in GradeOptions, so the error names where the layout was set.
+        if layout == "rubric-first" and info.data.get("mode") == "per-criterion":
+            raise ValueError(
+                "'rubric-first' needs mode 'grouped' (--mode grouped, with --group-size at "
+                "least the rubric's criteria to read each response once)"
+            )
+        return layout
 
     @property
     def kind(self) -> JudgeKind:
