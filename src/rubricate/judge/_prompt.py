@@ -290,7 +290,7 @@ def build_rubric_first_request(
     head = conversation + "Criteria:\n" + "\n".join(_criterion_block(c) for c in criteria) + "\n\n"
     # Everything after the response is read once per response: kept short, and without the
     # ids (they are in the criteria above, and a reply schema pins them).
-    return JudgeRequest(
+    return lean_request(
         (_system_message(template.system), Message("user", head + response + _ASK)),
         tuple(c.id for c in criteria),
         max_tokens,
@@ -298,8 +298,6 @@ def build_rubric_first_request(
         (),
         "",
         len(head),
-        None,
-        None,
         reply_schema,
     )
 
