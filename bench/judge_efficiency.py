@@ -10,6 +10,13 @@ reuses another's cache:
                             criterion; instructions, conversation and response first, the
                             criterion last (the baseline every ratio is taken against)
   rubricate-grouped         the same, several criteria per call (group_size 4)
+  rubricate-grouped-constrained
+                            the same with ``constrain="json_schema"`` (the reply's schema as
+                            the server's grammar)
+  rubricate-group-layout    grouped and constrained, ``layout="rubric-first"``, group_size =
+                            the largest selected rubric: conversation and rubric first, then
+                            the response, so the responses to one prompt share all but their
+                            own text
   healthbench               the HealthBench grader pattern, rewritten here from its public
                             description: one call per criterion, conversation then rubric item,
                             then instructions and two worked examples, JSON {explanation,
@@ -28,8 +35,14 @@ autorubric sends OpenAI's ``json_schema`` response format, which this server rej
 requests go through ``SchemaProxy`` (bench/_llama_server.py), which rewrites only that field
 to the server's own ``json_object`` + ``schema`` form of the same constraint.
 
+With ``--workload group`` every selected example becomes a group of 8 responses sharing its
+prompt and rubric (``group_responses``: the ideal completion and seven deterministic variants
+of it), as a GRPO group or a model comparison would send them: examples one after another,
+each example's 8 responses one after another. ``--pattern-n K`` runs the slow HealthBench
+pattern on the first K groups only; its figures are then per criterion of that subset.
+
     python bench/judge_efficiency.py [--model qwen2.5-coder-1.5b|smollm2-135m] [--n 2]
-        [--select typical|fewest]
+        [--select typical|fewest] [--workload single|group] [--pattern-n K]
         [--threads 1] [--ctx 8192] [--max-tokens 512] [--methods a,b,...]
 """
 
@@ -40,6 +53,7 @@ import asyncio
 import datetime
 import json
 import os
+import random
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -59,9 +73,13 @@ from rubricate.types import JudgeReply, JudgeRequest, Message, Sample
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "healthbench_dev.jsonl"
 BASELINE = "rubricate-per-criterion"
+GROUPED_CONSTRAINED = "rubricate-grouped-constrained"
+GROUP_LAYOUT = "rubricate-group-layout"
 METHODS = (
     BASELINE,
     "rubricate-grouped",
+    GROUPED_CONSTRAINED,
+    GROUP_LAYOUT,
     "healthbench",
     "autorubric-per-criterion",
     "autorubric-per-item",
@@ -71,6 +89,11 @@ ALIAS = "judge"
 TIMEOUT_S = 1800.0  # one call; a slow CPU model under load must not be cut off
 TOKEN_TARGET = 1 / 4  # rubricate per-criterion / HealthBench pattern, uncached prompt tokens
 WALL_TARGET = 1 / 3  # the same for wall time
+# Group workload: the group layout's uncached prompt tokens per criterion against the
+# HealthBench pattern's, and its verdicts' agreement with rubricate-per-criterion.
+GROUP_TOKEN_TARGET = 0.05
+GROUP_AGREEMENT_TARGET = 0.90
+GROUP = 8  # responses per prompt in the group workload
 
 Messages = list[dict[str, Any]]
 Key = tuple[str, str]  # (sample id, criterion id)
@@ -196,6 +219,7 @@ class Measured:
     load: tuple[float, float]
     client: tuple[int, int] | None = None
     note: str = ""
+    criteria: int = 0  # criteria graded (the divisor of every per-criterion figure)
 
 
 class RecordingJudge:
@@ -242,12 +266,23 @@ def rubricate_outcome(samples: list[Sample], judge: Judge, mode: str, **options:
 Runner = Callable[[LlamaServer, list[Sample], argparse.Namespace], Outcome]
 
 
-def run_rubricate(mode: str) -> Runner:
+def run_rubricate(mode: str, **options: Any) -> Runner:
     def run(server: LlamaServer, samples: list[Sample], args: argparse.Namespace) -> Outcome:
-        # The bare provider: one attempt per call, no retries.
-        judge = OpenAIJudge(base_url=server.base_url, model=ALIAS, connections=1, timeout=TIMEOUT_S)
-        # One call at a time: the server runs one request at a time anyway.
-        return rubricate_outcome(samples, judge, mode, concurrency=1)
+        def outcome(base_url: str) -> Outcome:
+            # The bare provider: one attempt per call, no retries.
+            judge = OpenAIJudge(base_url=base_url, model=ALIAS, connections=1, timeout=TIMEOUT_S)
+            chosen = dict(options)
+            if chosen.get("layout") == "rubric-first":
+                # The whole rubric in one call: each response is then read once.
+                chosen["group_size"] = max(len(s.rubric.criteria) for s in samples)
+            # One call at a time: the server runs one request at a time anyway.
+            return rubricate_outcome(samples, judge, mode, concurrency=1, **chosen)
+
+        if options.get("constrain") != "json_schema":
+            return outcome(server.base_url)
+        # This server takes the schema as {"type": "json_object", "schema": ...} only.
+        with SchemaProxy(server) as proxy:
+            return outcome(proxy.base_url)
 
     return run
 
@@ -327,6 +362,8 @@ def run_autorubric(llm_calls: str) -> Runner:
 SERVER_METHODS: dict[str, Runner] = {
     BASELINE: run_rubricate("per-criterion"),
     "rubricate-grouped": run_rubricate("grouped"),
+    GROUPED_CONSTRAINED: run_rubricate("grouped", constrain="json_schema"),
+    GROUP_LAYOUT: run_rubricate("grouped", constrain="json_schema", layout="rubric-first"),
     "healthbench": run_healthbench,
     "autorubric-per-criterion": run_autorubric("per_criterion"),
     "autorubric-per-item": run_autorubric("per_item"),
@@ -401,6 +438,7 @@ def measure_on_server(
     counts = [r.prompt_tokens for r in records]
     return Measured(
         name=name,
+        criteria=sum(len(s.rubric.criteria) for s in samples),
         outcome=outcome,
         wall_s=wall,
         uncached=sum(counts),
@@ -428,6 +466,7 @@ def measure_embedded(model_path: Path, samples: list[Sample], args: argparse.Nam
     counts = outcome.judge_uncached or []
     return Measured(
         name="embedded",
+        criteria=sum(len(s.rubric.criteria) for s in samples),
         outcome=outcome,
         wall_s=wall,
         uncached=sum(counts),
@@ -453,16 +492,108 @@ def select_samples(n: int, how: str = "typical") -> list[Sample]:
     return sorted(found, key=lambda s: abs(len(s.rubric.criteria) - median))[:n]
 
 
+# --- the group workload ------------------------------------------------------------
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9*\-])")
+FILLER = (
+    "To summarise, the points above cover the main considerations. Every situation is "
+    "different, and the details of your own case matter. Keep this information at hand, "
+    "revisit it when something changes, and ask follow-up questions whenever anything is "
+    "unclear."
+)
+_HEDGES = (
+    (re.compile(r"\bshould\b"), "might want to"),
+    (re.compile(r"\bmust\b"), "may need to"),
+    (re.compile(r"\bwill\b"), "may"),
+    (re.compile(r"\bis\b"), "is probably"),
+)
+
+
+def _paragraphs(text: str) -> list[str]:
+    return [p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
+
+
+def _sentences(text: str) -> list[str]:
+    return [s for s in _SENTENCE.split(text.strip()) if s.strip()]
+
+
+def _variants(text: str, seed: str) -> list[tuple[str, str]]:
+    """Seven deterministic rewrites of ``text``, named (the rng is seeded by ``seed``)."""
+    paragraphs, sentences = _paragraphs(text), _sentences(text)
+    half = text[: len(text) // 2].rsplit(" ", 1)[0]
+    shuffled = list(sentences)
+    random.Random(f"shuffle:{seed}").shuffle(shuffled)
+    removed = list(sentences)
+    if len(removed) > 1:
+        del removed[len(removed) // 2]
+    hedged = text
+    for pattern, replacement in _HEDGES:
+        hedged = pattern.sub(replacement, hedged, count=3)
+    return [
+        ("half", half),
+        # One paragraph: its first half of sentences stands in for "the first paragraph".
+        (
+            "first-paragraph",
+            paragraphs[0]
+            if len(paragraphs) > 1
+            else " ".join(sentences[: max(1, len(sentences) // 2)]),
+        ),
+        ("shuffled", " ".join(shuffled)),
+        ("sentence-removed", " ".join(removed)),
+        ("padded", f"{text.rstrip()}\n\n{FILLER}"),
+        (
+            "last-paragraph-dropped",
+            "\n\n".join(paragraphs[:-1]) if len(paragraphs) > 1 else " ".join(sentences[:-1]),
+        ),
+        (
+            "hedged",
+            f"I am not certain, but here is what I can say. {hedged}\n\nPlease check "
+            "this with a qualified professional before acting on it.",
+        ),
+    ]
+
+
+def group_responses(samples: list[Sample]) -> list[Sample]:
+    """Each sample (with its ideal completion) as a group of ``GROUP`` samples sharing its
+    prompt and rubric: the ideal completion, then ``_variants`` of it (half its characters,
+    the first paragraph, sentences shuffled with a seed from the example id, the middle
+    sentence removed, a filler paragraph appended, the last paragraph dropped, a hedged
+    rewrite by fixed templates). A variant identical to an earlier response gets a marker
+    line, so the group holds ``GROUP`` distinct responses (a cache would merge equal ones)."""
+    grouped: list[Sample] = []
+    for sample in samples:
+        ideal = sample.response or ""
+        seen = {ideal}
+        responses = [("ideal", ideal)]
+        for index, (name, text) in enumerate(_variants(ideal, sample.id), start=1):
+            if not text.strip() or text in seen:
+                text = f"{text.rstrip()}\n\n(Variant {index}.)"
+            seen.add(text)
+            responses.append((name, text))
+        for index, (name, text) in enumerate(responses[:GROUP]):
+            grouped.append(
+                Sample(
+                    id=f"{sample.id}#{index}-{name}",
+                    messages=sample.messages,
+                    rubric=sample.rubric,
+                    response=text,
+                    metadata=sample.metadata,
+                )
+            )
+    return grouped
+
+
 # --- report --------------------------------------------------------------------------
 
 
 def first_of_sample(requests: list[Messages], samples: list[Sample]) -> list[bool]:
-    """For each request, whether it is the first one about its example (found by its response text)."""
+    """For each request, whether it is the first one about its example (found by its prompt
+    text; the responses of a group share one example)."""
     seen: set[str | None] = set()
     flags = []
     for messages in requests:
         text = "\n".join(str(m.get("content")) for m in messages)
-        owner = next((s.id for s in samples if s.response and s.response in text), None)
+        owner = next((s.id.split("#")[0] for s in samples if s.messages[-1].content in text), None)
         flags.append(owner not in seen)
         seen.add(owner)
     return flags
@@ -501,52 +632,78 @@ def agreement(a: Outcome, b: Outcome) -> tuple[int, int]:
     return sum(x == y for x, y in both), len(both)
 
 
+def per(run: Measured, value: float | None) -> float | None:
+    """``value`` per criterion of ``run`` (each run has its own count: the pattern may have
+    graded a subset)."""
+    return None if value is None else value / max(run.criteria, 1)
+
+
 def report(runs: list[Measured], samples: list[Sample]) -> list[str]:
-    n = sum(len(s.rubric.criteria) for s in samples)
     base = next(r for r in runs if r.name == BASELINE)
     base_first, base_later = call_means(base, samples)
     base_server = base.server_s or (0.0, 0.0)
+    base_completion = per(base, base.outcome.completion_tokens)
     lines = [
-        f"tokens per criterion ({n} criteria); x = ratio to {BASELINE}",
-        f"{'':<31}{'uncached prompt tokens':-^64}",
-        f"{'method':<25}{'calls':>6}{'per criterion':>16}{'first call':>16}{'later call':>16}"
-        f"{'client':>16}{'completion tokens':>20}",
+        f"tokens per criterion; x = ratio to {BASELINE}",
+        f"{'':<38}{'uncached prompt tokens':-^64}",
+        f"{'method':<30}{'criteria':>9}{'calls':>6}{'per criterion':>16}{'first call':>16}"
+        f"{'later call':>16}{'client':>16}{'completion tokens':>20}",
     ]
     for run in runs:
         first, later = call_means(run, samples)
-        client = "-" if run.client is None else f"{run.client[0] / n:.0f} / {run.client[1] / n:.0f}"
-        completion = run.outcome.completion_tokens / n
+        client = (
+            "-"
+            if run.client is None
+            else f"{per(run, run.client[0]):.0f} / {per(run, run.client[1]):.0f}"
+        )
+        completion = per(run, run.outcome.completion_tokens)
         lines.append(
-            f"{run.name:<25}{len(run.outcome.requests):>6}"
-            f"{run.uncached / n:>8.1f} {ratio(run.uncached, base.uncached):>7}"
+            f"{run.name:<30}{run.criteria:>9}{len(run.outcome.requests):>6}"
+            f"{per(run, run.uncached):>8.1f} {ratio(per(run, run.uncached), per(base, base.uncached)):>7}"
             f"{num(first):>8} {ratio(first, base_first):>7}"
             f"{num(later):>8} {ratio(later, base_later):>7}{client:>16}"
-            f"{completion:>12.1f} {ratio(completion, base.outcome.completion_tokens / n):>7}"
+            f"{num(completion):>12} {ratio(completion, base_completion):>7}"
         )
     lines += [
         "",
         f"seconds per criterion; x = ratio to {BASELINE}",
-        f"{'method':<25}{'wall':>16}{'server: prompt eval':>22}{'generation':>16}{'load avg':>14}",
+        f"{'method':<30}{'wall':>16}{'server: prompt eval':>22}{'generation':>16}{'load avg':>14}",
     ]
     for run in runs:
         prompt_s, gen_s = (None, None) if run.server_s is None else run.server_s
         lines.append(
-            f"{run.name:<25}{run.wall_s / n:>8.2f} {ratio(run.wall_s, base.wall_s):>7}"
-            f"{num(None if prompt_s is None else prompt_s / n, 2):>14} "
-            f"{ratio(prompt_s, base_server[0]):>7}"
-            f"{num(None if gen_s is None else gen_s / n, 2):>8} {ratio(gen_s, base_server[1]):>7}"
+            f"{run.name:<30}{per(run, run.wall_s):>8.2f} "
+            f"{ratio(per(run, run.wall_s), per(base, base.wall_s)):>7}"
+            f"{num(per(run, prompt_s), 2):>14} "
+            f"{ratio(per(run, prompt_s), per(base, base_server[0])):>7}"
+            f"{num(per(run, gen_s), 2):>8} {ratio(per(run, gen_s), per(base, base_server[1])):>7}"
             f"{run.load[0]:>8.1f} - {run.load[1]:.1f}"
         )
+    pattern = next((r for r in runs if r.name == "healthbench"), None)
+    if pattern is not None:
+        lines += [
+            "",
+            "against the healthbench pattern, per criterion (x = method / pattern)",
+            f"{'method':<30}{'uncached prompt tokens':>24}{'wall':>12}",
+        ]
+        for run in runs:
+            if run is pattern:
+                continue
+            lines.append(
+                f"{run.name:<30}"
+                f"{ratio(per(run, run.uncached), per(pattern, pattern.uncached)):>24}"
+                f"{ratio(per(run, run.wall_s), per(pattern, pattern.wall_s)):>12}"
+            )
     lines += [
         "",
-        f"{'method':<25}{'agreement with ' + BASELINE:>40}{'no verdict':>12}{'met':>6}",
+        f"{'method':<30}{'agreement with ' + BASELINE:>40}{'no verdict':>12}{'met':>6}",
     ]
     for run in runs:
         agree, both = agreement(base.outcome, run.outcome)
         share = f"{100 * agree / both:.0f}% ({agree}/{both})" if both else "-"
         missing = sum(v is None for v in run.outcome.verdicts.values())
         met = sum(v is True for v in run.outcome.verdicts.values())
-        lines.append(f"{run.name:<25}{share:>40}{missing:>12}{met:>6}")
+        lines.append(f"{run.name:<30}{share:>40}{missing:>12}{met:>6}")
     notes = [
         "client: the same count made by tokenizing each request; reuse of the previous prompt "
         "only / of any earlier prompt",
@@ -561,7 +718,7 @@ def report(runs: list[Measured], samples: list[Sample]) -> list[str]:
     return [*lines, "", *notes]
 
 
-def targets(runs: list[Measured]) -> list[str]:
+def targets(runs: list[Measured], workload: str) -> list[str]:
     by_name = {r.name: r for r in runs}
     base = by_name[BASELINE]
     lines = ["", f"targets ({BASELINE} against each, per criterion):"]
@@ -575,8 +732,12 @@ def targets(runs: list[Measured]) -> list[str]:
         verdicts = []
         parts = []
         for label, value, limit in (
-            ("uncached prompt tokens", base.uncached / max(run.uncached, 1), token_limit),
-            ("wall", base.wall_s / run.wall_s, wall_limit),
+            (
+                "uncached prompt tokens",
+                per(base, base.uncached) / max(per(run, run.uncached) or 0.0, 1e-9),
+                token_limit,
+            ),
+            ("wall", per(base, base.wall_s) / (per(run, run.wall_s) or 1e-9), wall_limit),
         ):
             ok = value < limit if strict else value <= limit
             verdicts.append(ok)
@@ -586,6 +747,35 @@ def targets(runs: list[Measured]) -> list[str]:
     check("healthbench", TOKEN_TARGET, WALL_TARGET, strict=False)
     check("autorubric-per-criterion", 1.0, 1.0, strict=True)
     check("autorubric-per-item", 1.0, 1.0, strict=True)
+    if workload == "group":
+        layout, pattern = by_name.get(GROUP_LAYOUT), by_name.get("healthbench")
+        if layout is None:
+            lines.append(f"  {GROUP_LAYOUT} on the group workload: not run -> n/a")
+            return lines
+        agree, both = agreement(base.outcome, layout.outcome)
+        share = agree / both if both else 0.0
+        agreed = share >= GROUP_AGREEMENT_TARGET
+        parts = [
+            f"agreement with {BASELINE} {100 * share:.1f}% ({agree}/{both}; "
+            f">= {100 * GROUP_AGREEMENT_TARGET:.0f}%: {'ok' if agreed else 'no'})"
+            if both
+            else f"agreement with {BASELINE}: no criterion with a verdict from both (no)"
+        ]
+        if pattern is None:
+            parts.insert(0, "uncached prompt tokens vs healthbench: pattern not run")
+            verdict = "n/a"
+        else:
+            value = (per(layout, layout.uncached) or 0.0) / max(
+                per(pattern, pattern.uncached) or 0.0, 1e-9
+            )
+            cheap = value <= GROUP_TOKEN_TARGET
+            parts.insert(
+                0,
+                f"uncached prompt tokens {value:.3f}x healthbench "
+                f"(<= {GROUP_TOKEN_TARGET:.3f}: {'ok' if cheap else 'no'})",
+            )
+            verdict = "PASS" if cheap and agreed else "FAIL"
+        lines.append(f"  {GROUP_LAYOUT} (group workload): {', '.join(parts)} -> {verdict}")
     return lines
 
 
@@ -621,6 +811,20 @@ def main() -> None:
     parser.add_argument(
         "--methods", default=",".join(METHODS), help=f"subset of {','.join(METHODS)}"
     )
+    parser.add_argument(
+        "--workload",
+        choices=("single", "group"),
+        default="single",
+        help=f"single: each example's ideal completion; group: {GROUP} responses per example "
+        "sharing its prompt and rubric (the ideal completion and seven variants of it)",
+    )
+    parser.add_argument(
+        "--pattern-n",
+        type=int,
+        default=None,
+        help="run the (slow) healthbench pattern on the first K examples only (their groups "
+        "with --workload group); its figures are then per criterion of that subset",
+    )
     parser.add_argument("--logs", type=Path, default=None, help="folder for each server's stderr")
     args = parser.parse_args()
     chosen = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -633,27 +837,46 @@ def main() -> None:
         args.logs.mkdir(parents=True, exist_ok=True)
 
     model_path = resolve_model(args.model)
-    samples = select_samples(args.n, args.select)
+    examples = select_samples(args.n, args.select)
+    grouped = args.workload == "group"
+    samples = group_responses(examples) if grouped else examples
+    per_example = GROUP if grouped else 1
     n_criteria = sum(len(s.rubric.criteria) for s in samples)
     tokens = PromptTokens(model_path)
     print(
-        f"{datetime.date.today()}  model {args.model} ({model_path.name}), {len(samples)} examples, "
-        f"{n_criteria} criteria, threads {args.threads}, ctx {args.ctx}, cores {os.cpu_count()}"
+        f"{datetime.date.today()}  model {args.model} ({model_path.name}), {len(examples)} examples, "
+        f"workload {args.workload} ({len(samples)} responses), {n_criteria} criteria, "
+        f"threads {args.threads}, ctx {args.ctx}, cores {os.cpu_count()}"
     )
-    print("examples: " + ", ".join(f"{s.id[:8]} ({len(s.rubric.criteria)})" for s in samples))
+    print("examples: " + ", ".join(f"{s.id[:8]} ({len(s.rubric.criteria)})" for s in examples))
+    if grouped:
+        print(
+            "responses per example: "
+            + ", ".join(s.id.split("#")[1] for s in samples[:per_example])
+            + f"; response characters {', '.join(str(len(s.response or '')) for s in samples)}"
+        )
     runs: list[Measured] = []
     for name in [m for m in METHODS if m in chosen]:
+        subset = samples
+        if name == "healthbench" and args.pattern_n is not None and args.pattern_n < args.n:
+            subset = samples[: args.pattern_n * per_example]
         run = (
-            measure_embedded(model_path, samples, args)
+            measure_embedded(model_path, subset, args)
             if name == "embedded"
-            else measure_on_server(name, model_path, samples, args)
+            else measure_on_server(name, model_path, subset, args)
         )
+        if subset is not samples:
+            run.note = (
+                f"run on the first {args.pattern_n} of {args.n} examples "
+                f"({len(subset)} responses, {run.criteria} criteria): its per-criterion "
+                "figures are from that subset, its agreement covers it only"
+            )
         if name != "embedded":
             run.client = uncached_counts([tokens(m) for m in run.outcome.requests])
         print(f"  {name}: {run.wall_s:.1f}s, {len(run.outcome.requests)} calls", flush=True)
         runs.append(run)
     print()
-    print("\n".join(report(runs, samples) + targets(runs)))
+    print("\n".join(report(runs, samples) + targets(runs, args.workload)))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from rubricate.backends import Judge, close_judge
 from rubricate.engine import Constrain, EvidenceMode, GradeOptions, SkippedSample, run_sync
 from rubricate.errors import ConfigError, InputError
-from rubricate.judge import Mode
+from rubricate.judge import Layout, Mode
 from rubricate.results import RunSummary, SampleResult
 from rubricate.runs import RunAccumulator
 from rubricate.scoring import Method
@@ -123,6 +123,7 @@ async def grade_async(
     evidence: EvidenceMode = "off",
     constrain: Constrain = "off",
     keep_replies: bool = False,
+    layout: Layout = "response-first",
 ) -> GradeResult:
     """Grade ``samples`` with ``judge`` and score them.
 
@@ -134,8 +135,8 @@ async def grade_async(
         skip_invalid: count bad records instead of raising the first one.
         seed: bootstrap seed of the summary.
         mode, group_size, method, soft, explain, probabilities, max_tokens, reasks,
-            concurrency, window, evidence, constrain, keep_replies: how to grade; see
-            ``GradeOptions``.
+            concurrency, window, evidence, constrain, keep_replies, layout: how to grade;
+            see ``GradeOptions``.
     """
     options = GradeOptions(
         mode=mode,
@@ -151,6 +152,7 @@ async def grade_async(
         evidence=evidence,
         constrain=constrain,
         keep_replies=keep_replies,
+        layout=layout,
     )
     accumulator = RunAccumulator()
     results: list[SampleResult] = []
@@ -197,6 +199,7 @@ def grade(
     evidence: EvidenceMode = "off",
     constrain: Constrain = "off",
     keep_replies: bool = False,
+    layout: Layout = "response-first",
 ) -> GradeResult:
     """``grade_async`` for scripts (same arguments), through ``rubricate.engine.run_sync``.
 
@@ -226,6 +229,7 @@ def grade(
                 evidence=evidence,
                 constrain=constrain,
                 keep_replies=keep_replies,
+                layout=layout,
             )
         finally:
             await close_judge(judge)

@@ -14,9 +14,12 @@ from rubricate.backends.llamacpp import LlamaCppJudge
 from rubricate.errors import ConfigError
 from rubricate.judge import (
     build_request,
+    build_rubric_first_request,
     load_template,
     parse_group_reply,
     parse_single_reply,
+    render_conversation,
+    render_response,
     render_shared,
     reply_schema,
 )
@@ -69,6 +72,30 @@ def test_a_grouped_reply_under_the_grammar_names_exactly_the_asked_ids(
     assert list(value["verdicts"]) == ["paris", "tower", "lyon"]
     found, missing = parse_group_reply(reply.text, CRITERIA, shown=shared)
     assert missing == [] and set(found) == {"paris", "tower", "lyon"}
+
+
+@pytest.mark.parametrize("criteria", [CRITERIA, CRITERIA[:1]], ids=["chunk", "single"])
+def test_a_rubric_first_reply_under_the_grammar_names_exactly_the_asked_ids(
+    judge: LlamaCppJudge, criteria: tuple[Criterion, ...]
+) -> None:
+    template = load_template("grouped", layout="rubric-first")
+    schema = reply_schema(criteria, explain=False, evidence=False, keyed=True)
+    request = build_rubric_first_request(
+        template,
+        render_conversation(SAMPLE),
+        render_response(SAMPLE, intro=False),
+        criteria,
+        max_tokens=80,
+        reply_schema=schema,
+    )
+
+    reply = judge.complete_sync(request)
+
+    value = json.loads(reply.text)
+    assert list(value) == ["verdicts"]
+    assert list(value["verdicts"]) == [c.id for c in criteria]
+    found, missing = parse_group_reply(reply.text, criteria, shown=render_shared(SAMPLE))
+    assert missing == [] and set(found) == {c.id for c in criteria}
 
 
 def test_an_evidence_reply_under_the_grammar_parses(judge: LlamaCppJudge) -> None:

@@ -14,8 +14,11 @@ import pytest
 from rubricate.judge import (
     SCHEMA_VERSION,
     build_request,
+    build_rubric_first_request,
     load_template,
+    render_conversation,
     render_for_debug,
+    render_response,
     render_shared,
     reply_schema,
 )
@@ -86,10 +89,38 @@ def test_evidence_prompt_matches_golden_file(name: str) -> None:
     _check_golden(GOLDEN / f"{name}.txt", _render(*EVIDENCE_CASES[name], evidence=True))
 
 
+# The rubric-first layout (grouped mode): new templates, the criteria before the response.
+RUBRIC_FIRST_CASES = {
+    "rubric_first": (False, False),
+    "rubric_first_explain": (True, False),
+    "rubric_first_evidence": (False, True),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RUBRIC_FIRST_CASES))
+def test_rubric_first_prompt_matches_golden_file(name: str) -> None:
+    explain, evidence = RUBRIC_FIRST_CASES[name]
+    template = load_template("grouped", explain, evidence, layout="rubric-first")
+    request = build_rubric_first_request(
+        template,
+        render_conversation(SAMPLE),
+        render_response(SAMPLE, intro=False),
+        (ACCURATE, PITFALL, ORDINAL, TERNARY),
+        max_tokens=64,
+    )
+    rendered = f"template: {template.version}\n" + render_for_debug(request) + "\n"
+    _check_golden(GOLDEN / f"{name}.txt", rendered)
+
+
+def test_the_shared_text_is_the_conversation_then_the_response() -> None:
+    assert render_shared(SAMPLE) == render_conversation(SAMPLE) + render_response(SAMPLE)
+
+
 SCHEMA_CASES = {
     "schema_per_criterion": ((ACCURATE,), False, False),
     "schema_ordinal_explain": ((ORDINAL,), True, False),
     "schema_grouped_evidence": ((ACCURATE, PITFALL, ORDINAL, TERNARY), False, True),
+    "schema_keyed_single": ((ACCURATE,), False, False),
 }
 
 
@@ -97,7 +128,8 @@ SCHEMA_CASES = {
 def test_reply_schema_matches_golden_file(name: str) -> None:
     """A schema change changes replies: it must come with a new ``SCHEMA_VERSION``."""
     criteria, explain, evidence = SCHEMA_CASES[name]
-    schema = reply_schema(criteria, explain=explain, evidence=evidence)
+    keyed = name == "schema_keyed_single"  # rubric-first asks one criterion in grouped form
+    schema = reply_schema(criteria, explain=explain, evidence=evidence, keyed=keyed)
     _check_golden(GOLDEN / f"{name}.json", f"schema v{SCHEMA_VERSION}\n{schema}\n")
 
 
@@ -119,6 +151,12 @@ def test_template_version_follows_the_rendered_text() -> None:
         for v in (False, True)
     }
     assert len(versions) == 8
+    rubric_first = {
+        load_template("grouped", e, v, layout="rubric-first").version
+        for e in (False, True)
+        for v in (False, True)
+    }
+    assert len(rubric_first) == 4 and not rubric_first & versions
     for name, (mode, explain, _) in CASES.items():
         golden = (GOLDEN / f"{name}.txt").read_text(encoding="utf-8")
         assert golden.startswith(f"template: {load_template(mode, explain).version}\n")  # type: ignore[arg-type]

@@ -14,6 +14,7 @@ from rubricate.backends._http import HttpPool
 from rubricate.backends._limits import RateLimiter
 from rubricate.backends._protocol import Judge, JudgeBase, close_judge
 from rubricate.backends._retry import with_retries
+from rubricate.backends._turns import prefix_key
 from rubricate.backends._wrappers import (
     CallSlots,
     Hedging,
@@ -48,6 +49,7 @@ __all__ = [
     "create_openai_judge",
     "is_outage",
     "layers",
+    "prefix_key",
     "resilient",
     "with_retries",
 ]

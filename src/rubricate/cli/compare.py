@@ -78,6 +78,7 @@ jury, and Fleiss' kappa and Krippendorff's alpha between the judges.
 _NOT_FOR_COMPARE = (
     "judge.mode",
     "judge.group_size",
+    "judge.layout",
     "judge.method",
     "judge.soft",
     "judge.probabilities",
@@ -235,7 +236,7 @@ def compare(
             "fields": fields,
             "responses": [str(p) if p else None for p in (responses_a, responses_b)],
             "settings": judge.model_dump(
-                mode="json", exclude={"cache", "no_cache", "keep_replies"}
+                mode="json", exclude={"cache", "no_cache", "keep_replies", "layout"}
             ),
             "limit": limit,
             "out": str(out.resolve()),

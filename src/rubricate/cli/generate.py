@@ -130,7 +130,10 @@ def _run(
         config = {
             "data": str(run.data.resolve()),
             "settings": judge.model_dump(
-                mode="json", exclude={"cache", "no_cache", "max_error_rate", "keep_replies"}
+                mode="json",
+                exclude={"cache", "no_cache", "max_error_rate", "keep_replies"}
+                # Runs in the layout that was the only one keep the ids they had.
+                | ({"layout"} if judge.layout == "response-first" else set()),
             ),
             "generate": generation.model_dump(mode="json"),
             "limit": run.limit,

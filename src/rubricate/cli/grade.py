@@ -149,6 +149,8 @@ def grade(
         unasked = {"cache", "no_cache", "max_error_rate"}
         if not settings.judge.keep_replies:
             unasked.add("keep_replies")  # so runs without replies keep the ids they had
+        if settings.judge.layout == "response-first":
+            unasked.add("layout")  # likewise for runs in the layout that was the only one
         config = {
             "data": str(data.resolve()),
             "format": format,

@@ -5,7 +5,9 @@ One ``CallEngine`` serves one model for one purpose. It owns
 - the cache: answers are looked up before any call, and what is decided is written in one
   transaction at the start of the next event-loop turn (group commit);
 - in-flight dedup: a key being decided is asked for once, later askers wait for its answer;
-- call slots: at most ``concurrency`` calls on the wire;
+- call slots: at most ``concurrency`` calls on the wire; with one slot, the next call is one
+  sharing the last call's prompt prefix when one is waiting (``backends.prefix_key``), so a
+  server that keeps only the previous prompt's cache reuses it;
 - bounded re-asks of replies the caller cannot use (``ask``);
 - token accounting: every reply's usage is counted before anyone parses it.
 """
@@ -14,11 +16,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
-from rubricate.backends import Judge
+from rubricate.backends import Judge, prefix_key
 from rubricate.errors import BackendError
 from rubricate.results import CallCounts
 from rubricate.store import Store
@@ -147,6 +149,9 @@ class CallEngine(Generic[V]):
         self.reasks = reasks
         self.counts = counts if counts is not None else CallCounts()
         self._slots = _Slots(concurrency)
+        # One call at a time reaches a server whose cache holds the previous prompt only:
+        # worth ordering waiting calls by prefix (a hash of the shared text per waiting call).
+        self._affinity = concurrency == 1
         # key -> future of an answer being decided; the future is made only when a second
         # caller asks for the same key (most keys are never shared).
         self._inflight: dict[str, asyncio.Future[V] | None] = {}
@@ -234,14 +239,14 @@ class CallEngine(Generic[V]):
         if slots.free > 0:  # taken without a coroutine: most calls find a free slot
             slots.free -= 1
         else:
-            await slots.wait()
+            await slots.wait(prefix_key(request) if self._affinity else None)
         try:
             reply = await self.model.complete(request)
         except BackendError:
             self.counts.failed_calls += 1
             raise
         finally:
-            slots.release()
+            slots.release(prefix_key(request) if self._affinity and slots.waiting else None)
         counts = self.counts
         counts.calls += 1
         counts.tokens.add(reply.usage)
@@ -272,18 +277,23 @@ class CallEngine(Generic[V]):
 class _Slots:
     """A counting semaphore whose uncontended take is one integer test (``asyncio.Semaphore``
     runs a coroutine and scans its waiters on every acquire: a tenth of the engine's cost per
-    call with a fast judge). Slots are handed to waiters in arrival order."""
+    call with a fast judge). Slots are handed to waiters in arrival order, except that a
+    release naming a key hands its slot to the first waiter with the same key."""
 
     __slots__ = ("_waiters", "free")
 
     def __init__(self, size: int) -> None:
         self.free = size
-        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._waiters: deque[tuple[Hashable, asyncio.Future[None]]] = deque()
 
-    async def wait(self) -> None:
+    @property
+    def waiting(self) -> bool:
+        return bool(self._waiters)
+
+    async def wait(self, key: Hashable = None) -> None:
         """Take a slot when none was free: wait until ``release`` hands one over."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(future)
+        self._waiters.append((key, future))
         try:
             await future
         except BaseException:
@@ -291,9 +301,16 @@ class _Slots:
                 self.release()  # handed a slot while being cancelled: give it back
             raise
 
-    def release(self) -> None:
-        while self._waiters:
-            future = self._waiters.popleft()
+    def release(self, key: Hashable = None) -> None:
+        waiters = self._waiters
+        if key is not None:
+            for index, (waiting, future) in enumerate(waiters):
+                if waiting == key and not future.done():
+                    del waiters[index]
+                    future.set_result(None)
+                    return
+        while waiters:
+            future = waiters.popleft()[1]
             if not future.done():
                 future.set_result(None)  # the slot passes straight to the waiter
                 return

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from contextlib import aclosing
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import aclosing, suppress
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -24,13 +24,16 @@ from rubricate.engine._pacing import paced_collector
 from rubricate.errors import BackendError, ConfigError, InputError, VerdictError
 from rubricate.judge import (
     SCHEMA_VERSION,
+    Layout,
     Mode,
     build_request,
+    build_rubric_first_request,
     check_evidence,
     load_template,
     parse_group_reply,
     parse_single_reply,
-    render_shared,
+    render_conversation,
+    render_response,
     reply_schema,
     require_evidence,
 )
@@ -44,6 +47,9 @@ from rubricate.types import JudgeReply, JudgeRequest, Message, RawReply, Sample,
 __all__ = ["Constrain", "EvidenceMode", "GradeOptions", "Grader", "Respond", "SkippedSample"]
 
 EvidenceMode = Literal["off", "on", "strict"]
+# Samples in flight in the rubric-first layout when calls go one at a time: a GRPO group of
+# up to this many completions then has its calls on each rubric chunk sent back to back.
+GROUP_WINDOW = 16
 Constrain = Literal["off", "json_schema"]
 
 logger = logging.getLogger(__name__)
@@ -76,6 +82,12 @@ class GradeOptions:
             embedded judge), so the judge cannot answer out of format.
         keep_replies: keep the raw reply that decided each verdict (``Verdict.reply``), in
             results and in the cache.
+        layout: ``response-first`` puts the conversation and the response before the
+            criteria (one response, many calls); ``rubric-first`` (grouped mode only) puts
+            the conversation and a chunk of the rubric before the response, so the calls of
+            several responses to one prompt and rubric share their prefix. Its chunks are
+            the rubric's criteria in order, ``group_size`` at a time, whatever is cached.
+            With ``concurrency`` 1 the default window is then 16 samples.
     """
 
     mode: Mode = "per-criterion"
@@ -91,6 +103,7 @@ class GradeOptions:
     evidence: EvidenceMode = "off"
     constrain: Constrain = "off"
     keep_replies: bool = False
+    layout: Layout = "response-first"
 
     def __post_init__(self) -> None:
         if self.mode not in ("per-criterion", "grouped"):
@@ -105,10 +118,21 @@ class GradeOptions:
             raise ConfigError(f"unknown evidence '{self.evidence}' (off, on or strict)")
         if self.constrain not in ("off", "json_schema"):
             raise ConfigError(f"unknown constrain '{self.constrain}' (off or json_schema)")
+        if self.layout not in ("response-first", "rubric-first"):
+            raise ConfigError(f"unknown layout '{self.layout}' (response-first or rubric-first)")
+        if self.layout == "rubric-first" and self.mode != "grouped":
+            # One criterion per call before the response would re-read the response per
+            # criterion: the opposite of what either layout is for.
+            raise ConfigError(
+                "layout 'rubric-first' needs mode 'grouped' (--mode grouped, with --group-size "
+                "at least the rubric's criteria to read each response once)"
+            )
 
     @property
     def mode_tag(self) -> str:
         tag = self.mode if self.mode == "per-criterion" else f"grouped:{self.group_size}"
+        if self.layout == "rubric-first":
+            tag += "+rubric-first"  # its template version differs too; the chunking as well
         # A schema changes what the judge may say; without one the key stays as it always was.
         if self.constrain != "off":
             tag += f"+{self.constrain}.v{SCHEMA_VERSION}"
@@ -175,7 +199,10 @@ class Grader:
         self.store = store
         self.options = options or GradeOptions()
         self.template = load_template(
-            self.options.mode, self.options.explain, self.options.evidence != "off"
+            self.options.mode,
+            self.options.explain,
+            self.options.evidence != "off",
+            self.options.layout,
         )
         self.calls: CallEngine[Verdict] = CallEngine(
             judge,
@@ -190,6 +217,7 @@ class Grader:
         self.criteria_decided = 0  # verdicts known so far (cached, judged or errored)
         self._mode_tag = self.options.mode_tag
         self._unit_size = 1 if self.options.mode == "per-criterion" else self.options.group_size
+        self._rubric_first = self.options.layout == "rubric-first"
 
     @property
     def fingerprint(self) -> str:
@@ -222,14 +250,14 @@ class Grader:
     # --- judging ----------------------------------------------------------------
 
     async def _decide(
-        self, shared: str, criteria: list[Criterion], keys: list[str]
+        self, shown: _Shown, criteria: list[Criterion], keys: list[str]
     ) -> dict[str, Verdict]:
         """Verdicts for ``criteria`` (claimed under ``keys``) from one call, re-asking for what
         the reply left out; then cached, and handed to anyone waiting on them."""
-        reader = _UnitReader(self, shared, criteria)
+        reader = _UnitReader(self, shown, criteria)
         failure: BackendError | None = None
         try:
-            await self.calls.ask(self._request(shared, criteria), reader.read)
+            await self.calls.ask(self._request(shown, criteria), reader.read)
         except BackendError as error:
             logger.warning("judge call failed for %d criteria: %s", len(reader.remaining), error)
             failure = error
@@ -263,16 +291,31 @@ class Grader:
             self.on_progress(self)
         return verdicts
 
-    def _request(self, shared: str, criteria: list[Criterion]) -> JudgeRequest:
+    def _request(self, shown: _Shown, criteria: list[Criterion]) -> JudgeRequest:
         options = self.options
+        rubric_first = self._rubric_first
         schema = (
-            reply_schema(criteria, explain=options.explain, evidence=options.evidence != "off")
+            reply_schema(
+                criteria,
+                explain=options.explain,
+                evidence=options.evidence != "off",
+                keyed=rubric_first,
+            )
             if options.constrain == "json_schema"
             else None
         )
+        if rubric_first:
+            return build_rubric_first_request(
+                self.template,
+                shown.conversation,
+                shown.response,
+                criteria,
+                max_tokens=options.tokens_for(len(criteria)),
+                reply_schema=schema,
+            )
         return build_request(
             self.template,
-            shared,
+            shown.text,
             criteria,
             max_tokens=options.tokens_for(len(criteria)),
             want_probabilities=options.probabilities,
@@ -341,16 +384,18 @@ class Grader:
                 waiting.append((criterion, waits[key]))
         self.criteria_decided += len(verdicts)
         if missed:
-            shared = render_shared(sample)
-            size = self._unit_size
+            conversation = render_conversation(sample)
+            response = render_response(sample, intro=not self._rubric_first)
+            shown = _Shown(conversation, response, conversation + response)
+            units = self._units(criteria, missed, missed_keys)
             # All but the first unit run as tasks; the first runs in this task meanwhile.
             spawn = asyncio.get_running_loop().create_task
             decide = self._decide
             tasks = []
-            for i in range(size, len(missed), size):
-                tasks.append(spawn(decide(shared, missed[i : i + size], missed_keys[i : i + size])))
+            for unit, unit_keys in units[1:]:
+                tasks.append(spawn(decide(shown, unit, unit_keys)))
             try:
-                verdicts.update(await decide(shared, missed[:size], missed_keys[:size]))
+                verdicts.update(await decide(shown, *units[0]))
                 for task in tasks:
                     verdicts.update(await task)
             finally:
@@ -362,6 +407,27 @@ class Grader:
         if hits and self.on_progress is not None:
             self.on_progress(self)
         return verdicts
+
+    def _units(
+        self, criteria: Sequence[Criterion], missed: list[Criterion], keys: list[str]
+    ) -> list[tuple[list[Criterion], list[str]]]:
+        """The calls deciding ``missed`` (claimed under ``keys``), ``group_size`` (or one)
+        criteria each.
+
+        Response-first packs the misses. Rubric-first cuts the whole rubric into fixed
+        chunks and asks each chunk's misses, so every response of a group gets the same
+        chunks (and the same prompt prefix) whatever the cache already held for it.
+        """
+        size = self._unit_size
+        if not self._rubric_first:
+            return [(missed[i : i + size], keys[i : i + size]) for i in range(0, len(missed), size)]
+        chunk_of = {c.id: position // size for position, c in enumerate(criteria)}
+        chunks: dict[int, tuple[list[Criterion], list[str]]] = {}
+        for criterion, key in zip(missed, keys, strict=True):
+            unit, unit_keys = chunks.setdefault(chunk_of[criterion.id], ([], []))
+            unit.append(criterion)
+            unit_keys.append(key)
+        return [chunks[index] for index in sorted(chunks)]
 
     def flush(self) -> None:
         """Write decided verdicts to the store (called automatically each loop turn)."""
@@ -518,11 +584,19 @@ class Grader:
         runs, the garbage collector examines its middle generation less often
         (``engine._pacing``: fewer full collections walking the caller's own objects).
         """
-        window = self.options.window or (
+        options = self.options
+        if options.window:
+            window = options.window
+        elif options.concurrency > 1:
+            window = max(8, 4 * options.concurrency)
+        elif self._rubric_first:
+            # One call at a time, rubric-first: a group's responses in flight together, so
+            # the engine can send their calls on one chunk back to back (see ``CallEngine``).
+            window = GROUP_WINDOW
+        else:
             # One call at a time: finish a sample before starting the next, so a judge that
             # caches only the last prompt's prefix sees a sample's criteria back to back.
-            1 if self.options.concurrency == 1 else max(8, 4 * self.options.concurrency)
-        )
+            window = 1
 
         def start(item: Sample | InputError) -> Awaitable[SampleResult | SkippedSample]:
             if isinstance(item, InputError):
@@ -562,15 +636,27 @@ class _ReplyTable:
         return position
 
 
+@dataclass(frozen=True, slots=True)
+class _Shown:
+    """What the judge is shown of one sample: ``conversation`` (``render_conversation``) and
+    ``response`` (``render_response``, without its introduction rubric-first); ``text`` is
+    both, the graded text a reply must not echo and, response-first, the shared head of
+    every request."""
+
+    conversation: str
+    response: str
+    text: str
+
+
 class _UnitReader:
     """Reads the replies to one call's criteria (a ``Reader`` for ``CallEngine.ask``): the
     verdicts found so far, what is still missing, and the last reply's text."""
 
-    __slots__ = ("grader", "kept", "last_raw", "remaining", "replies_read", "shared", "verdicts")
+    __slots__ = ("grader", "kept", "last_raw", "remaining", "replies_read", "shown", "verdicts")
 
-    def __init__(self, grader: Grader, shared: str, criteria: list[Criterion]) -> None:
+    def __init__(self, grader: Grader, shown: _Shown, criteria: list[Criterion]) -> None:
         self.grader = grader
-        self.shared = shared
+        self.shown = shown
         self.remaining = criteria
         self.verdicts: dict[str, Verdict] = {}
         self.last_raw = ""
@@ -584,9 +670,10 @@ class _UnitReader:
         kept = self.kept
         raw = RawReply(text, self.replies_read) if kept is not None else None
         self.replies_read += 1
-        remaining, shared = self.remaining, self.shared
-        evidence = self.grader.options.evidence != "off"
-        if len(remaining) == 1:
+        remaining, shared = self.remaining, self.shown.text
+        grader = self.grader
+        evidence = grader.options.evidence != "off"
+        if len(remaining) == 1 and not grader._rubric_first:
             criterion = remaining[0]
             try:
                 self.verdicts[criterion.id] = parse_single_reply(
@@ -599,6 +686,15 @@ class _UnitReader:
                 pass
         else:
             found, _ = parse_group_reply(text, remaining, shown=shared, evidence=evidence)
+            if not found and len(remaining) == 1:
+                # Rubric-first asks one criterion in the grouped form; a judge answering the
+                # single form names no id, but there is only one it can mean.
+                with suppress(VerdictError):
+                    found = {
+                        remaining[0].id: parse_single_reply(
+                            text, remaining[0], shown=shared, evidence=evidence
+                        )
+                    }
             self.verdicts.update(found)
             if kept is not None and raw is not None:
                 kept.update(dict.fromkeys(found, raw))
@@ -607,7 +703,7 @@ class _UnitReader:
                 return None
         ids = ", ".join(c.id for c in remaining)
         history = (Message("assistant", text), Message("user", _REASK.format(ids=ids)))
-        follow_up = self.grader._request(shared, remaining)
+        follow_up = grader._request(self.shown, remaining)
         return Reask(
             replace(follow_up, messages=follow_up.messages + history, answer_prefix=""),
             items=len(remaining),

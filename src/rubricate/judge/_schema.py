@@ -67,9 +67,15 @@ def _entry(criterion: Criterion, *, explain: bool, evidence: bool) -> dict[str, 
     }
 
 
-def reply_schema(criteria: Sequence[Criterion], *, explain: bool, evidence: bool) -> str:
-    """The JSON schema (compact JSON text, keys in reply order) of the reply deciding ``criteria``."""
-    if len(criteria) == 1:
+def reply_schema(
+    criteria: Sequence[Criterion], *, explain: bool, evidence: bool, keyed: bool = False
+) -> str:
+    """The JSON schema (compact JSON text, keys in reply order) of the reply deciding ``criteria``.
+
+    A single criterion gets the single reply unless ``keyed`` (the rubric-first layout,
+    whose reply is always the grouped one).
+    """
+    if len(criteria) == 1 and not keyed:
         schema = _entry(criteria[0], explain=explain, evidence=evidence)
     else:
         entries = {c.id: _entry(c, explain=explain, evidence=evidence) for c in criteria}

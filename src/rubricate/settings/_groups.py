@@ -8,10 +8,11 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 from pydantic.fields import FieldInfo
 
 from rubricate.engine import GradeOptions
+from rubricate.errors import ConfigError
 
 __all__ = [
     "GROUPS",
@@ -127,6 +128,14 @@ class JudgeSettings(_Group):
         description="per-criterion (one call each, prefix-cache friendly) or grouped.",
     )
     group_size: int = Field(default=4, ge=1, description="Criteria per call in grouped mode.")
+    layout: Literal["response-first", "rubric-first"] = Field(
+        default="response-first",
+        description="Prompt layout: 'response-first' (conversation and response, then the "
+        "criteria: one response on many criteria) or 'rubric-first' (grouped mode only: "
+        "conversation and the criteria, then the response, so several responses to one "
+        "prompt and rubric, such as a GRPO group, share the prompt prefix; use a "
+        "--group-size of at least the rubric's criteria).",
+    )
     method: Literal["healthbench", "normalized", "weighted_mean"] = Field(
         default="healthbench",
         description="Scoring method: healthbench, normalized or weighted_mean.",
@@ -197,6 +206,17 @@ class JudgeSettings(_Group):
 
     _split_urls = field_validator("judge_urls", mode="before")(_comma_list)
 
+    @field_validator("layout")
+    @classmethod
+    def _layout_needs_grouped_mode(cls, layout: str, info: ValidationInfo) -> str:
+        # Checked here, not only in GradeOptions, so the error names where the layout was set.
+        if layout == "rubric-first" and info.data.get("mode") == "per-criterion":
+            raise ValueError(
+                "'rubric-first' needs mode 'grouped' (--mode grouped, with --group-size at "
+                "least the rubric's criteria to read each response once)"
+            )
+        return layout
+
     @property
     def kind(self) -> JudgeKind:
         """``judge``, or ``openai`` when URLs are given and ``local`` otherwise."""
@@ -204,6 +224,15 @@ class JudgeSettings(_Group):
 
     def grade_options(self) -> GradeOptions:
         """The grading options these settings describe (one call at a time for a local judge)."""
+        local = self.kind == "local" or self.jury is not None
+        if self.layout == "rubric-first" and self.on_overflow == "truncate" and local:
+            # The local judge cuts the middle of the shared prefix, which in this layout
+            # holds the criteria rather than the response.
+            raise ConfigError(
+                "layout 'rubric-first' cannot be combined with on_overflow 'truncate' "
+                "(it would cut the criteria): raise --context instead, or use "
+                "--layout response-first"
+            )
         return GradeOptions(
             mode=self.mode,
             group_size=self.group_size,
@@ -218,6 +247,7 @@ class JudgeSettings(_Group):
             evidence=self.evidence,
             constrain=self.constrain,
             keep_replies=self.keep_replies,
+            layout=self.layout,
         )
 
     def cache_path(self) -> Path | None:
