@@ -3,15 +3,9 @@ streams, the sync bridge."""
 
 from rubricate.engine._calls import Cache, CallEngine, Claim, JudgmentCache, Reask, TextCache
 from rubricate.engine._evidence import evidence_support
-from rubricate.engine._grader import (
-    Constrain,
-    EvidenceMode,
-    GradeOptions,
-    Grader,
-    Respond,
-    SkippedSample,
-)
+from rubricate.engine._grader import Grader, Respond
 from rubricate.engine._jury import Jury, JuryMember
+from rubricate.engine._options import Constrain, EvidenceMode, GradeOptions, SkippedSample
 from rubricate.engine._ordered import map_in_order
 from rubricate.engine._policy import PolicySampler
 from rubricate.engine._sync import LoopThread, run_sync

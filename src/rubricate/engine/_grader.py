@@ -10,28 +10,29 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from contextlib import aclosing, suppress
-from dataclasses import dataclass, replace
-from typing import Any, Literal
+from contextlib import aclosing
+from dataclasses import replace
+from typing import Any
 
 from rubricate.backends import Judge
 from rubricate.calibrate import CalibrationFile, JudgeCalibration
-from rubricate.engine._calls import CallEngine, JudgmentCache, Reask
+from rubricate.engine._calls import CallEngine, JudgmentCache
 from rubricate.engine._evidence import evidence_support
 from rubricate.engine._jury import Jury
+from rubricate.engine._options import (
+    GROUP_WINDOW,
+    GradeOptions,
+    SkippedSample,
+)
 from rubricate.engine._ordered import map_in_order
 from rubricate.engine._pacing import paced_collector
-from rubricate.errors import BackendError, ConfigError, InputError, VerdictError
+from rubricate.engine._reading import ReplyTable, Shown, UnitReader
+from rubricate.errors import BackendError, ConfigError, InputError
 from rubricate.judge import (
-    SCHEMA_VERSION,
-    Layout,
-    Mode,
     build_request,
     build_rubric_first_request,
     check_evidence,
     load_template,
-    parse_group_reply,
-    parse_single_reply,
     render_conversation,
     render_response,
     reply_schema,
@@ -40,119 +41,13 @@ from rubricate.judge import (
 from rubricate.jury import combine_verdicts
 from rubricate.results import RESPONSE_CHARS, CallCounts, Counts, SampleResult, Tokens
 from rubricate.rubric import Criterion
-from rubricate.scoring import Method, SampleScore, score_sample
+from rubricate.scoring import SampleScore, score_sample
 from rubricate.store import Store, judgment_key
-from rubricate.types import JudgeReply, JudgeRequest, Message, RawReply, Sample, Verdict, Vote
+from rubricate.types import JudgeRequest, RawReply, Sample, Verdict, Vote
 
-__all__ = ["Constrain", "EvidenceMode", "GradeOptions", "Grader", "Respond", "SkippedSample"]
-
-EvidenceMode = Literal["off", "on", "strict"]
-# Samples in flight in the rubric-first layout when calls go one at a time: a GRPO group of
-# up to this many completions then has its calls on each rubric chunk sent back to back.
-GROUP_WINDOW = 16
-Constrain = Literal["off", "json_schema"]
+__all__ = ["Grader", "Respond"]
 
 logger = logging.getLogger(__name__)
-
-_REASK = (
-    "Your reply did not contain a valid verdict for criterion id(s) {ids}. "
-    "Reply again with only the JSON object described in the instructions."
-)
-
-
-@dataclass(frozen=True, slots=True)
-class GradeOptions:
-    """How to grade.
-
-    Attributes:
-        mode: ``per-criterion`` (one call per criterion) or ``grouped`` (``group_size`` per call).
-        method: scoring method, see ``rubricate.scoring``.
-        soft: use the judge's P(met) as the criterion value where known.
-        explain: ask the judge for a short explanation before each verdict.
-        probabilities: ask remote judges for token log-probabilities to fill ``probability``.
-        max_tokens: completion budget per call (default depends on mode and ``explain``).
-        reasks: how many times an unparseable or incomplete reply is asked again.
-        concurrency: judge calls in flight at once.
-        window: samples in flight at once (bounds memory; default 4 x concurrency, or 1
-            when calls go one at a time).
-        evidence: ``on`` asks for verbatim quotes supporting each verdict and checks them
-            against the response; ``strict`` also counts a met without a verified quote as
-            not met (see ``rubricate.judge.require_evidence``).
-        constrain: ``json_schema`` sends each request's reply schema (a grammar for the
-            embedded judge), so the judge cannot answer out of format.
-        keep_replies: keep the raw reply that decided each verdict (``Verdict.reply``), in
-            results and in the cache.
-        layout: ``response-first`` puts the conversation and the response before the
-            criteria (one response, many calls); ``rubric-first`` (grouped mode only) puts
-            the conversation and a chunk of the rubric before the response, so the calls of
-            several responses to one prompt and rubric share their prefix. Its chunks are
-            the rubric's criteria in order, ``group_size`` at a time, whatever is cached.
-            With ``concurrency`` 1 the default window is then 16 samples.
-    """
-
-    mode: Mode = "per-criterion"
-    group_size: int = 4
-    method: Method = "healthbench"
-    soft: bool = False
-    explain: bool = False
-    probabilities: bool = False
-    max_tokens: int | None = None
-    reasks: int = 2
-    concurrency: int = 16
-    window: int | None = None
-    evidence: EvidenceMode = "off"
-    constrain: Constrain = "off"
-    keep_replies: bool = False
-    layout: Layout = "response-first"
-
-    def __post_init__(self) -> None:
-        if self.mode not in ("per-criterion", "grouped"):
-            raise ConfigError(f"unknown mode '{self.mode}' (per-criterion or grouped)")
-        if self.group_size < 1:
-            raise ConfigError("group_size must be at least 1")
-        if self.concurrency < 1:
-            raise ConfigError("concurrency must be at least 1")
-        if self.reasks < 0:
-            raise ConfigError("reasks must be 0 or more")
-        if self.evidence not in ("off", "on", "strict"):
-            raise ConfigError(f"unknown evidence '{self.evidence}' (off, on or strict)")
-        if self.constrain not in ("off", "json_schema"):
-            raise ConfigError(f"unknown constrain '{self.constrain}' (off or json_schema)")
-        if self.layout not in ("response-first", "rubric-first"):
-            raise ConfigError(f"unknown layout '{self.layout}' (response-first or rubric-first)")
-        if self.layout == "rubric-first" and self.mode != "grouped":
-            # One criterion per call before the response would re-read the response per
-            # criterion: the opposite of what either layout is for.
-            raise ConfigError(
-                "layout 'rubric-first' needs mode 'grouped' (--mode grouped, with --group-size "
-                "at least the rubric's criteria to read each response once)"
-            )
-
-    @property
-    def mode_tag(self) -> str:
-        tag = self.mode if self.mode == "per-criterion" else f"grouped:{self.group_size}"
-        if self.layout == "rubric-first":
-            tag += "+rubric-first"  # its template version differs too; the chunking as well
-        # A schema changes what the judge may say; without one the key stays as it always was.
-        if self.constrain != "off":
-            tag += f"+{self.constrain}.v{SCHEMA_VERSION}"
-        return tag
-
-    def tokens_for(self, n_criteria: int) -> int:
-        if self.max_tokens is not None:
-            return self.max_tokens
-        per = 160 if self.explain else 24
-        if self.evidence != "off":
-            per += 120  # up to three short quotes
-        return 40 + per * n_criteria
-
-
-@dataclass(frozen=True, slots=True)
-class SkippedSample:
-    """A sample that could not be graded (bad line, no response); counted, never scored."""
-
-    reason: str
-
 
 Respond = Callable[[Sample], Awaitable[Sample]]
 
@@ -250,11 +145,19 @@ class Grader:
     # --- judging ----------------------------------------------------------------
 
     async def _decide(
-        self, shown: _Shown, criteria: list[Criterion], keys: list[str]
+        self, shown: Shown, criteria: list[Criterion], keys: list[str]
     ) -> dict[str, Verdict]:
         """Verdicts for ``criteria`` (claimed under ``keys``) from one call, re-asking for what
         the reply left out; then cached, and handed to anyone waiting on them."""
-        reader = _UnitReader(self, shown, criteria)
+        options = self.options
+        reader = UnitReader(
+            self._request,
+            shown,
+            criteria,
+            evidence=options.evidence != "off",
+            keep_replies=options.keep_replies,
+            rubric_first=self._rubric_first,
+        )
         failure: BackendError | None = None
         try:
             await self.calls.ask(self._request(shown, criteria), reader.read)
@@ -291,7 +194,7 @@ class Grader:
             self.on_progress(self)
         return verdicts
 
-    def _request(self, shown: _Shown, criteria: list[Criterion]) -> JudgeRequest:
+    def _request(self, shown: Shown, criteria: list[Criterion]) -> JudgeRequest:
         options = self.options
         rubric_first = self._rubric_first
         schema = (
@@ -386,7 +289,7 @@ class Grader:
         if missed:
             conversation = render_conversation(sample)
             response = render_response(sample, intro=not self._rubric_first)
-            shown = _Shown(conversation, response, conversation + response)
+            shown = Shown(conversation, response, conversation + response)
             units = self._units(criteria, missed, missed_keys)
             # All but the first unit run as tasks; the first runs in this task meanwhile.
             spawn = asyncio.get_running_loop().create_task
@@ -448,7 +351,7 @@ class Grader:
         # record with ``model_construct`` in Python. Tags go in as the tuple they are: the
         # list field takes it as a list, without a copy made here first.
         records: list[dict[str, Any]] = []
-        replies = _ReplyTable() if self.options.keep_replies else None
+        replies = ReplyTable() if self.options.keep_replies else None
         for criterion in sample.rubric.criteria:
             verdict = verdicts[criterion.id]
             votes, quotes = verdict.votes, verdict.evidence
@@ -610,104 +513,6 @@ class Grader:
                         yield result
         finally:
             self.flush()
-
-
-class _ReplyTable:
-    """A sample's kept replies, each distinct one once (a grouped reply decides several
-    criteria), referenced from its verdicts by position."""
-
-    __slots__ = ("_positions", "records")
-
-    def __init__(self) -> None:
-        self.records: list[dict[str, Any]] = []
-        self._positions: dict[RawReply, int] = {}
-
-    def index(self, reply: RawReply | None) -> int | None:
-        """The position of ``reply`` (added if new); ``None`` for a verdict no reply
-        decided (a jury's, decided by its members' votes)."""
-        if reply is None:
-            return None
-        position = self._positions.get(reply)
-        if position is None:
-            position = self._positions[reply] = len(self.records)
-            self.records.append(
-                {"text": reply.text, "reasks": reply.reasks, "missing": reply.missing}
-            )
-        return position
-
-
-@dataclass(frozen=True, slots=True)
-class _Shown:
-    """What the judge is shown of one sample: ``conversation`` (``render_conversation``) and
-    ``response`` (``render_response``, without its introduction rubric-first); ``text`` is
-    both, the graded text a reply must not echo and, response-first, the shared head of
-    every request."""
-
-    conversation: str
-    response: str
-    text: str
-
-
-class _UnitReader:
-    """Reads the replies to one call's criteria (a ``Reader`` for ``CallEngine.ask``): the
-    verdicts found so far, what is still missing, and the last reply's text."""
-
-    __slots__ = ("grader", "kept", "last_raw", "remaining", "replies_read", "shown", "verdicts")
-
-    def __init__(self, grader: Grader, shown: _Shown, criteria: list[Criterion]) -> None:
-        self.grader = grader
-        self.shown = shown
-        self.remaining = criteria
-        self.verdicts: dict[str, Verdict] = {}
-        self.last_raw = ""
-        # The reply that decided each criterion, when replies are kept (a grouped reply
-        # decides several: they share one ``RawReply``).
-        self.kept: dict[str, RawReply] | None = {} if grader.options.keep_replies else None
-        self.replies_read = 0
-
-    def read(self, reply: JudgeReply) -> Reask | None:
-        self.last_raw = text = reply.text
-        kept = self.kept
-        raw = RawReply(text, self.replies_read) if kept is not None else None
-        self.replies_read += 1
-        remaining, shared = self.remaining, self.shown.text
-        grader = self.grader
-        evidence = grader.options.evidence != "off"
-        if len(remaining) == 1 and not grader._rubric_first:
-            criterion = remaining[0]
-            try:
-                self.verdicts[criterion.id] = parse_single_reply(
-                    text, criterion, reply.probabilities, shown=shared, evidence=evidence
-                )
-                if kept is not None and raw is not None:
-                    kept[criterion.id] = raw
-                return None
-            except VerdictError:
-                pass
-        else:
-            found, _ = parse_group_reply(text, remaining, shown=shared, evidence=evidence)
-            if not found and len(remaining) == 1:
-                # Rubric-first asks one criterion in the grouped form; a judge answering the
-                # single form names no id, but there is only one it can mean.
-                with suppress(VerdictError):
-                    found = {
-                        remaining[0].id: parse_single_reply(
-                            text, remaining[0], shown=shared, evidence=evidence
-                        )
-                    }
-            self.verdicts.update(found)
-            if kept is not None and raw is not None:
-                kept.update(dict.fromkeys(found, raw))
-            remaining = self.remaining = [c for c in remaining if c.id not in found]
-            if not remaining:
-                return None
-        ids = ", ".join(c.id for c in remaining)
-        history = (Message("assistant", text), Message("user", _REASK.format(ids=ids)))
-        follow_up = grader._request(self.shown, remaining)
-        return Reask(
-            replace(follow_up, messages=follow_up.messages + history, answer_prefix=""),
-            items=len(remaining),
-        )
 
 
 def _done(value: SkippedSample) -> asyncio.Future[SampleResult | SkippedSample]:
