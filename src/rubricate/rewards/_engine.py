@@ -211,9 +211,12 @@ class RewardEngine:
         samples: Sequence[Sample],
         outcomes: Sequence[RewardOutcome],
         groups: Sequence[Hashable] | None = None,
+        *,
+        stats: bool = True,
     ) -> tuple[list[RewardOutcome], dict[str, float]]:
         """Grade the monitored share of ``samples`` with the gold judge too, record the batch
-        in the monitor and return the outcomes (with their gold rewards) and its statistics."""
+        in the monitor and return the outcomes (with their gold rewards) and its statistics
+        (``stats=False``: an empty dict, and no pass over the monitor's window)."""
         monitoring = self.monitoring
         chosen = [
             i
@@ -238,14 +241,20 @@ class RewardEngine:
             )
             for i, (o, p, g) in enumerate(zip(outcomes, plain, gold, strict=True))
         ]
-        keys = groups if groups is not None else [group_key(s.messages, s.rubric) for s in samples]
-        stats = self.monitor.observe(
-            plain,
-            gold,
-            [len(s.response or "") for s in samples],
-            keys,
+        # The monitor reads a sample's group only when it has a gold grade: digest no other.
+        keys = (
+            groups
+            if groups is not None
+            else [
+                "" if g is None else group_key(s.messages, s.rubric)
+                for s, g in zip(samples, gold, strict=True)
+            ]
         )
-        return updated, stats
+        lengths = [len(s.response or "") for s in samples]
+        if not stats:
+            self.monitor.record(plain, gold, lengths, keys)
+            return updated, {}
+        return updated, self.monitor.observe(plain, gold, lengths, keys)
 
     def _plain(self, scores: Sequence[float | None]) -> list[float | None]:
         """Rewards before group normalization (comparable across groups and judges)."""

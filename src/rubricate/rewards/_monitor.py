@@ -181,6 +181,23 @@ class RewardMonitor:
         of the monitored samples (``None`` where not monitored or ungradable); ``lengths``:
         response lengths; ``groups``: the prompt each sample answers.
         """
+        pairs, lengths_batch = self.record(rewards, gold, lengths, groups)
+        stats = self.window_stats()
+        stats["gold_frac"] = sum(g is not None for g in gold) / len(gold) if gold else 0.0
+        stats["gold_diff"] = _mean([r - g for r, g in pairs])
+        stats["length_corr"] = pearson([x for x, _ in lengths_batch], [y for _, y in lengths_batch])
+        return {key: float(stats[key]) for key in MONITOR_KEYS}
+
+    def record(
+        self,
+        rewards: Sequence[float | None],
+        gold: Sequence[float | None],
+        lengths: Sequence[int],
+        groups: Sequence[Hashable],
+    ) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+        """Record a batch as ``observe`` does without computing its statistics (a pass over
+        the whole window); returns its (reward, gold) and (length, reward) pairs. ``groups``
+        are read only for samples with both rewards."""
         if not len(rewards) == len(gold) == len(lengths) == len(groups):
             raise ValueError("rewards, gold, lengths and groups must have one item per sample")
         pairs: list[tuple[float, float]] = []
@@ -201,11 +218,7 @@ class RewardMonitor:
         self._gold.extend(pairs)
         self._lengths.extend(lengths_batch)
         self.n_gold += len(pairs)
-        stats = self.window_stats()
-        stats["gold_frac"] = sum(g is not None for g in gold) / len(gold) if gold else 0.0
-        stats["gold_diff"] = _mean([r - g for r, g in pairs])
-        stats["length_corr"] = pearson([x for x, _ in lengths_batch], [y for _, y in lengths_batch])
-        return {key: float(stats[key]) for key in MONITOR_KEYS}
+        return pairs, lengths_batch
 
     def window_stats(self) -> dict[str, float]:
         """The window statistics now (the batch keys are 0.0)."""

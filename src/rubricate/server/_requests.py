@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
@@ -34,6 +35,8 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+LABELS_KEPT = 2048  # label texts whose parsed rubric is kept (a step of 8,192 rollouts: 1,024)
 
 
 class ServerError(Exception):
@@ -165,6 +168,13 @@ class RubricBook:
     ) -> None:
         self.entries = dict(entries)
         self.source = source
+        # OpenRLHF sends a prompt's rubric as the same label text with each of its rollouts
+        # (8-16 a group): parse it once. Rubrics are frozen, so the samples may share one.
+        # lru_cache is thread-safe (large bodies are parsed in worker threads) and does not
+        # keep failures: a bad label is refused each time it comes.
+        self.parsed_label = functools.lru_cache(maxsize=LABELS_KEPT)(
+            functools.partial(_parse_label, book=self)
+        )
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -248,9 +258,18 @@ def response_after_prompt(query: str, prompt: str | None) -> str:
 def _label_rubric(
     label: Any, index: int, book: RubricBook
 ) -> tuple[Rubric, tuple[Message, ...] | None]:
+    if isinstance(label, str):
+        if label in book.entries:
+            return book.entries[label]
+        parsed: tuple[Rubric, tuple[Message, ...] | None] = book.parsed_label(label, index)
+        return parsed
+    return _parse_label(label, index, book)
+
+
+def _parse_label(
+    label: Any, index: int, book: RubricBook
+) -> tuple[Rubric, tuple[Message, ...] | None]:
     field = f"labels[{index}]"
-    if isinstance(label, str) and label in book.entries:
-        return book.entries[label]
     value = label
     if isinstance(label, str):
         try:
