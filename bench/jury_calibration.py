@@ -8,7 +8,16 @@ Calibration: each model's P(met) fitted on one half of the cases (seeded, strati
 measured on the other half, and the other way round (figures averaged over both halves).
 
     python bench/jury_calibration.py [--models qwen2.5-coder-1.5b,qwen2.5-coder-0.5b,smollm2-135m]
-        [--limit N] [--threads 1] [--seed 0]
+        [--limit N] [--threads 1] [--seed 0] [--evidence-modes off,on,strict]
+
+With ``--evidence-modes``, only that: each model grades the same checks once per evidence mode
+(``GradeOptions(evidence=...)``). ``off`` is the baseline's options (P(met) read from the next
+token); ``on`` and ``strict`` make the embedded judge generate a JSON reply with its quotes,
+under the reply schema's grammar (``constrain="json_schema"``) so the small model stays in
+format. ``on`` and ``strict`` send the same requests (same template, same cache key), so
+``strict`` re-weighs ``on``'s cached replies when both are asked: its calls are 0 then.
+Printed per mode: accuracy, balanced F1, undecided, errors, the grader's evidence counts of met
+verdicts (verified / unverified / missing), met verdicts strict downgraded, and s/criterion.
 """
 
 from __future__ import annotations
@@ -159,6 +168,52 @@ def jury_rows(
         print(f"  {entry['name']}: {_fmt(entry['agreement_with_jury'])} ({judge_fp})")
 
 
+def evidence_rows(
+    names: list[str], modes: list[str], threads: int, samples: list[Sample], labels: list[bool]
+) -> None:
+    """Each model on the checks once per evidence mode (the same cache, so strict reuses on's replies)."""
+    print(
+        "\n| judge | evidence | accuracy | balanced F1 | undecided | errors | "
+        "verified / unverified / missing | downgraded | calls | s/criterion |"
+    )
+    print("|---|---|---:|---:|---:|---:|---|---:|---:|---:|")
+    with tempfile.TemporaryDirectory() as tmp:
+        store, _ = open_store(Path(tmp) / "cache.sqlite")
+        for name in names:
+            judge = LlamaCppJudge(resolve_model(name), n_ctx=4096, n_threads=threads)
+            for mode in modes:
+                options = (
+                    GradeOptions(concurrency=1, probabilities=True)
+                    if mode == "off"
+                    else GradeOptions(
+                        concurrency=1, probabilities=True, evidence=mode, constrain="json_schema"
+                    )
+                )  # type: ignore[arg-type]
+                started = time.perf_counter()
+                results, summary = asyncio.run(
+                    run(Grader(judge, store=store, options=options), samples)
+                )
+                seconds = (time.perf_counter() - started) / len(samples)
+                verdicts = [r.verdicts[0] for r in results]
+                f = figures([v.verdict for v in verdicts], labels)
+                c = summary["counts"]
+                support = (
+                    "-"
+                    if mode == "off"
+                    else f"{c['evidence_verified']} / {c['evidence_unverified']} / "
+                    f"{c['evidence_missing']}"
+                )
+                downgraded = sum(v.judged is not None for v in verdicts)
+                print(
+                    f"| {name} | {mode} | {f['accuracy']:.3f} | {f['balanced_f1']:.3f} | "
+                    f"{f['undecided']} | {c['errors']} | {support} | {downgraded} | "
+                    f"{c['judge_calls']} | {seconds:.2f} |",
+                    flush=True,
+                )
+            judge.close()
+        store.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--models", help="comma-separated (default: every installed model)")
@@ -166,12 +221,22 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data", type=Path, default=CHECKS)
+    parser.add_argument(
+        "--evidence-modes",
+        help="comma-separated evidence modes (off, on, strict): grade each, nothing else",
+    )
     args = parser.parse_args()
     names = (
         args.models.split(",") if args.models else [n for n in MODELS if model_status(n).installed]
     )
     samples, labels = load(args.data, args.limit)
     print(f"{len(samples)} cases, {sum(labels)} met; models: {', '.join(names)}")
+    if args.evidence_modes:
+        modes = args.evidence_modes.split(",")
+        for mode in modes:
+            GradeOptions(evidence=mode)  # type: ignore[arg-type]  # ConfigError if unknown
+        evidence_rows(names, modes, args.threads, samples, labels)
+        return
     options = GradeOptions(concurrency=1, probabilities=True)
     with tempfile.TemporaryDirectory() as tmp:
         store, _ = open_store(Path(tmp) / "cache.sqlite")
