@@ -80,10 +80,6 @@ class AggregateMetricsRequest(BaseModel):
     verify_responses: list[dict[str, Any]]
 
 
-def _fail(field: str, message: str) -> ServerError:
-    return ServerError(422, "invalid_input", f"field '{field}': {message}", field=field)
-
-
 def _content_text(content: Any, field: str) -> str:
     if isinstance(content, str):
         return content
@@ -91,13 +87,17 @@ def _content_text(content: Any, field: str) -> str:
         texts = []
         for index, part in enumerate(content):
             if not isinstance(part, Mapping):
-                raise _fail(f"{field}[{index}]", "expected a content part object")
+                raise ServerError.invalid_field(
+                    f"{field}[{index}]", "expected a content part object"
+                )
             if part.get("type") in _TEXT_PARTS:
                 texts.append(str(part.get("text", "")))
             elif part.get("type") == "refusal":
                 texts.append(str(part.get("refusal", "")))
         return "".join(texts)
-    raise _fail(field, f"expected text or a list of content parts, got {type(content).__name__}")
+    raise ServerError.invalid_field(
+        field, f"expected text or a list of content parts, got {type(content).__name__}"
+    )
 
 
 def _conversation(params: ResponsesCreateParams) -> list[dict[str, str]]:
@@ -113,12 +113,12 @@ def _conversation(params: ResponsesCreateParams) -> list[dict[str, str]]:
             continue  # tool calls and their outputs: not conversation text
         role = _ROLES.get(str(item.get("role")))
         if role is None:
-            raise _fail(f"{field}.role", f"expected one of {', '.join(_ROLES)}")
+            raise ServerError.invalid_field(f"{field}.role", f"expected one of {', '.join(_ROLES)}")
         turns.append(
             {"role": role, "content": _content_text(item.get("content"), f"{field}.content")}
         )
     if not turns:
-        raise _fail(f"{base}.input", "holds no message")
+        raise ServerError.invalid_field(f"{base}.input", "holds no message")
     return turns
 
 
@@ -143,15 +143,17 @@ def _rubric(extras: Mapping[str, Any], book: RubricBook, rubric_id: str) -> Rubr
     if isinstance(named, str):
         if named in book.entries:
             return book.entries[named][0]
-        raise _fail("rubric_id", f"unknown rubric id ({len(book)} loaded)")
-    raise _fail("rubric", "each task needs its rubric: a 'rubric' field or a 'rubric_id'")
+        raise ServerError.invalid_field("rubric_id", f"unknown rubric id ({len(book)} loaded)")
+    raise ServerError.invalid_field(
+        "rubric", "each task needs its rubric: a 'rubric' field or a 'rubric_id'"
+    )
 
 
 def _parsed(items: Any, field: str, rubric_id: str) -> Rubric:
     try:
         return parse_rubric(items, field, rubric_id)
     except InputError as error:
-        raise _fail(error.field or field, error.reason) from None
+        raise ServerError.invalid_field(error.field or field, error.reason) from None
 
 
 def verify_sample(body: VerifyRequest, book: RubricBook) -> Sample:
@@ -165,7 +167,9 @@ def verify_sample(body: VerifyRequest, book: RubricBook) -> Sample:
             _conversation(body.responses_create_params), "responses_create_params.input"
         )
     except InputError as error:
-        raise _fail(error.field or "responses_create_params.input", error.reason) from None
+        raise ServerError.invalid_field(
+            error.field or "responses_create_params.input", error.reason
+        ) from None
     rubric = _rubric(extras, book, str(task) if task is not None else "verify")
     return Sample(sample_id, messages, rubric, _response_text(body.response), {})
 
@@ -233,7 +237,7 @@ def aggregate_metrics(verify_responses: Sequence[Mapping[str, Any]]) -> dict[str
     for response, record in zip(verify_responses, numbers, strict=True):
         task = response.get(TASK_INDEX, 0)
         if not isinstance(task, int) or isinstance(task, bool):
-            raise _fail(
+            raise ServerError.invalid_field(
                 f"verify_responses.{TASK_INDEX}", f"expected an integer, got {json.dumps(task)}"
             )
         tasks.setdefault(task, []).append(record)

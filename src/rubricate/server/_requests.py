@@ -58,6 +58,11 @@ class ServerError(Exception):
         self.field = field
         self.headers = dict(headers or {})
 
+    @classmethod
+    def invalid_field(cls, field: str, message: object) -> ServerError:
+        """The 422 for bad input, naming the field."""
+        return cls(422, "invalid_input", f"field '{field}': {message}", field=field)
+
     def body(self) -> dict[str, Any]:
         error: dict[str, Any] = {"code": self.code, "message": self.message}
         if self.field is not None:
@@ -308,7 +313,7 @@ def _strict_json_text(value: Any, field: str) -> Any:
     try:
         return loads_strict(value)
     except JsonRejected as error:
-        raise ServerError(422, "invalid_input", f"field '{field}': {error}", field=field) from None
+        raise ServerError.invalid_field(field, error) from None
 
 
 def _as_input(make: Callable[[], T]) -> T:
@@ -365,7 +370,7 @@ def request_rubric(
         return None
     if rubric_id not in book.entries:
         field = f"{base}.rubric_id"
-        raise ServerError(422, "invalid_input", f"field '{field}': unknown rubric id", field=field)
+        raise ServerError.invalid_field(field, "unknown rubric id")
     return book.entries[rubric_id][0]
 
 

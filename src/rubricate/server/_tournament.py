@@ -104,10 +104,6 @@ class TournamentPlan:
         return sum(g.calls_planned for g in self.groups)
 
 
-def _invalid(field: str, message: str) -> ServerError:
-    return ServerError(422, "invalid_input", f"field '{field}': {message}", field=field)
-
-
 def plan_tournaments(
     data: Any, book: RubricBook, *, max_group: int, default_opponents: int | None
 ) -> TournamentPlan:
@@ -119,13 +115,13 @@ def plan_tournaments(
         base = f"groups[{index}]"
         size = len(group.completions)
         if size > max_group:
-            raise _invalid(
+            raise ServerError.invalid_field(
                 f"{base}.completions",
                 f"{size} completions; this server takes at most {max_group} per group "
                 "(--tournament-max-group)",
             )
         if body.opponents is not None and body.opponents > size - 1:
-            raise _invalid(
+            raise ServerError.invalid_field(
                 "opponents",
                 f"{body.opponents} opponents, but {base} has only {size - 1} "
                 "others per completion (omit it or give null for a round robin)",
