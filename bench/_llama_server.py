@@ -131,6 +131,13 @@ class LlamaServer:
             str(self.n_threads),
             "--cache",
             "true",
+            # The RAM cache counts only each state's KV bytes (about 26 MB for Qwen2.5-1.5B at
+            # these prompt lengths) against its capacity, but every state also copies the
+            # logits buffer (n_batch x vocabulary floats, about 311 MB for Qwen's 151,936
+            # tokens): at the default 2 GiB it grew past 23 GB and the kernel killed the
+            # server after about 65 calls. 256 MiB keeps about ten recent prompts.
+            "--cache_size",
+            str(256 << 20),
             "--verbose",
             "true",
             # No client here asks for logprobs: logits of the last token only, as a judge
