@@ -241,3 +241,26 @@ def test_proxy_environment_decides_the_client(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("NO_PROXY", "judge.internal")
     assert not _proxied("http://judge.internal:8000/v1")
     assert OpenAIJudge(base_url="http://other:1/v1", model="m").uses_httpx
+
+
+def test_the_pool_works_on_uvloop() -> None:
+    """uvicorn runs the reward server on uvloop when it is installed, and uvloop's transports
+    do not subclass ``asyncio.Transport``: a check that they did left every call hanging."""
+    import uvloop  # a dev dependency
+
+    async def exchange() -> tuple[list[int], int]:
+        server = RawServer(lambda n, _: (ok({"n": n}), n == 2))
+        port = await server.start()
+        pool = HttpPool(f"http://127.0.0.1:{port}", headers={})
+        try:
+            replies = [
+                await asyncio.wait_for(pool.post("/chat/completions", b"{}"), 5) for _ in range(3)
+            ]
+        finally:
+            pool.close()
+            await server.stop()
+        return [json.loads(r.body)["n"] for r in replies], server.connections
+
+    numbers, connections = uvloop.run(exchange())
+    assert numbers == [1, 2, 3]
+    assert connections == 2  # kept alive, then a new connection after the server closed one
