@@ -37,6 +37,7 @@ from rubricate.rewards import (
     shape_scores,
 )
 from rubricate.server._http import RefuseAmbiguousFraming
+from rubricate.server._intake import REQUESTS_PER_TURN, Intake
 from rubricate.server._metrics import Metrics
 from rubricate.server._nemo import (
     AggregateMetricsRequest,
@@ -140,6 +141,7 @@ class _State:
         self.queue = AdmissionQueue(
             self.admission, queue_capacity(settings.max_pending, settings.max_queued)
         )
+        self.intake = Intake(REQUESTS_PER_TURN)
         self.metrics = _metrics(self)
         self.tasks: set[asyncio.Future[Any]] = set()
         self.in_flight = 0
@@ -240,6 +242,12 @@ def _metrics(state: _State) -> Metrics:
     )
     metrics.callback(
         "requests_in_flight", "gauge", "Requests being served.", lambda: state.in_flight
+    )
+    metrics.callback(
+        "intake_paced_total",
+        "counter",
+        "Requests of a burst whose parsing waited for a later event-loop turn.",
+        lambda: state.intake.paced,
     )
     metrics.counter("gold_samples_total", "Samples also graded by the gold judge.")
     metrics.callback(
@@ -411,10 +419,11 @@ def _refuse_when_full(state: _State, *, queue: bool) -> None:
 async def _parsed_body(
     request: Request, state: _State, build: Callable[[Any], T], *, queue: bool = False
 ) -> T:
-    """Admission first, then the size-limited body, then JSON and ``build``: in a worker
-    thread for a body over ``INLINE_PARSE_BYTES`` (a large body never holds the event loop,
-    ``/healthz`` stays prompt), on the loop for a smaller one."""
+    """Admission first, then the intake pace (``Intake``), then the size-limited body, then
+    JSON and ``build``: in a worker thread for a body over ``INLINE_PARSE_BYTES`` (a large
+    body never holds the event loop, ``/healthz`` stays prompt), on the loop for a smaller one."""
     _refuse_when_full(state, queue=queue)
+    await state.intake.enter()
     body = await read_body(request, state.settings.max_body_bytes)
     if len(body) <= INLINE_PARSE_BYTES:
         return build(decode_json(body))
