@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import datetime
 import json
 import os
@@ -190,6 +191,9 @@ class Outcome:
     """What one method did: a verdict per criterion (``None`` = none usable) and its requests."""
 
     verdicts: dict[Key, bool | None] = field(default_factory=dict)
+    # Why a verdict is None, by label where the method gives one (rubricate: cannot_assess,
+    # partial, error); counted in the agreement table.
+    undecided: collections.Counter[str] = field(default_factory=collections.Counter)
     requests: list[Messages] = field(default_factory=list)
     completion_tokens: int = 0
     judge_uncached: list[int] | None = None  # per request, as an in-process judge counts them
@@ -258,7 +262,12 @@ def rubricate_outcome(samples: list[Sample], judge: Judge, mode: str, **options:
         for r in result.results
         for v in r.verdicts
     }
-    return Outcome(verdicts, recorder.requests, recorder.completion_tokens, recorder.uncached)
+    undecided = collections.Counter(
+        v.verdict for r in result.results for v in r.verdicts if v.verdict not in labels
+    )
+    return Outcome(
+        verdicts, undecided, recorder.requests, recorder.completion_tokens, recorder.uncached
+    )
 
 
 # --- methods -------------------------------------------------------------------------
@@ -309,7 +318,10 @@ def run_healthbench(
                 body = response.json()
                 outcome.completion_tokens += int(body["usage"]["completion_tokens"])
                 text = body["choices"][0]["message"].get("content") or ""
-                outcome.verdicts[(sample.id, criterion.id)] = parse_criteria_met(text)
+                met = parse_criteria_met(text)
+                outcome.verdicts[(sample.id, criterion.id)] = met
+                if met is None:
+                    outcome.undecided["unparsed"] += 1
     return outcome
 
 
@@ -348,7 +360,10 @@ def run_autorubric(llm_calls: str) -> Runner:
                         query=transcript(sample.messages),
                     )
                     for criterion, item in zip(criteria, report.report or [], strict=True):
-                        outcome.verdicts[(sample.id, criterion.id)] = labels.get(item.final_verdict)
+                        verdict = labels.get(item.final_verdict)
+                        outcome.verdicts[(sample.id, criterion.id)] = verdict
+                        if verdict is None:
+                            outcome.undecided[str(item.final_verdict)] += 1
 
             asyncio.run(grade_all())
             calls = proxy.calls
@@ -703,7 +718,8 @@ def report(runs: list[Measured], samples: list[Sample]) -> list[str]:
         share = f"{100 * agree / both:.0f}% ({agree}/{both})" if both else "-"
         missing = sum(v is None for v in run.outcome.verdicts.values())
         met = sum(v is True for v in run.outcome.verdicts.values())
-        lines.append(f"{run.name:<30}{share:>40}{missing:>12}{met:>6}")
+        why = ", ".join(f"{label} {n}" for label, n in run.outcome.undecided.most_common())
+        lines.append(f"{run.name:<30}{share:>40}{missing:>12}{met:>6}  {why}".rstrip())
     notes = [
         "client: the same count made by tokenizing each request; reuse of the previous prompt "
         "only / of any earlier prompt",
