@@ -74,6 +74,29 @@ async def test_a_cancelled_waiter_is_skipped() -> None:
     assert second.cancelled() and intake.waiting == 0
 
 
+def test_a_new_event_loop_starts_afresh() -> None:
+    """A loop stopped before its next turn never runs the scheduled reset; the next loop's
+    requests must not wait for it."""
+    intake = Intake(per_turn=2)
+
+    async def fill_then_stop() -> None:
+        await intake.enter()
+        await intake.enter()
+        asyncio.get_running_loop().stop()  # the turn that would reset the budget never runs
+        await asyncio.sleep(1)
+
+    first = asyncio.new_event_loop()
+    with pytest.raises(RuntimeError, match="stopped before Future completed"):
+        first.run_until_complete(fill_then_stop())
+    first.close()
+
+    async def enter_soon() -> None:
+        await asyncio.wait_for(intake.enter(), 2)
+
+    asyncio.run(enter_soon())
+    assert intake.paced == 0
+
+
 def test_per_turn_must_be_positive() -> None:
     with pytest.raises(ValueError, match="per_turn must be at least 1"):
         Intake(per_turn=0)

@@ -32,17 +32,26 @@ class Intake:
         self._entered = 0  # passed since the last turn began
         self._waiting: deque[asyncio.Future[None]] = deque()
         self._turn_pending = False
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def waiting(self) -> int:
         return sum(1 for future in self._waiting if not future.done())
 
     async def enter(self) -> None:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            # A new loop (a restarted server, a test client's): a turn scheduled on the old
+            # one may never run, and its waiters belong to it.
+            self._loop = loop
+            self._entered = 0
+            self._turn_pending = False
+            self._waiting.clear()
         if not self._waiting and self._entered < self.per_turn:
             self._entered += 1
             self._next_turn_soon()
             return
-        future = asyncio.get_running_loop().create_future()
+        future = loop.create_future()
         self._waiting.append(future)
         self.paced += 1
         self._next_turn_soon()
