@@ -122,9 +122,7 @@ def validate(model: type[BaseModel], data: Any) -> Any:
     except ValidationError as error:
         first = error.errors()[0]
         field = _location([p for p in first["loc"] if p not in ("function-after",)])
-        raise ServerError(
-            422, "invalid_input", f"field '{field}': {first['msg']}", field=field
-        ) from None
+        raise ServerError.invalid_field(field, first["msg"]) from None
 
 
 class GetRewardRequest(BaseModel):
@@ -285,11 +283,8 @@ def _parse_label(
                 if book.source
                 else "none loaded: start with --rubrics FILE"
             )
-            raise ServerError(
-                422,
-                "invalid_input",
-                f"field '{field}': not a JSON rubric ({error}) and not a known rubric id ({known})",
-                field=field,
+            raise ServerError.invalid_field(
+                field, f"not a JSON rubric ({error}) and not a known rubric id ({known})"
             ) from None
     prompt = None
     if isinstance(value, Mapping):
@@ -328,12 +323,7 @@ def _as_input(make: Callable[[], T]) -> T:
 def openrlhf_samples(request: GetRewardRequest, book: RubricBook) -> list[Sample]:
     """Samples of a ``/get_reward`` request: response = query after prompt, rubric from the label."""
     if request.labels is None:
-        raise ServerError(
-            422,
-            "invalid_input",
-            "field 'labels': each query needs a label carrying its rubric",
-            field="labels",
-        )
+        raise ServerError.invalid_field("labels", "each query needs a label carrying its rubric")
     samples = []
     for index, query in enumerate(request.query):
         prompt = request.prompts[index] if request.prompts is not None else None
@@ -382,10 +372,7 @@ def native_samples(request: SamplesRequest, book: RubricBook) -> tuple[list[Samp
         messages = request_messages(item.prompt, f"{base}.prompt")
         rubric = request_rubric(item.rubric, item.rubric_id, base, book, item.id or base)
         if rubric is None:
-            field = f"{base}.rubric"
-            raise ServerError(
-                422, "invalid_input", f"field '{field}': give a rubric or a rubric_id", field=field
-            )
+            raise ServerError.invalid_field(f"{base}.rubric", "give a rubric or a rubric_id")
         key = group_key(messages, rubric)
         samples.append(Sample(item.id or f"s{index}", messages, rubric, item.response, {}))
         groups.append(item.group or key)
